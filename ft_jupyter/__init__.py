@@ -1,0 +1,37 @@
+"""ft-jupyter: fine-tune open-weight LLMs with LoRA/QLoRA from Jupyter, and learn why each step matters.
+
+Importing this package is cheap: torch, transformers and the UI libraries load only when a feature needs them.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
+    ConfigError,
+    DataConfig,
+    LoraConfig,
+    ModelConfig,
+    QuantizationConfig,
+    RunConfig,
+    TrainingConfig,
+)
+
+__all__ = [
+    "__version__",
+    "ConfigError",
+    "DataConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "QuantizationConfig",
+    "RunConfig",
+    "TrainingConfig",
+]
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "ft-jupyter"}]
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "ft_jupyter.server"}]
