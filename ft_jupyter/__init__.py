@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
     ConfigError,
     DataConfig,
-    LoraConfig,
+    MethodConfig,
     ModelConfig,
     QuantizationConfig,
     RunConfig,
@@ -21,7 +21,7 @@ __all__ = [
     "__version__",
     "ConfigError",
     "DataConfig",
-    "LoraConfig",
+    "MethodConfig",
     "ModelConfig",
     "QuantizationConfig",
     "RunConfig",

@@ -1,0 +1,99 @@
+"""`ft-jupyter …`: the headless twin of every notebook flow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ft_jupyter import __version__
+from ft_jupyter.config import ConfigError, RunConfig, preset
+from ft_jupyter.config.presets import PRESETS
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r} must look like section.field=value, e.g. training.learning_rate=1e-4")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ft_jupyter.demo import quickstart_config, run_demo
+
+    result = run_demo(quickstart_config(args.model, runs_dir=args.runs_dir))
+    return 0 if result.finetuned_accuracy > result.baseline_accuracy else 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ft_jupyter.train import run_training
+    from ft_jupyter.train.console import ConsoleProgress
+
+    config = RunConfig.load(args.config) if args.config else preset(args.preset)
+    if args.set:
+        config = config.with_overrides(_parse_sets(args.set))
+    result = run_training(config, [ConsoleProgress()])
+    print(f"{result.state}: {result.artifact_path}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = preset(args.preset) if args.preset else RunConfig()
+    if args.set:
+        config = config.with_overrides(_parse_sets(args.set))
+    sys.stdout.write(config.to_yaml())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ft_jupyter.models.catalogue import CATALOGUE
+
+    for entry in CATALOGUE.values():
+        print(f"{entry.name:<24} {entry.parameters:>9}  {entry.license:<11} {entry.description}")
+    print("Any Hugging Face hub id (online or cached) or local model folder also works.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ft-jupyter", description="Fine-tune open-weight LLMs (LoRA/QLoRA).")
+    parser.add_argument("--version", action="version", version=f"ft-jupyter {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="baseline → LoRA fine-tune → accuracy after, on the bundled data")
+    p.add_argument("--model", help="catalogue name, hub id or folder (default: $FT_JUPYTER_MODEL or SmolLM2)")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="train from a YAML config")
+    p.add_argument("config", nargs="?", help="run config YAML (default: --preset)")
+    p.add_argument("--preset", default="cpu-quickstart", choices=sorted(PRESETS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set training.learning_rate=1e-4 (repeatable)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("config", help="print a run config as YAML (defaults or a preset)")
+    p.add_argument("--preset", choices=sorted(PRESETS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("models", help="list the models that work offline")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

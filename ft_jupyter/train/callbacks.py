@@ -1,0 +1,98 @@
+"""The trainer callback that turns Hugging Face training state into typed events and honours stop requests."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable
+
+from transformers import TrainerCallback
+
+from ft_jupyter.train.events import Checkpoint, Evaluation, Event, Step
+from ft_jupyter.train.store import RunDir
+
+
+def memory_mb(device: str) -> float | None:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return None
+
+
+def _float(value) -> float | None:
+    # NaN and inf are passed on as they are: the health checks must see them.
+    return None if value is None else float(value)
+
+
+class EventCallback(TrainerCallback):
+    def __init__(self, run: RunDir, emit: Callable[[Event], None], device: str, stop_event: threading.Event):
+        self.run = run
+        self.emit = emit
+        self.device = device
+        self.stop_event = stop_event
+        self.stop_reason: str | None = None
+        self.started = time.perf_counter()
+        self._last_time = self.started
+        self._last_tokens = 0
+        self._first_step_at: float | None = None
+        self.losses: list[tuple[int, float]] = []
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = self._last_time = time.perf_counter()
+        self._last_tokens = int(state.num_input_tokens_seen or 0)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._first_step_at is None:
+            self._first_step_at = time.perf_counter()
+            self._first_step = state.global_step
+        if self.stop_event.is_set() or self.run.stop_requested():
+            self.stop_reason = self.stop_reason or self._reason()
+            control.should_training_stop = True
+            control.should_save = False
+
+    def _reason(self) -> str:
+        if self.run.stop_requested():
+            text = self.run.stop_path.read_text(encoding="utf-8").strip()
+            return text or "stop file written"
+        return "stop requested"
+
+    def _eta(self, state) -> float | None:
+        # The first step carries start-up costs; estimate the pace from the steps after it when there are some.
+        now = time.perf_counter()
+        if self._first_step_at is not None and state.global_step > self._first_step:
+            pace = (now - self._first_step_at) / (state.global_step - self._first_step)
+        elif state.global_step:
+            pace = (now - self.started) / state.global_step
+        else:
+            return None
+        return pace * max(0, state.max_steps - state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        now = time.perf_counter()
+        if "loss" in logs:
+            tokens = int(state.num_input_tokens_seen or 0)
+            dt = now - self._last_time
+            tps = (tokens - self._last_tokens) / dt if dt > 0 and tokens > self._last_tokens else None
+            self._last_time, self._last_tokens = now, tokens
+            loss = _float(logs.get("loss"))
+            self.losses.append((state.global_step, loss))
+            self.emit(Step(step=state.global_step, max_steps=state.max_steps, epoch=float(state.epoch or 0.0),
+                           loss=loss, learning_rate=_float(logs.get("learning_rate")),
+                           grad_norm=_float(logs.get("grad_norm")), tokens_seen=tokens,
+                           tokens_per_second=tps, memory_mb=memory_mb(self.device), elapsed_s=now - self.started,
+                           eta_s=self._eta(state)))
+        if "eval_loss" in logs:
+            metrics = {k: float(v) for k, v in logs.items() if k.startswith("eval_") and isinstance(v, (int, float))}
+            self.emit(Evaluation(step=state.global_step, eval_loss=_float(logs["eval_loss"]),
+                                 metrics=metrics))
+
+    def on_save(self, args, state, control, **kwargs):
+        path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+        self.emit(Checkpoint(step=state.global_step, path=path))

@@ -1,0 +1,61 @@
+"""Text progress for consoles and CLI runs: one line per reported step, throttled, with ETA."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from ft_jupyter.train.events import Event
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class ConsoleProgress:
+    """An observer printing readable progress; the first steps always show, then at most one line per `every_s`."""
+
+    def __init__(self, stream: TextIO | None = None, every_s: float = 2.0, always_first: int = 3):
+        self.stream = stream or sys.stdout
+        self.every_s = every_s
+        self.always_first = always_first
+        self._last = 0.0
+        self._shown = 0
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def __call__(self, event: Event) -> None:
+        data = event.to_json()
+        kind = data["type"]
+        if kind == "run_started":
+            self._print(f"Run {data['run_id']}: {data['params_trainable']:,} of {data['params_total']:,} parameters "
+                        f"train ({100 * data['params_trainable'] / max(1, data['params_total']):.2f}%), "
+                        f"{data['train_rows']} training rows, {data['max_steps']} steps on {data['device']} "
+                        f"in {data['precision']} ({data['precision_reason']}).")
+        elif kind == "step":
+            now = time.monotonic()
+            last = data["step"] >= data["max_steps"]
+            if self._shown < self.always_first or last or now - self._last >= self.every_s:
+                self._last, self._shown = now, self._shown + 1
+                loss = "nan" if data["loss"] is None else f"{data['loss']:.4f}"
+                tps = f"{data['tokens_per_second']:.0f} tok/s" if data["tokens_per_second"] else "- tok/s"
+                self._print(f"  step {data['step']:>4}/{data['max_steps']} | loss {loss} | lr "
+                            f"{data['learning_rate'] or 0:.2e} | {tps} | elapsed {fmt_duration(data['elapsed_s'])} | "
+                            f"ETA {fmt_duration(data['eta_s'])}")
+        elif kind == "evaluation":
+            self._print(f"  eval at step {data['step']}: loss {data['eval_loss']:.4f}")
+        elif kind == "warning":
+            self._print(f"  WARNING ({data['code']}): {data['message']} {data['advice']}".rstrip())
+        elif kind in ("finished", "stopped"):
+            word = "Finished" if kind == "finished" else f"Stopped ({data['reason']})"
+            self._print(f"{word} at step {data['step']} after {fmt_duration(data['elapsed_s'])}; saved to "
+                        f"{data['artifact_path']}")
+        elif kind == "failed":
+            self._print(f"FAILED at step {data['step']}: {data['error']} {data['advice']}".rstrip())

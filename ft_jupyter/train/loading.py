@@ -1,0 +1,130 @@
+"""Load the model for training in the chosen precision/quantization and apply the method (LoRA, full, freeze)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.models.catalogue import resolve
+from ft_jupyter.train.translate import Precision, bnb_config, peft_config
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    source: str  # the folder or hub id it came from
+    params_total: int
+    params_trainable: int
+
+
+def count_parameters(model) -> tuple[int, int]:
+    total = trainable = 0
+    for p in model.parameters():
+        n = p.numel()
+        # bitsandbytes packs two 4-bit values per byte; count real weights, as peft does.
+        if p.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        if p.requires_grad:
+            trainable += n
+    return total, trainable
+
+
+def load_tokenizer(source: str, config: RunConfig):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, revision=config.model.revision,
+                                              trust_remote_code=config.model.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _weights_dtype(config: RunConfig, precision: Precision):
+    import torch
+
+    if config.model.dtype != "auto":
+        return getattr(torch, config.model.dtype)
+    if config.method.method in ("full", "freeze") and precision.name == "fp16":
+        # fp16 mixed precision keeps fp32 master weights; fp16 weights would break gradient unscaling.
+        return torch.float32
+    return precision.torch_dtype
+
+
+def load_base_model(config: RunConfig, precision: Precision, source: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    quant = bnb_config(config, precision)
+    kwargs: dict[str, Any] = {"dtype": _weights_dtype(config, precision), "revision": config.model.revision,
+                              "trust_remote_code": config.model.trust_remote_code}
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+        kwargs["device_map"] = {"": torch.cuda.current_device() if precision.device == "cuda" else "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if config.quantization.mode == "4bit" and precision.device == "cpu":
+        _disable_cpu_inference_repack(model)
+    return model
+
+
+def _disable_cpu_inference_repack(model) -> None:
+    """On CPUs with avx512_bf16, bitsandbytes repacks 4-bit weights into an inference-only layout on first use, after
+    which backward fails; keep the trainable layout."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
+def _decoder_layers(model):
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    layers = getattr(decoder, "layers", None)
+    if layers is None:
+        raise ConfigError(f"method 'freeze' needs a decoder with a .layers list; {type(model).__name__} has none. "
+                          "Use lora or full instead.")
+    return layers
+
+
+def apply_method(model, config: RunConfig):
+    """Return the model ready to train: wrapped with LoRA, fully trainable, or frozen except the top."""
+    method = config.method
+    if method.uses_lora:
+        from peft import get_peft_model, prepare_model_for_kbit_training
+
+        if config.quantization.mode != "none":
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=config.training.gradient_checkpointing)
+        elif config.training.gradient_checkpointing:
+            model.enable_input_require_grads()
+        return get_peft_model(model, peft_config(config))
+    if method.method == "full":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+    # freeze: the "feature extraction" end of the spectrum, with the top blocks and/or the head still learning.
+    for p in model.parameters():
+        p.requires_grad_(False)
+    layers = _decoder_layers(model)
+    if method.freeze_train_blocks > len(layers):
+        raise ConfigError(f"method.freeze_train_blocks = {method.freeze_train_blocks} but the model has only "
+                          f"{len(layers)} blocks; use at most {len(layers)}.")
+    for layer in list(layers)[len(layers) - method.freeze_train_blocks:]:
+        for p in layer.parameters():
+            p.requires_grad_(True)
+    if method.freeze_train_head:
+        for p in model.get_output_embeddings().parameters():
+            p.requires_grad_(True)
+    if config.training.gradient_checkpointing:
+        model.enable_input_require_grads()
+    return model
+
+
+def load_for_training(config: RunConfig, precision: Precision) -> LoadedModel:
+    source = resolve(config.model.name, revision=config.model.revision)
+    tokenizer = load_tokenizer(source, config)
+    model = apply_method(load_base_model(config, precision, source), config)
+    total, trainable = count_parameters(model)
+    return LoadedModel(model, tokenizer, source, total, trainable)

@@ -1,0 +1,143 @@
+"""The one place a RunConfig becomes Hugging Face objects: precision, BitsAndBytesConfig, LoraConfig, SFTConfig."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ft_jupyter.config import ConfigError, RunConfig
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str           # "bf16" | "fp16" | "fp32"
+    device: str         # "cuda" | "cpu" | "mps"
+    reason: str
+
+    @property
+    def torch_dtype(self):
+        import torch
+
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.name]
+
+
+def detect_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def choose_precision(config: RunConfig) -> Precision:
+    """Pick bf16/fp16/fp32 from the hardware when precision is auto, and refuse combinations that cannot work."""
+    import torch
+
+    device = detect_device()
+    asked = config.training.precision
+    bf16_ok = device == "cuda" and torch.cuda.is_bf16_supported()
+    if asked == "auto":
+        if device == "cuda" and bf16_ok:
+            return Precision("bf16", device, "this GPU supports bfloat16: float32's range, no loss scaling needed")
+        if device == "cuda":
+            return Precision("fp16", device, "this GPU lacks bfloat16, so float16 with automatic loss scaling")
+        return Precision("fp32", device, f"training on {device.upper()}: float32 is the fast and safe choice there")
+    if asked == "bf16" and device == "cuda" and not bf16_ok:
+        raise ConfigError("training.precision = 'bf16' but this GPU does not support bfloat16 (pre-Ampere); use "
+                          "'fp16' or 'auto'.")
+    if asked == "fp16" and device != "cuda":
+        raise ConfigError(f"training.precision = 'fp16' needs a CUDA GPU (this run is on {device}); use 'auto' or "
+                          "'fp32'.")
+    return Precision(asked, device, "set in the config")
+
+
+def bnb_config(config: RunConfig, precision: Precision):
+    """BitsAndBytesConfig for 8-bit/4-bit loading, or None."""
+    quant = config.quantization
+    if quant.mode == "none":
+        return None
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise ConfigError("quantization.mode needs bitsandbytes: pip install 'ft-jupyter[quant]' "
+                          "(or pip install bitsandbytes).") from None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quant.mode == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    compute = {"auto": precision.torch_dtype, "bfloat16": torch.bfloat16, "float16": torch.float16,
+               "float32": torch.float32}[quant.compute_dtype]
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant.quant_type,
+                              bnb_4bit_use_double_quant=quant.double_quant, bnb_4bit_compute_dtype=compute)
+
+
+def peft_config(config: RunConfig):
+    """peft.LoraConfig for lora/qlora, else None."""
+    method = config.method
+    if not method.uses_lora:
+        return None
+    from peft import LoraConfig
+
+    targets = method.resolved_targets()
+    return LoraConfig(
+        r=method.r, lora_alpha=method.alpha, lora_dropout=method.dropout, bias=method.bias,
+        target_modules="all-linear" if targets == ("all-linear",) else list(targets),
+        use_rslora=method.use_rslora, use_dora=method.use_dora, task_type="CAUSAL_LM",
+    )
+
+
+def total_steps(config: RunConfig, train_rows: int) -> int:
+    t = config.training
+    if t.max_steps > 0:
+        return t.max_steps
+    per_epoch = math.ceil(math.ceil(train_rows / t.batch_size) / t.grad_accum)
+    return max(1, math.ceil(per_epoch * t.epochs))
+
+
+def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool):
+    from trl import SFTConfig
+
+    t = config.training
+    scheduler = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup",
+                 "wsd": "warmup_stable_decay"}[t.scheduler]
+    scheduler_kwargs = {"num_decay_steps": max(1, round(steps * t.decay_ratio))} if t.scheduler == "wsd" else {}
+    eval_strategy = "no"
+    if has_eval:
+        eval_strategy = "steps"
+    return SFTConfig(
+        output_dir=str(output_dir),
+        max_steps=steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        lr_scheduler_type=scheduler,
+        lr_scheduler_kwargs=scheduler_kwargs,
+        warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
+        weight_decay=t.weight_decay,
+        max_length=t.max_seq_len,
+        bf16=precision.name == "bf16",
+        fp16=precision.name == "fp16",
+        use_cpu=precision.device == "cpu",
+        activation_checkpointing=t.gradient_checkpointing,
+        eval_strategy=eval_strategy,
+        eval_steps=(t.eval_steps or steps) if has_eval else None,
+        save_strategy="steps" if t.save_steps else "no",
+        save_steps=t.save_steps or steps,
+        save_total_limit=t.save_total_limit,
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        seed=t.seed,
+        data_seed=t.seed,
+        assistant_only_loss=t.assistant_only_loss,
+        packing=False,
+        report_to="none",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        save_only_model=False,
+    )
