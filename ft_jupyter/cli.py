@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the models that work offline")
     p.set_defaults(func=cmd_models)
+
+    # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
     return parser
 
 
