@@ -119,6 +119,11 @@ class DataConfig(_Section):
     test_fraction: float = opt(0.15, "Share of rows held out, never trained on, for the before/after comparison.",
                                low=0.0, high=0.5)
     max_rows: int = opt(0, "Use at most this many rows (0 = all); handy for smoke tests.", low=0)
+    mix_fraction: float = opt(0.0, "Share of the training rows drawn from general text (mix_dataset) so the model keeps "
+                              "its general skills while specialising; a cheap guard against catastrophic forgetting "
+                              "(0.05-0.2 is typical, 0 = off).", low=0.0, high=0.5)
+    mix_dataset: str = opt("general-text", "Where mixed-in general rows come from: the bundled general-text, or a JSONL "
+                           "file of rows with a text field.")
 
     def _check(self) -> None:
         if not self.dataset.strip():
@@ -160,6 +165,26 @@ class TrainingConfig(_Section):
     logging_steps: int = opt(1, "Report loss every N steps.", low=1)
     seed: int = opt(42, "Seed for data splits, shuffling and adapter initialisation.", low=0)
     assistant_only_loss: bool = opt(True, "Compute the loss on assistant answers only, not on the prompt.")
+    optimizer: str = opt("adamw", "adamw: PyTorch AdamW; adamw-8bit: bitsandbytes AdamW with 8-bit states (~75% less "
+                         "optimizer memory); paged-adamw-8bit: the same, paged to CPU RAM on GPU memory spikes (the "
+                         "QLoRA recipe); adafactor: factored moments, least memory; sgd: plain SGD.",
+                         choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "adafactor", "sgd"))
+    layer_lr_decay: float = opt(1.0, "Discriminative learning rates: each block trains at this factor times the rate of "
+                                "the block above it, so lower, more general layers move less (0.8-0.95 typical; 1 = "
+                                "one rate everywhere).", low=0.0, high=1.0, low_open=True)
+    unfreeze_every_steps: int = opt(0, "Gradual unfreezing: train only the top trainable layer group at first and "
+                                    "unfreeze the next block down every N steps (0 = everything trains from step 1).",
+                                    low=0)
+    l2_to_init: float = opt(0.0, "Strength λ of a penalty λ·‖θ−θ₀‖² pulling trained weights back toward their starting "
+                            "values, against forgetting (0.01-0.1 for full fine-tuning; 0 = off).", low=0.0, high=100.0)
+    early_stopping_patience: int = opt(0, "Stop when eval loss has not improved for this many evaluations in a row (0 = "
+                                       "never); needs eval_steps.", low=0)
+    load_best_at_end: bool = opt(False, "Keep the checkpoint with the lowest eval loss and load it at the end, so the "
+                                 "saved result is the best one rather than the last; needs eval_steps.")
+    group_by_length: bool = opt(False, "Batch rows of similar length together so less compute is spent on padding "
+                                "(changes the batch order, not the data).")
+    price_per_hour: float = opt(0.0, "What one device-hour costs you (e.g. 0.35 for a rented T4); progress and the "
+                                "summary report hours × devices × this price.", low=0.0)
 
     def _check(self) -> None:
         if self.max_steps == 0:
@@ -168,6 +193,15 @@ class TrainingConfig(_Section):
         if self.scheduler == "wsd" and self.warmup_ratio + self.decay_ratio > 1.0:
             raise ConfigError(f"training.warmup_ratio + training.decay_ratio = "
                               f"{self.warmup_ratio + self.decay_ratio:g} exceeds 1; the stable phase would be negative.")
+        needs_evals = [name for name, on in (("early_stopping_patience", self.early_stopping_patience),
+                                             ("load_best_at_end", self.load_best_at_end)) if on]
+        if needs_evals and not self.eval_steps:
+            raise ConfigError(f"training.{needs_evals[0]} needs evaluations during training, but training.eval_steps "
+                              "is 0 (evaluate once, at the end); set eval_steps, e.g. 10.")
+        if self.load_best_at_end and self.save_steps and self.save_steps % self.eval_steps:
+            raise ConfigError(f"training.load_best_at_end compares checkpoints by eval loss, so training.save_steps "
+                              f"({self.save_steps}) must be a multiple of training.eval_steps ({self.eval_steps}); set "
+                              "save_steps to 0 (save at each evaluation) or a multiple.")
 
     @property
     def effective_batch(self) -> int:
