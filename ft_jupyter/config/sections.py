@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from ft_jupyter.config.schema import ConfigError, opt, validate
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
+# Cleaning findings a person can choose to drop (data.drop), in the order ft_jupyter.data.cleaning applies them.
+CLEANING_STEPS = ("exact-duplicates", "near-duplicates", "contradictions", "empty-answers", "rare-labels",
+                  "length-outliers")
 
 TARGET_PRESETS = {
     # Attention projections only: the original LoRA recipe, fewest trainable parameters.
@@ -124,10 +127,26 @@ class DataConfig(_Section):
                               "(0.05-0.2 is typical, 0 = off).", low=0.0, high=0.5)
     mix_dataset: str = opt("general-text", "Where mixed-in general rows come from: the bundled general-text, or a JSONL "
                            "file of rows with a text field.")
+    columns: tuple[str, ...] = opt(None, "Rename source columns to the names the formats use, as source=target "
+                                   "pairs, e.g. body=text, category=label.", factory=tuple)
+    strict: bool = opt(True, "Stop at the first bad row, naming its line (true), or skip bad rows and report each "
+                       "one (false).")
+    drop: tuple[str, ...] = opt(None, "Cleaning findings to remove before splitting (nothing is removed unless "
+                                "listed): " + ", ".join(CLEANING_STEPS) + ".", factory=tuple)
+    max_row_chars: int = opt(6000, "Rows longer than this many characters are rejected as absurdly long (a pasted "
+                             "log, a merged export); raise it for long documents.", low=100)
 
     def _check(self) -> None:
         if not self.dataset.strip():
             raise ConfigError("data.dataset is empty; give 'support-emails' or a path to your data file.")
+        for pair in self.columns:
+            src, sep, dst = pair.partition("=")
+            if not sep or not src.strip() or not dst.strip():
+                raise ConfigError(f"data.columns entry {pair!r} must look like source=target, e.g. body=text.")
+        unknown = [step for step in self.drop if step not in CLEANING_STEPS]
+        if unknown:
+            raise ConfigError(f"data.drop = {list(self.drop)!r} names unknown steps {unknown}; use any of "
+                              f"{', '.join(CLEANING_STEPS)}.")
         if self.validation_fraction + self.test_fraction >= 0.9:
             raise ConfigError(f"data.validation_fraction + data.test_fraction = "
                               f"{self.validation_fraction + self.test_fraction:g} leaves almost nothing to train on; "
