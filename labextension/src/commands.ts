@@ -1,0 +1,5 @@
+/** Every command of the extension, in the one `ft-jupyter:` namespace. */
+export namespace CommandIDs {
+  export const openSidebar = 'ft-jupyter:open-sidebar';
+  export const openLesson = 'ft-jupyter:open-lesson';
+}
