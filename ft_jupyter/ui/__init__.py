@@ -1,0 +1,52 @@
+"""Notebook UI: configuration panel, live training dashboard, run comparison, chat playground.
+
+The only package that imports ipywidgets and plotly, and only when one of these functions is called:
+
+    from ft_jupyter import ui
+    panel = ui.configure()            # edit a RunConfig; panel.config is the last valid one
+    run = ui.train(panel.config)      # live dashboard with a Stop button; training runs in the background
+    ui.open_run("runs/<run-id>")      # the same dashboard for a finished or running run folder
+    ui.compare_runs(run_a, run_b)     # overlaid curves + the settings that differ
+    ui.chat_playground(run)           # base vs adapter answers side by side
+
+Outside Jupyter, `train` prints text progress with ETA instead (see `frontend.display_mode`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def configure(config=None):
+    """Show-able panel editing `config` (default: RunConfig()); read `panel.config`."""
+    from ft_jupyter.ui.panel import ConfigPanel
+
+    return ConfigPanel(config)
+
+
+def train(config, *, display: str | None = None):
+    """Start training `config` with a live dashboard (or text progress outside Jupyter); see training.train."""
+    from ft_jupyter.ui.training import train as _train
+
+    return _train(config, display=display)
+
+
+def open_run(run: Any, *, display: str | None = None):
+    from ft_jupyter.ui.training import open_run as _open_run
+
+    return _open_run(run, display=display)
+
+
+def compare_runs(*runs: Any, smoothing: float = 0.6):
+    from ft_jupyter.ui.compare import compare_runs as _compare
+
+    return _compare(*runs, smoothing=smoothing)
+
+
+def chat_playground(run: Any = None, *, model: str | None = None, adapter: Any = None, prompt: str = ""):
+    from ft_jupyter.ui.chat import chat_playground as _chat
+
+    return _chat(run, model=model, adapter=adapter, prompt=prompt)
+
+
+__all__ = ["chat_playground", "compare_runs", "configure", "open_run", "train"]

@@ -1,0 +1,225 @@
+"""Start a run from a notebook and watch it, or re-open a run folder and watch that.
+
+`train(config)` picks the view at the one switch (`frontend.display_mode`): a live dashboard with training on a
+background thread (the kernel stays free, so Stop and other cells work), or text progress and a static figure.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.train.events import event_from_json
+from ft_jupyter.train.store import RunDir
+from ft_jupyter.ui.frontend import display_mode
+from ft_jupyter.ui.series import TERMINAL, RunCurves
+
+
+def _normalise(event: dict[str, Any]) -> dict[str, Any]:
+    # Events written by an older version lack newer fields; the typed event fills in their defaults.
+    return event_from_json(event).to_json()
+
+
+def read_curves(run_dir: RunDir) -> RunCurves:
+    """Everything a run folder's events.jsonl holds so far, as curves."""
+    return RunCurves.from_events([_normalise(e) for e in run_dir.read_events(0)[0]])
+
+
+def as_run_dir(run: Any) -> RunDir:
+    """A RunDir from a run folder path, a RunDir, a RunResult or a TrainingView."""
+    from ft_jupyter.train.run import RunResult
+
+    if isinstance(run, RunDir):
+        return run
+    if isinstance(run, (RunResult, TrainingView)):
+        return run.run_dir
+    if isinstance(run, (str, Path)):
+        path = Path(run)
+        if not (path / "config.yaml").is_file():
+            raise ConfigError(f"{str(path)!r} is not a run folder (no config.yaml); runs live under runs/<run-id>/.")
+        return RunDir(path)
+    raise ConfigError(f"Expected a run folder, a RunDir or a run you started, got a {type(run).__name__}.")
+
+
+class TrainingView:
+    """A run started from the notebook: `.stop()`, `.wait()`, `.done`, `.result`, `.run_dir`, and its `.dashboard`."""
+
+    def __init__(self, handle: Any, dashboard: Any = None):
+        self.handle = handle
+        self.dashboard = dashboard
+
+    @property
+    def run_dir(self) -> RunDir:
+        return self.handle.run_dir
+
+    @property
+    def done(self) -> bool:
+        return self.handle.done
+
+    @property
+    def result(self):
+        return self.handle.result
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step; what it learned so far is saved."""
+        if self.dashboard is not None:
+            self.dashboard.request_stop()
+        else:
+            self.handle.stop()
+
+    def wait(self, timeout: float | None = None):
+        """Block until the run ends; returns its RunResult (raises what the run raised)."""
+        return self.handle.wait(timeout)
+
+    def _repr_mimebundle_(self, **kwargs):
+        if self.dashboard is not None:
+            return self.dashboard._repr_mimebundle_(**kwargs)
+        return {"text/plain": f"run {self.run_dir.run_id}: {self.run_dir.status()['state']}"}
+
+
+def train(config: RunConfig, *, display: str | None = None, dashboard_title: str | None = None) -> TrainingView:
+    """Start training `config` with the right live view for this front-end; returns at once with widgets.
+
+    In a console, or with display="static", training runs in the foreground with text progress and the call returns
+    when it ends (with "static", a figure of the curves is shown at the end).
+    """
+    mode = display_mode(display)
+    if mode == "widgets":
+        from IPython.display import display as show
+
+        from ft_jupyter.ui.dashboard import Dashboard
+
+        dashboard = Dashboard(title=dashboard_title or f"run: {config.name}")
+        show(dashboard)
+        handle = start_in_background(config, [dashboard])
+        dashboard.on_stop = handle.stop
+        dashboard.stop_button.disabled = False
+        return TrainingView(handle, dashboard)
+    return TrainingView(_train_in_foreground(config, static=mode == "static"))
+
+
+def _train_in_foreground(config: RunConfig, static: bool):
+    from ft_jupyter.train.console import ConsoleProgress
+
+    curves = RunCurves()
+    handle = start_in_background(config, [ConsoleProgress(), lambda event: curves.apply(event.to_json())])
+    try:
+        handle.wait()
+    except KeyboardInterrupt:
+        handle.stop()
+        handle.wait()
+    finally:
+        if static and curves.loss:
+            from ft_jupyter.ui.dashboard import static_figure
+
+            static_figure(curves).show()
+    return handle
+
+
+class _BackgroundRun:
+    """`run_training` on a daemon thread, with the handle the training package's runner offers."""
+
+    def __init__(self, config: RunConfig, observers: list):
+        from ft_jupyter.train.store import RunStore
+
+        self.run_dir = RunStore(config.runs_dir).create(config)
+        self._stop_event = threading.Event()
+        self._result = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, args=(config, observers), daemon=True,
+                                        name=f"ft-jupyter {self.run_dir.run_id}")
+        self._thread.start()
+
+    def _main(self, config: RunConfig, observers: list) -> None:
+        from ft_jupyter.train import run_training
+
+        try:
+            self._result = run_training(config, observers, stop_event=self._stop_event, run=self.run_dir)
+        except BaseException as exc:  # reported as a Failed event already; kept for wait()
+            self._error = exc
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    @property
+    def result(self):
+        return self._result
+
+    def wait(self, timeout: float | None = None):
+        self._thread.join(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start_in_background(config: RunConfig, observers: list):
+    return _BackgroundRun(config, observers)
+
+
+class RunFollower:
+    """Feeds a run folder's events to a view: everything so far at once, then new lines while the run is live."""
+
+    def __init__(self, run_dir: RunDir, view: Any, poll_s: float = 0.5):
+        self.run_dir = run_dir
+        self.view = view
+        self.poll_s = poll_s
+        self.offset = 0
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def catch_up(self) -> bool:
+        """Read what is new; returns True once the run has ended (a terminal event, or its process is gone)."""
+        # Status first: the trainer appends its last event before it writes a final status, so once the status
+        # says the run ended, the read below is sure to include that event.
+        status = self.run_dir.status()
+        events, self.offset = self.run_dir.read_events(self.offset)
+        if events:
+            self.view.replay([_normalise(e) for e in events])
+        if self.view.curves.end is not None:
+            return True
+        if status["state"] in TERMINAL:
+            # Ended without a final event, e.g. the kernel died mid-run (status() then says so).
+            self.view.mark_ended(status["state"], status.get("message", ""))
+            return True
+        return False
+
+    def start(self) -> None:
+        if self.catch_up():
+            return
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"follow {self.run_dir.run_id}")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._halt.wait(self.poll_s):
+            if self.catch_up():
+                return
+
+    def close(self) -> None:
+        self._halt.set()
+
+
+def open_run(path: Any, *, display: str | None = None):
+    """Draw the dashboard of a finished or running run from its folder; a live run keeps updating and can be
+    stopped from here (Stop writes the run's STOP file)."""
+    run_dir = as_run_dir(path)
+    mode = display_mode(display)
+    if mode != "widgets":
+        curves = read_curves(run_dir)
+        if mode == "static" and curves.loss:
+            from ft_jupyter.ui.dashboard import static_figure
+
+            static_figure(curves).show()
+        return curves
+    from ft_jupyter.ui.dashboard import Dashboard
+
+    dashboard = Dashboard(title=f"run: {run_dir.run_id}",
+                          on_stop=lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
+    dashboard.follower = RunFollower(run_dir, dashboard)
+    dashboard.follower.start()
+    return dashboard
