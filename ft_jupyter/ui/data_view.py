@@ -53,28 +53,28 @@ class DataView:
         self._key: Any = None
 
     def update(self, config: RunConfig) -> None:
+        self._config = config
         key = (config.model.name, config.data, config.training.seed, config.training.assistant_only_loss)
-        if key == self._key:
-            return
-        self._key, self._config = key, config
-        try:
-            data = self.services.prepared(config)
-        except Exception as exc:
-            self.summary.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
-            self.rows.value = self.report.value = self.masking.value = ""
-            return
-        labels = f"; labels: {', '.join(data.labels)}" if data.labels else ""
-        self.summary.value = html.escape(f"format {data.format}; splits {data.sizes()}{labels}")
-        self.rows.value = rows_html(data.train)
-        self.row_index.max = max(0, len(data.train) - 1)
-        self._show_report(config)
-        self._show_masking()
+        if key != self._key:
+            self._key = key
+            try:
+                data = self.services.prepared(config)
+            except Exception as exc:  # a missing file, a malformed row: the message says where
+                self.summary.value = f"<span style='color:#c62828'>{html.escape(str(exc))}</span>"
+                self.rows.value = self.report.value = self.masking.value = ""
+                return
+            labels = f"; labels: {', '.join(data.labels)}" if data.labels else ""
+            self.summary.value = html.escape(f"format {data.format}; splits {data.sizes()}{labels}")
+            self.rows.value = rows_html(data.train)
+            self.row_index.max = max(0, len(data.train) - 1)
+            self.report.value = report_html(data, self._check_warnings(config))
+        self._show_masking()  # depends on max_seq_len too, and costs one row
 
-    def _show_report(self, config: RunConfig) -> None:
+    def _check_warnings(self, config: RunConfig) -> tuple[str, ...]:
         try:
-            self.report.value = self.services.report_html(config)
+            return self.services.data_check(config).warnings
         except Exception as exc:
-            self.report.value = f"<span style='color:#c62828'>No report: {html.escape(str(exc))}</span>"
+            return (f"The pre-training checks fail: {exc}",)
 
     def _show_masking(self) -> None:
         if self._config is None:
@@ -83,3 +83,20 @@ class DataView:
             self.masking.value = self.services.masking_html(self._config, self.row_index.value)
         except Exception as exc:
             self.masking.value = f"<span style='color:#c62828'>No masking view: {html.escape(str(exc))}</span>"
+
+
+def report_html(data: Any, check_warnings: tuple[str, ...]) -> str:
+    """Rows skipped by validation, the cleaning report, and what training would warn about."""
+    from ft_jupyter.data.problems import problems_table
+
+    parts = []
+    if data.problems:
+        parts.append(f"<b style='color:#c62828'>{len(data.problems)} rows skipped by validation</b>"
+                     f"<pre>{html.escape(problems_table(list(data.problems), limit=10))}</pre>")
+    if data.report is not None:
+        parts.append(f"<pre style='font-size:0.85em'>{html.escape(data.report.to_text())}</pre>")
+    warnings = list(dict.fromkeys([*data.warnings, *check_warnings]))
+    if warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+        parts.append(f"<ul style='color:#e65100'>{items}</ul>")
+    return "".join(parts) or "<i>No problems found.</i>"

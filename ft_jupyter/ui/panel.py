@@ -74,7 +74,7 @@ class ConfigPanel:
 
         self.targets = TargetPicker(self.services.module_names, self._changed)
         self.lr_preview = LearningRatePreview(self.services.total_steps)
-        self.lengths = LengthPreview(self.services.token_lengths)
+        self.lengths = LengthPreview(lambda config: self.services.data_check(config).stats)
         self.preflight = PreflightStrip(self.services.estimate)
         from ft_jupyter.ui.data_view import DataView
 

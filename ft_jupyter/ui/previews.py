@@ -56,12 +56,12 @@ class LearningRatePreview:
 
 
 class LengthPreview:
-    """Histogram of tokens per training row with max_seq_len marked, and how many rows it would truncate."""
+    """Histogram of tokens per training row with max_seq_len marked, and what that length would cut."""
 
-    def __init__(self, lengths: Callable[[RunConfig], list[int]]):
-        self._lengths = lengths
+    def __init__(self, stats: Callable[[RunConfig], Any]):
+        self._stats = stats  # config -> data.lengths.LengthStats of the train split
         self._key: Any = None
-        self.lengths = np.zeros(0, dtype=int)
+        self.stats = None
         self.fig = go.FigureWidget(layout={**_SMALL, "title": {"text": "tokens per training row",
                                                                "font": {"size": 13}},
                                            "xaxis": {"title": {"text": "tokens"}}, "bargap": 0.05})
@@ -75,26 +75,31 @@ class LengthPreview:
         key = (config.model.name, config.data, config.training.assistant_only_loss, config.training.seed)
         if key != self._key:
             try:
-                self.lengths = np.asarray(self._lengths(config), dtype=int)
+                self.stats = self._stats(config)
             except Exception as exc:
+                self.stats = None
                 self.caption.value = _error_html(f"No token lengths: {exc}")
                 return
             self._key = key
             with self.fig.batch_update():
-                self.fig.data[0].x = self.lengths
-        self._mark(config.training.max_seq_len)
+                self.fig.data[0].x = np.asarray(self.stats.lengths("train"), dtype=int)
+        if self.stats is not None:
+            self._mark(config.training.max_seq_len)
 
     def _mark(self, max_len: int) -> None:
-        n = len(self.lengths)
-        self.truncated = int((self.lengths > max_len).sum())
+        lengths = self.stats.lengths("train")
         self.fig.layout.shapes = [{"type": "line", "x0": max_len, "x1": max_len, "y0": 0, "y1": 1, "yref": "paper",
                                    "line": {"color": "#c62828", "dash": "dash"}}]
-        if not n:
-            self.caption.value = "No rows."
+        if not lengths:
+            self.caption.value = "No training rows."
             return
-        share = 100 * self.truncated / n
-        colour = "#c62828" if self.truncated else "#2e7d32"
-        self.caption.value = (f"<span style='color:{colour}'>max_seq_len {max_len}: {self.truncated} of {n} rows "
-                              f"({share:.1f}%) would be truncated</span>; longest {self.lengths.max()}, median "
-                              f"{int(np.median(self.lengths))}, 95th percentile "
-                              f"{int(np.percentile(self.lengths, 95))} tokens.")
+        cut = self.stats.truncated(max_len)["train"]
+        self.truncated = cut["truncated"]
+        p = self.stats.percentiles("train")
+        colour = "#c62828" if cut["answer_cut"] else ("#e65100" if self.truncated else "#2e7d32")
+        lost = (f"; {cut['answer_cut']} lose part of their answer, {cut['no_loss_left']} all of it"
+                if cut["answer_cut"] else "")
+        self.caption.value = (
+            f"<span style='color:{colour}'>max_seq_len {max_len}: <b class='jp-ft-truncated'>{self.truncated}</b> "
+            f"of {len(lengths)} rows would be truncated{lost}</span>. Median {p['p50']}, 95th percentile "
+            f"{p['p95']}, longest {p['max']} tokens; the data needs about {self.stats.recommend()}.")

@@ -6,16 +6,26 @@ are the config parts each answer depends on, so editing the learning rate never 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ft_jupyter.config import DataConfig, RunConfig
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    template: str | None        # the chat template training will use (None: the tokenizer's own)
+    template_note: str
+    warnings: tuple[str, ...]   # what training would log as data warnings
+    stats: Any                  # data.lengths.LengthStats of the train split
 
 
 class PanelServices:
     def __init__(self):
         self._modules: dict[str, list[str]] = {}
         self._data: dict[tuple[DataConfig, int], Any] = {}
-        self._lengths: dict[tuple, list[int]] = {}
+        self._tokenizers: dict[tuple, Any] = {}
+        self._checks: dict[tuple, DataCheck] = {}
         self._estimates: dict[RunConfig, Any] = {}
 
     def suggestions(self) -> dict[str, list[str]]:
@@ -47,13 +57,30 @@ class PanelServices:
             return config.training.max_steps
         return total_steps(config, len(self.prepared(config).train))
 
-    def token_lengths(self, config: RunConfig) -> list[int]:
-        key = (config.model.name, config.data, config.training.seed)
-        if key not in self._lengths:
-            from ft_jupyter.data.lengths import token_lengths
+    def tokenizer(self, config: RunConfig):
+        key = (config.model.name, config.model.revision)
+        if key not in self._tokenizers:
+            from ft_jupyter.models.catalogue import resolve
+            from ft_jupyter.train.loading import load_tokenizer
 
-            self._lengths[key] = token_lengths(config.model.name, self.prepared(config).train)
-        return self._lengths[key]
+            self._tokenizers[key] = load_tokenizer(resolve(config.model.name, revision=config.model.revision),
+                                                   config)
+        return self._tokenizers[key]
+
+    def data_check(self, config: RunConfig) -> DataCheck:
+        """The checks training runs before its first step (`data.preflight`), plus token lengths of the train split.
+
+        Independent of max_seq_len, so moving that slider only re-counts what it cuts."""
+        key = (config.model.name, config.data, config.training.seed, config.training.assistant_only_loss)
+        if key not in self._checks:
+            from ft_jupyter.data.lengths import length_stats
+            from ft_jupyter.data.preflight import preflight
+
+            data, tokenizer = self.prepared(config), self.tokenizer(config)
+            checked = preflight(data, tokenizer, config)
+            stats = length_stats(tokenizer, {"train": data.train}, checked.template)
+            self._checks[key] = DataCheck(checked.template, checked.template_note, checked.warnings, stats)
+        return self._checks[key]
 
     def estimate(self, config: RunConfig):
         if config not in self._estimates:
@@ -62,12 +89,11 @@ class PanelServices:
             self._estimates[config] = estimate_run(config)
         return self._estimates[config]
 
-    def report_html(self, config: RunConfig) -> str:
-        from ft_jupyter.data.report import report_html
-
-        return report_html(config.data)
-
     def masking_html(self, config: RunConfig, index: int) -> str:
-        from ft_jupyter.data.masking import masking_html
+        from ft_jupyter.data.masking import masking_view
 
-        return masking_html(config.model.name, self.prepared(config).train[index])
+        example = self.prepared(config).train[index]
+        view = masking_view(self.tokenizer(config), example.messages, template=self.data_check(config).template,
+                            max_length=config.training.max_seq_len,
+                            assistant_only_loss=config.training.assistant_only_loss)
+        return view.to_html()
