@@ -8,6 +8,7 @@ import sys
 from ft_jupyter import __version__
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
+from ft_jupyter.data import commands as data_commands
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
+    data_commands.register(sub)
     return parser
 
 

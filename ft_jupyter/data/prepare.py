@@ -1,17 +1,21 @@
-"""From a DataConfig to train/validation/test conversations, ready for the trainer and the evaluator."""
+"""From a DataConfig to train/validation/test conversations, ready for the trainer and the evaluator.
+
+load (formats, validation) → cleaning report → the drops the config names → seeded, stratified, duplicate-aware
+split → PreparedData, whose `warnings` say what was skipped or left in (the trainer logs them).
+"""
 
 from __future__ import annotations
 
-import json
 import random
-from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ft_jupyter.config import ConfigError, DataConfig
-from ft_jupyter.data.bundled import BUNDLED, load_bundled
-from ft_jupyter.data.formats import default_instruction, detect_format, to_messages
+from ft_jupyter.data.cleaning import CleaningReport, CleaningResult, apply_cleaning, clean_report, row_key
+from ft_jupyter.data.formats import classification_prompt, default_instruction
+from ft_jupyter.data.load import LoadedData, Row, load_data, load_for_config
+from ft_jupyter.data.problems import Problem
+from ft_jupyter.data.splits import check_disjoint, split_rows, split_table
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class Example:
 
     messages: tuple[dict[str, str], ...]
     label: str | None = None
+    where: str = ""            # file:line it came from
 
     @property
     def prompt(self) -> list[dict[str, str]]:
@@ -39,81 +44,65 @@ class PreparedData:
     format: str
     labels: tuple[str, ...] | None
     instruction: str | None
+    warnings: tuple[str, ...] = ()                       # for the run log: skipped rows, findings left in
+    problems: tuple[Problem, ...] = ()                   # rows lenient mode skipped
+    report: CleaningReport | None = field(default=None, compare=False, repr=False)
+    cleaning: CleaningResult | None = field(default=None, compare=False, repr=False)
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)}
 
+    def splits(self) -> dict[str, list[Example]]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
 
-def read_rows(source: str) -> list[dict[str, Any]]:
-    """Rows of a bundled dataset (by name) or a JSONL file; errors name the file and line."""
-    if source in BUNDLED:
-        return load_bundled(source)
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"Data file {str(path)!r} does not exist. Give a JSONL file path or one of the bundled "
-                          f"datasets: {', '.join(BUNDLED)}.")
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{lineno}: invalid JSON ({exc.msg}, column {exc.colno}); each line must "
-                                  "be one JSON object.") from None
-            if not isinstance(row, dict):
-                raise ConfigError(f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}.")
-            rows.append(row)
-    if not rows:
-        raise ConfigError(f"{path}: the file has no rows.")
-    return rows
+    def split_text(self) -> str:
+        return split_table(self.splits(), lambda e: e.label)
 
 
-def split_rows(items: list[Any], labels: list[str | None], validation_fraction: float, test_fraction: float,
-               seed: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """Seeded split, stratified by label when every row has one, so rare labels appear in every split."""
-    rng = random.Random(seed)
-    groups: dict[str | None, list[int]] = defaultdict(list)
-    stratify = all(label is not None for label in labels)
-    for i, label in enumerate(labels):
-        groups[label if stratify else None].append(i)
-    train, val, test = [], [], []
-    for key in sorted(groups, key=str):
-        idx = groups[key]
-        rng.shuffle(idx)
-        n_test = round(len(idx) * test_fraction)
-        n_val = round(len(idx) * validation_fraction)
-        test += idx[:n_test]
-        val += idx[n_test:n_test + n_val]
-        train += idx[n_test + n_val:]
-    for part in (train, val, test):
-        rng.shuffle(part)
-    return [items[i] for i in train], [items[i] for i in val], [items[i] for i in test]
+def read_rows(source: Any) -> list[dict[str, Any]]:
+    """Raw rows of a bundled dataset, file, list or frame, strictly validated; errors name the file and line."""
+    return [row.source for row in load_data(source, strict=True).rows]
 
 
-def prepare(config: DataConfig, seed: int = 42) -> PreparedData:
-    rows = read_rows(config.dataset)
-    fmt = config.format if config.format != "auto" else detect_format(rows[0])
-    labels = None
-    instruction = config.instruction
-    if fmt == "classification":
-        labels = tuple(sorted({str(r["label"]) for r in rows}))
-        instruction = instruction or default_instruction(labels)
-    examples = []
-    for i, row in enumerate(rows):
-        try:
-            messages = to_messages(row, fmt, instruction=instruction, system_prompt=config.system_prompt)
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"{config.dataset}: row {i + 1} does not fit the {fmt!r} format (missing {exc}).") \
-                from None
-        examples.append(Example(tuple(messages), str(row["label"]) if fmt == "classification" else None))
+def _refresh_instruction(rows: list[Row], loaded: LoadedData, config: DataConfig) -> tuple[list[Row], Any, Any]:
+    """After cleaning, a classification instruction built from the labels must list only the labels still present."""
+    if loaded.format != "classification" or not rows:
+        return rows, loaded.labels, loaded.instruction
+    labels = tuple(sorted({r.label for r in rows if r.label is not None}))
+    if config.instruction is not None or labels == loaded.labels:
+        return rows, labels, loaded.instruction
+    instruction = default_instruction(labels)
+    fresh = []
+    for r in rows:
+        messages = list(r.messages)
+        messages[-2] = {"role": "user", "content": classification_prompt(r.source["text"], instruction)}
+        fresh.append(replace(r, messages=tuple(messages)))
+    return fresh, labels, instruction
+
+
+def _skipped_warning(problems: list[Problem], dataset: str) -> list[str]:
+    if not problems:
+        return []
+    return [f"Skipped {len(problems)} rows that failed validation (data.strict is false), e.g. {str(problems[0]).rstrip('.')}. "
+            f"See them all with: ft-jupyter data check {dataset} --lenient"]
+
+
+def prepare(config: DataConfig, seed: int = 42, *, source: Any = None) -> PreparedData:
+    """Load, clean (only what config.drop names), and split. `source` overrides config.dataset (e.g. a DataFrame)."""
+    loaded = load_for_config(config, source)
+    report = clean_report(loaded.rows, loaded.labels)
+    cleaned = apply_cleaning(report, config.drop)
+    rows, labels, instruction = _refresh_instruction(cleaned.rows, loaded, config)
+    examples = [Example(r.messages, r.label, r.where) for r in rows]
     if config.max_rows:
-        rng = random.Random(seed)
-        examples = rng.sample(examples, min(config.max_rows, len(examples)))
+        examples = random.Random(seed).sample(examples, min(config.max_rows, len(examples)))
     train, val, test = split_rows(examples, [e.label for e in examples], config.validation_fraction,
-                                  config.test_fraction, seed)
+                                  config.test_fraction, seed, keys=[row_key(e) for e in examples])
     if not train:
-        raise ConfigError(f"{config.dataset}: no rows left for training after the validation/test split; add data "
-                          "or lower data.validation_fraction / data.test_fraction.")
-    return PreparedData(train, val, test, fmt, labels, instruction)
+        raise ConfigError(f"{config.dataset}: no rows left for training after cleaning and the validation/test "
+                          "split; add data, drop fewer findings, or lower data.validation_fraction / "
+                          "data.test_fraction.")
+    check_disjoint({"train": train, "validation": val, "test": test}, row_key, lambda e: e.where)
+    warnings = _skipped_warning(loaded.problems, config.dataset) + report.warnings(config.drop)
+    return PreparedData(train, val, test, loaded.format, labels, instruction, tuple(warnings),
+                        tuple(loaded.problems), report, cleaned)

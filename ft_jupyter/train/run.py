@@ -75,8 +75,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *,
     Returns when training finishes or is stopped (STOP file, `stop_event`, Ctrl-C); raises on failure, after marking
     the run failed with the message.
     """
+    from ft_jupyter.data.preflight import preflight
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.data.templates import training_template
     from ft_jupyter.train.translate import choose_precision, sft_config, total_steps
 
     run = run or RunStore(config.runs_dir).create(config)
@@ -100,11 +100,10 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *,
         data = prepare(config.data, seed=config.training.seed)
         precision = choose_precision(config)
         loaded = load_for_training(config, precision)
-        template_note = ""
-        if config.training.assistant_only_loss:
-            template = training_template(loaded.tokenizer)
-            loaded.tokenizer.chat_template = template.template
-            template_note = template.note
+        checked = preflight(data, loaded.tokenizer, config)  # chat template, lengths, data findings left in
+        if checked.template:
+            loaded.tokenizer.chat_template = checked.template
+        template_note = checked.template_note
         steps = total_steps(config, len(data.train))
         args = sft_config(config, precision, run.checkpoints_dir, steps, has_eval=bool(data.validation))
         callback = EventCallback(run, emit, precision.device, stop_event)
@@ -117,6 +116,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *,
                         params_total=loaded.params_total, params_trainable=loaded.params_trainable,
                         train_rows=len(data.train), eval_rows=len(data.validation), max_steps=steps,
                         template_note=template_note))
+        for message in checked.warnings:
+            emit(Warning(step=0, code="data", message=message))
         run.set_status("running", f"training {steps} steps on {precision.device} ({precision.name})",
                        max_steps=steps)
         try:
