@@ -36,7 +36,7 @@ def help_html(text: str) -> widgets.HTML:
 def labelled_row(label: str, widget: widgets.Widget, help_text: str, key: str = "") -> widgets.HBox:
     """[label] [input] [help text], the layout every control uses so help is always on screen."""
     name = widgets.HTML(f"<b>{html.escape(label)}</b>", layout={"width": LABEL_WIDTH, "min_width": LABEL_WIDTH})
-    if help_text:
+    if help_text and not isinstance(widget, widgets.Box):  # boxes have no tooltip in the browser
         widget.tooltip = help_text
     row = widgets.HBox([name, widget, help_html(help_text)], layout={"align_items": "center", "margin": "1px 0"})
     row.add_class("jp-ft-field")

@@ -135,10 +135,12 @@ class Dashboard:
         self.stop_button.add_class("jp-ft-dashboard-stop")
         self.stop_button.on_click(lambda _: self.request_stop())
         self.scale = widgets.ToggleButtons(options=["linear", "log"], value="linear", description="loss axis",
-                                           style={"button_width": "60px"})
+                                           style={"button_width": "60px", "description_width": "initial"})
         self.scale.observe(self._on_scale, names="value")
         self.smoothing = widgets.FloatSlider(value=smoothing, min=0.0, max=0.99, step=0.01, description="smoothing",
-                                             continuous_update=False, readout_format=".2f")
+                                             continuous_update=False, readout_format=".2f",
+                                             tooltip="Exponential moving average of the loss; the raw curve stays "
+                                                     "behind it, faint.")
         self.smoothing.observe(self._on_smoothing, names="value")
         self.widget = widgets.VBox([
             self.title,
@@ -195,6 +197,7 @@ class Dashboard:
         self.warnings.value = warnings_html(self.curves.warnings) + notes_html(self.curves.notes)
         if self.curves.end is not None or self._ended is not None:
             self.stop_button.disabled = True
+            self.stop_button.description = state
 
     def _on_scale(self, change) -> None:
         with self._lock:

@@ -30,17 +30,28 @@ def preflight_html(estimate: dict[str, Any]) -> str:
                  f"{_count(estimate['params_trainable'])}</b> of {_count(estimate['params_total'])} parameters "
                  f"train ({estimate['trainable_percent']:.2f}%)</span>")
     memory = estimate["memory"]
-    terms = " · ".join(f"{html.escape(name.replace('_', ' '))} {value / GIB:.2f}"
-                       for name, value in memory.items() if name != "total_bytes" and isinstance(value, (int, float))
-                       and value)
-    mem = f"memory ≈ <b>{memory['total_bytes'] / GIB:.2f} GiB</b> <span style='color:#546e7a'>({terms} GiB)</span>"
+    terms = " + ".join(f"<span title='{html.escape(t['formula'], quote=True)}'>{html.escape(t['name'])} "
+                       f"{_size(t['bytes'])}</span>" for t in memory["terms"] if t["bytes"])
+    where = "a GPU" if memory["device"] == "cuda" else memory["device"].upper()
+    mem = (f"memory on {where} ({memory['precision']}, batch {memory['batch_size']} × {memory['seq_len']} tokens) "
+           f"≈ <b>{_size(memory['total_bytes'])}</b> <span style='color:#546e7a'>= {terms}</span>")
     fits = " ".join(
-        f"<span style='color:{'#2e7d32' if g['fits'] else '#c62828'}'>{'✓' if g['fits'] else '✗'} "
-        f"{html.escape(g['name'])}</span>" for g in estimate["gpu_fit"])
+        f"<span style='color:{_fit_colour(g)}' title='headroom {g['headroom_gib']:+.1f} GiB'>"
+        f"{'✓' if g['fits'] else '✗'} {html.escape(g['name'])}</span>" for g in estimate["gpu_fit"])
     warnings = "".join(f"<li>{html.escape(str(w))}</li>" for w in estimate["warnings"])
     warn = f"<ul style='margin:2px 0;color:#e65100'>{warnings}</ul>" if warnings else ""
     return (f"<div style='background:#f5f7fa;border:1px solid #cfd8dc;border-radius:4px;padding:4px 8px'>"
-            f"{trainable} &nbsp;|&nbsp; {mem}<br>fits: {fits}{warn}</div>")
+            f"{trainable}<br>{mem}<br>fits: {fits}{warn}</div>")
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB / 10 else f"{n / 2**20:.1f} MiB"
+
+
+def _fit_colour(gpu: dict[str, Any]) -> str:
+    if not gpu["fits"]:
+        return "#c62828"
+    return "#ef6c00" if gpu.get("tight") else "#2e7d32"
 
 
 class PreflightStrip:

@@ -8,7 +8,13 @@ def ui_runs_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("ui-runs")
 
 
-def tiny_run_config(runs_dir, **training) -> RunConfig:
+@pytest.fixture(scope="module")
+def tiny_run_config():
+    """Factory: tiny_run_config(runs_dir, **training overrides) -> RunConfig."""
+    return make_tiny_run_config
+
+
+def make_tiny_run_config(runs_dir, **training) -> RunConfig:
     """tiny-random LoRA on a few emails: seconds per run on a CPU."""
     settings = dict(max_steps=12, batch_size=8, learning_rate=5e-3, max_seq_len=96, warmup_ratio=0.2,
                     scheduler="cosine", eval_steps=6, seed=3)

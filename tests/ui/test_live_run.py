@@ -6,7 +6,6 @@ import time
 import numpy as np
 import pytest
 
-from conftest import tiny_run_config
 from ft_jupyter import ui
 from ft_jupyter.ui.dashboard import EVAL, LOSS, LR
 from ft_jupyter.ui.schedule import lr_schedule
@@ -24,7 +23,7 @@ def wait_for(predicate, timeout=120.0, what="condition"):
 
 
 @pytest.fixture(scope="module")
-def finished(ui_runs_dir):
+def finished(ui_runs_dir, tiny_run_config):
     config = tiny_run_config(ui_runs_dir)
     view = ui.train(config, display="widgets")
     assert not view.done or view.result is not None  # train() returned while training went on in the background
@@ -33,7 +32,7 @@ def finished(ui_runs_dir):
 
 
 @pytest.fixture(scope="module")
-def stopped(ui_runs_dir):
+def stopped(ui_runs_dir, tiny_run_config):
     config = tiny_run_config(ui_runs_dir, max_steps=500, learning_rate=1e-3, warmup_ratio=0.0, eval_steps=0)
     view = ui.train(config, display="widgets")
     wait_for(lambda: view.dashboard.curves.last_step is not None and view.dashboard.curves.last_step["step"] >= 3,
