@@ -28,6 +28,9 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ft-jupyter demo
 
 test: $(STAMP)
+	@# Browser tests drive the system Chromium (Playwright never downloads one): install it once when missing.
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || \
+	  echo "chromium is not installed and could not be installed: the browser tests will be skipped"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
 
 clean-venv:
