@@ -9,6 +9,7 @@ from ft_jupyter import __version__
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
 from ft_jupyter.data import commands as data_commands
+from ft_jupyter.train import commands as train_commands
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -26,18 +27,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     result = run_demo(quickstart_config(args.model, runs_dir=args.runs_dir))
     return 0 if result.finetuned_accuracy > result.baseline_accuracy else 1
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from ft_jupyter.train import run_training
-    from ft_jupyter.train.console import ConsoleProgress
-
-    config = RunConfig.load(args.config) if args.config else preset(args.preset)
-    if args.set:
-        config = config.with_overrides(_parse_sets(args.set))
-    result = run_training(config, [ConsoleProgress()])
-    print(f"{result.state}: {result.artifact_path}")
-    return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -67,13 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="train from a YAML config")
-    p.add_argument("config", nargs="?", help="run config YAML (default: --preset)")
-    p.add_argument("--preset", default="cpu-quickstart", choices=sorted(PRESETS))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field, e.g. --set training.learning_rate=1e-4 (repeatable)")
-    p.set_defaults(func=cmd_train)
-
     p = sub.add_parser("config", help="print a run config as YAML (defaults or a preset)")
     p.add_argument("--preset", choices=sorted(PRESETS))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -84,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
     data_commands.register(sub)
+    train_commands.register(sub)
     return parser
 
 

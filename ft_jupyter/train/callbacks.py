@@ -9,7 +9,9 @@ from typing import Callable
 
 from transformers import TrainerCallback
 
+from ft_jupyter.train.cost import CostMeter
 from ft_jupyter.train.events import Checkpoint, Evaluation, Event, Step
+from ft_jupyter.train.interrupts import StopRequest
 from ft_jupyter.train.store import RunDir
 
 
@@ -31,16 +33,21 @@ def _float(value) -> float | None:
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, run: RunDir, emit: Callable[[Event], None], device: str, stop_event: threading.Event):
+    def __init__(self, run: RunDir, emit: Callable[[Event], None], device: str, stop_event: threading.Event,
+                 meter: CostMeter, checkpointing: bool):
         self.run = run
         self.emit = emit
         self.device = device
         self.stop_event = stop_event
+        self.meter = meter
+        self.checkpointing = checkpointing
         self.stop_reason: str | None = None
+        self.stop_checkpoint: str | None = None
         self.started = time.perf_counter()
         self._last_time = self.started
         self._last_tokens = 0
         self._first_step_at: float | None = None
+        self._first_step = 0
         self.losses: list[tuple[int, float]] = []
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -54,21 +61,24 @@ class EventCallback(TrainerCallback):
         if self.stop_event.is_set() or self.run.stop_requested():
             self.stop_reason = self.stop_reason or self._reason()
             control.should_training_stop = True
-            control.should_save = False
+            # With checkpointing on, the stop leaves a checkpoint at this very step, so resume loses nothing.
+            control.should_save = self.checkpointing
+            if self.checkpointing:
+                self.stop_checkpoint = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
 
     def _reason(self) -> str:
         if self.run.stop_requested():
             text = self.run.stop_path.read_text(encoding="utf-8").strip()
             return text or "stop file written"
-        return "stop requested"
+        return self.stop_event.reason if isinstance(self.stop_event, StopRequest) else "stop requested"
 
     def _eta(self, state) -> float | None:
         # The first step carries start-up costs; estimate the pace from the steps after it when there are some.
         now = time.perf_counter()
         if self._first_step_at is not None and state.global_step > self._first_step:
             pace = (now - self._first_step_at) / (state.global_step - self._first_step)
-        elif state.global_step:
-            pace = (now - self.started) / state.global_step
+        elif state.global_step > self._first_step:
+            pace = (now - self.started) / (state.global_step - self._first_step)
         else:
             return None
         return pace * max(0, state.max_steps - state.global_step)
@@ -87,7 +97,7 @@ class EventCallback(TrainerCallback):
                            loss=loss, learning_rate=_float(logs.get("learning_rate")),
                            grad_norm=_float(logs.get("grad_norm")), tokens_seen=tokens,
                            tokens_per_second=tps, memory_mb=memory_mb(self.device), elapsed_s=now - self.started,
-                           eta_s=self._eta(state)))
+                           eta_s=self._eta(state), cost_so_far=self.meter.cost()))
         if "eval_loss" in logs:
             metrics = {k: float(v) for k, v in logs.items() if k.startswith("eval_") and isinstance(v, (int, float))}
             self.emit(Evaluation(step=state.global_step, eval_loss=_float(logs["eval_loss"]),

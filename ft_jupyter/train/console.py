@@ -46,16 +46,21 @@ class ConsoleProgress:
                 self._last, self._shown = now, self._shown + 1
                 loss = "nan" if data["loss"] is None else f"{data['loss']:.4f}"
                 tps = f"{data['tokens_per_second']:.0f} tok/s" if data["tokens_per_second"] else "- tok/s"
+                cost = f" | cost {data['cost_so_far']:.2f}" if data.get("cost_so_far") else ""
                 self._print(f"  step {data['step']:>4}/{data['max_steps']} | loss {loss} | lr "
                             f"{data['learning_rate'] or 0:.2e} | {tps} | elapsed {fmt_duration(data['elapsed_s'])} | "
-                            f"ETA {fmt_duration(data['eta_s'])}")
+                            f"ETA {fmt_duration(data['eta_s'])}{cost}")
         elif kind == "evaluation":
             self._print(f"  eval at step {data['step']}: loss {data['eval_loss']:.4f}")
+        elif kind == "note":
+            self._print(f"  note: {data['message']}")
         elif kind == "warning":
             self._print(f"  WARNING ({data['code']}): {data['message']} {data['advice']}".rstrip())
         elif kind in ("finished", "stopped"):
-            word = "Finished" if kind == "finished" else f"Stopped ({data['reason']})"
-            self._print(f"{word} at step {data['step']} after {fmt_duration(data['elapsed_s'])}; saved to "
-                        f"{data['artifact_path']}")
+            word = "Finished" if kind == "finished" else "Stopped"
+            why = f" ({data['reason']})" if data.get("reason") else ""
+            cost = f"; cost {data['cost']:.2f} for {data['device_hours']:.3f} device-hours" if data.get("cost") else ""
+            self._print(f"{word}{why} at step {data['step']} after {fmt_duration(data['elapsed_s'])}; saved to "
+                        f"{data['artifact_path'] or 'nothing (no step finished)'}{cost}")
         elif kind == "failed":
             self._print(f"FAILED at step {data['step']}: {data['error']} {data['advice']}".rstrip())

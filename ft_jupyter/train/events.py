@@ -1,4 +1,8 @@
-"""Typed training events. Observers (dashboards, console progress, the run store) receive these and nothing else."""
+"""Typed training events. Observers (dashboards, console progress, the run store) receive these and nothing else.
+
+The schema only grows: new fields come with defaults and nothing is renamed, so old events.jsonl files still load.
+Observers are called on the thread that trains (a background thread under `start_training`).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,11 @@ class RunStarted(Event):
     eval_rows: int
     max_steps: int
     template_note: str = ""
+    optimizer: str = ""
+    num_devices: int = 1
+    price_per_hour: float = 0.0
+    mixed_rows: int = 0                 # general-text rows mixed into training (forgetting guard)
+    resumed_from_step: int = 0          # > 0 when this run continues from a checkpoint
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Step(Event):
     memory_mb: float | None
     elapsed_s: float
     eta_s: float | None
+    cost_so_far: float = 0.0            # device-hours so far × training.price_per_hour
 
 
 @dataclass
@@ -80,6 +90,12 @@ class Finished(Event):
     train_loss: float | None
     elapsed_s: float
     artifact_path: str
+    reason: str = ""                    # why it ended before max_steps, e.g. early stopping
+    device_hours: float = 0.0
+    cost: float = 0.0
+    tokens_seen: int = 0
+    train_runtime_s: float = 0.0        # time inside the training loop, without loading
+    best_checkpoint: str | None = None  # the checkpoint loaded at the end (training.load_best_at_end)
 
 
 @dataclass
@@ -89,6 +105,9 @@ class Stopped(Event):
     reason: str
     elapsed_s: float
     artifact_path: str
+    device_hours: float = 0.0
+    cost: float = 0.0
+    checkpoint: str | None = None       # resumable checkpoint saved at the stop, if checkpointing is on
 
 
 @dataclass
@@ -99,14 +118,26 @@ class Failed(Event):
     advice: str = ""
 
 
+@dataclass
+class Note(Event):
+    """Something the run did on its own that a learner should see (a block unfrozen, the best checkpoint loaded)."""
+
+    type: ClassVar[str] = "note"
+    step: int
+    code: str
+    message: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (RunStarted, Step, Evaluation, Checkpoint, Warning, Finished, Stopped, Failed)
+    cls.type: cls for cls in (RunStarted, Step, Evaluation, Checkpoint, Warning, Note, Finished, Stopped, Failed)
 }
 
 Observer = Callable[[Event], None]
 
 
 def event_from_json(data: dict[str, Any]) -> Event:
+    """Rebuild a typed event from its JSON form; fields this version does not know (a newer writer) are dropped."""
     data = dict(data)
     cls = EVENT_TYPES[data.pop("type")]
-    return cls(**data)
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in known})

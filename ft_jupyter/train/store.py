@@ -5,8 +5,11 @@ runs/<run-id>/
   events.jsonl     one event per line, appended by the training process only
   status.json      {"state": queued|running|stopped|finished|failed, "message": ..., ...}
   STOP             written by anyone who wants the run to stop; the trainer stops at the next step
-  checkpoints/     resumable trainer checkpoints
+  checkpoints/     resumable trainer checkpoints (checkpoint-<step>/)
   adapter/ | model/   the result
+
+A run whose process died without a word (kernel restart, kill -9) still says "running" on disk; `status()` notices
+that the recorded pid is gone and reports the run as stopped, with how to resume it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Any
 from ft_jupyter.config import ConfigError, RunConfig
 
 STATES = ("queued", "running", "stopped", "finished", "failed")
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -53,16 +58,31 @@ class RunDir:
     def config(self) -> RunConfig:
         return RunConfig.load(self.path / "config.yaml")
 
-    def status(self) -> dict[str, Any]:
+    def _read_status(self) -> dict[str, Any]:
         try:
             return json.loads((self.path / "status.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {"state": "unknown", "message": "status.json is missing"}
 
+    def status(self) -> dict[str, Any]:
+        """status.json, except that a "running" run whose process is gone reads as stopped (with `stale: true`)."""
+        data = self._read_status()
+        if data.get("state") == "running" and not _process_alive(data.get("pid"), data.get("host")):
+            last = self.last_checkpoint()
+            how = (f"`ft-jupyter resume {self.run_id}` continues from {last.name}" if last is not None else
+                   "no checkpoint was saved (set training.save_steps to make runs resumable)")
+            data = {**data, "state": "stopped", "stale": True,
+                    "message": f"the training process (pid {data.get('pid')}) ended without reporting, e.g. a kernel "
+                               f"restart; {how}."}
+        return data
+
     def set_status(self, state: str, message: str = "", **extra: Any) -> None:
         if state not in STATES:
             raise ValueError(f"state must be one of {STATES}, got {state!r}")
-        data = {**self.status(), **extra, "state": state, "message": message, "updated": time.time()}
+        data = {**self._read_status(), **extra, "state": state, "message": message, "updated": time.time()}
+        if state == "running":
+            # Lets readers tell a live run from one whose process died (see status()).
+            data.update(pid=os.getpid(), host=socket.gethostname())
         _write_json_atomic(self.path / "status.json", data)
 
     def append_event(self, event: dict[str, Any]) -> None:
@@ -88,11 +108,38 @@ class RunDir:
     def stop_requested(self) -> bool:
         return self.stop_path.exists()
 
+    def clear_stop(self) -> None:
+        self.stop_path.unlink(missing_ok=True)
+
+    def checkpoints(self) -> list[Path]:
+        """Resumable checkpoints, oldest first (by step, not by name: checkpoint-10 comes after checkpoint-9)."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.checkpoints_dir.iterdir()
+                 if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name)) and (p / "trainer_state.json").is_file()]
+        return [p for _, p in sorted(found)]
+
+    def last_checkpoint(self) -> Path | None:
+        found = self.checkpoints()
+        return found[-1] if found else None
+
     def artifact_path(self) -> Path | None:
         for name in ("adapter", "model"):
             if (self.path / name).is_dir():
                 return self.path / name
         return None
+
+
+def _process_alive(pid: Any, host: Any) -> bool:
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return True  # another machine's run (shared folder): we cannot tell, so trust the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _slug(text: str) -> str:
@@ -105,8 +152,18 @@ class RunStore:
     def __init__(self, root: str | Path = "runs"):
         self.root = Path(root)
 
-    def create(self, config: RunConfig) -> RunDir:
+    def create(self, config: RunConfig, run_id: str | None = None) -> RunDir:
+        """A new run folder named <time>-<name> (or `run_id`, when a launcher fixed it for all processes)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if run_id is not None:
+            if _slug(run_id) != run_id:
+                raise ConfigError(f"run id {run_id!r} may only use letters, digits, '-' and '_'.")
+            try:
+                (self.root / run_id).mkdir()
+            except FileExistsError:
+                raise ConfigError(f"A run {run_id!r} already exists under {self.root}; choose another id, or "
+                                  f"resume it with `ft-jupyter resume {run_id}`.") from None
+            return self._initialise(RunDir(self.root / run_id), config)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(config.name)}"
         for n in range(1000):
@@ -118,8 +175,11 @@ class RunStore:
                 continue
         else:
             raise RuntimeError(f"could not create a unique run folder under {self.root}")
-        run = RunDir(path)
-        config.save(path / "config.yaml")
+        return self._initialise(RunDir(path), config)
+
+    @staticmethod
+    def _initialise(run: RunDir, config: RunConfig) -> RunDir:
+        config.save(run.path / "config.yaml")
         run.set_status("queued", "created")
         return run
 

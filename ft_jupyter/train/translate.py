@@ -98,6 +98,36 @@ def total_steps(config: RunConfig, train_rows: int) -> int:
     return max(1, math.ceil(per_epoch * t.epochs))
 
 
+# training.optimizer → transformers' optimizer names. "adamw" is transformers' own default (fused AdamW), so a run
+# with defaults trains exactly like a plain SFTTrainer script.
+OPTIMIZERS = {"adamw": "adamw_torch_fused", "adamw-8bit": "adamw_bnb_8bit", "paged-adamw-8bit": "paged_adamw_8bit",
+              "adafactor": "adafactor", "sgd": "sgd"}
+
+
+def check_run_needs(config: RunConfig, has_eval: bool) -> None:
+    """What only shows once the data is split and the libraries are known: ConfigError when the run cannot work."""
+    t = config.training
+    if (t.early_stopping_patience or t.load_best_at_end) and not has_eval:
+        raise ConfigError("training.early_stopping_patience / training.load_best_at_end watch the eval loss, but "
+                          "there is no validation split (data.validation_fraction is 0 or the data is too small); "
+                          "set data.validation_fraction, e.g. 0.1.")
+    if t.optimizer.endswith("8bit"):
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"training.optimizer = {t.optimizer!r} needs bitsandbytes: pip install "
+                              "'ft-jupyter[quant]' (or pip install bitsandbytes).") from None
+
+
+def _save_plan(config: RunConfig, steps: int) -> dict:
+    """When to save: every save_steps, or at each evaluation when the best checkpoint must be kept."""
+    t = config.training
+    if t.load_best_at_end:
+        return {"save_strategy": "steps", "save_steps": t.save_steps or t.eval_steps, "load_best_model_at_end": True,
+                "metric_for_best_model": "eval_loss", "greater_is_better": False}
+    return {"save_strategy": "steps" if t.save_steps else "no", "save_steps": t.save_steps or steps}
+
+
 def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool):
     from trl import SFTConfig
 
@@ -126,11 +156,13 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         activation_checkpointing=t.gradient_checkpointing,
         eval_strategy=eval_strategy,
         eval_steps=(t.eval_steps or steps) if has_eval else None,
-        save_strategy="steps" if t.save_steps else "no",
-        save_steps=t.save_steps or steps,
+        **_save_plan(config, steps),
         save_total_limit=t.save_total_limit,
+        optim=OPTIMIZERS[t.optimizer],
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         logging_steps=t.logging_steps,
         logging_first_step=True,
+        logging_nan_inf_filter=False,  # the health checks must see NaN/inf losses, not a smoothed-over average
         seed=t.seed,
         data_seed=t.seed,
         assistant_only_loss=t.assistant_only_loss,
