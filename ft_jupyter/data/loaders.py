@@ -138,7 +138,7 @@ def _read_jsonl(path: Path, raw: bytes) -> RecordSet:
 
 
 def _json_type(value: Any) -> str:
-    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+    return {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(
         type(value), "null" if value is None else type(value).__name__)
 
 
