@@ -1,0 +1,171 @@
+"""Pre-flight estimates from a RunConfig alone: parameters, trainable parameters, training memory and which GPUs
+it fits. Offline, no weights: the model is built on the meta device (see models.architecture).
+
+    >>> est = estimate_run(RunConfig.load("run.yaml"))
+    >>> est.params_trainable, est.memory.total_bytes, [g["name"] for g in est.gpu_fit if g["fits"]]
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ft_jupyter.config import RunConfig
+from ft_jupyter.models.architecture import Architecture, architecture, linear_module_names
+from ft_jupyter.models.memory import GIB, MemoryBreakdown, memory_breakdown
+from ft_jupyter.models.params import ParamCount, count_parameters
+
+__all__ = ["GPUS", "RunEstimate", "estimate_run", "linear_module_names"]
+
+# (name, usable GiB as the driver reports it): marketing "16 GB" on a T4 is 15 GiB free to PyTorch.
+GPUS = (
+    ("T4 16 GB", 15.0), ("L4 24 GB", 22.5), ("A10G 24 GB", 22.5), ("RTX 4090 24 GB", 24.0),
+    ("A100 40 GB", 39.5), ("A100 80 GB", 79.2), ("H100 80 GB", 79.6),
+)
+TIGHT_FRACTION = 0.10  # less headroom than this: fragmentation and long batches can still run out
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    model: str
+    source: str                      # where the model's shape came from
+    license: str | None
+    params_total: int
+    params_trainable: int
+    trainable_percent: float
+    params: ParamCount = field(repr=False)
+    architecture: Architecture = field(repr=False)
+    memory: MemoryBreakdown = field(repr=False)       # on `memory.device` (GPU unless asked for CPU)
+    gpu_fit: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seq_len_note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "source": self.source, "license": self.license,
+                "params_total": self.params_total, "params_trainable": self.params_trainable,
+                "trainable_percent": round(self.trainable_percent, 4), "params": self.params.to_json(),
+                "architecture": self.architecture.to_json(), "memory": self.memory.to_json(),
+                "gpu_fit": self.gpu_fit, "warnings": list(self.warnings), "seq_len_note": self.seq_len_note}
+
+    def to_text(self) -> str:
+        arch, mem = self.architecture, self.memory
+        lines = [f"{self.model}  ({arch.class_name}; {self.source}; license: {self.license or 'unknown'})",
+                 f"  parameters   {self.params_total:>15,}   " + ", ".join(
+                     f"{k} {v / 1e6:,.1f} M" for k, v in arch.groups.items() if v)
+                 + ("   (embeddings tied to the head)" if arch.tied_embeddings else ""),
+                 f"  trainable    {self.params_trainable:>15,}   ({self.trainable_percent:.3f} %)"]
+        lines += [f"               {line}" for line in self.params.lines]
+        lines.append(f"  memory on {mem.device} ({mem.precision} compute, {mem.weights_dtype} weights), batch "
+                     f"{mem.batch_size} × {mem.seq_len} tokens" + (f"  [{self.seq_len_note}]" if self.seq_len_note
+                                                                   else ""))
+        for term in mem.terms:
+            lines.append(f"    {term.name:<12} {term.bytes / GIB:8.3f} GiB   {term.formula}")
+        lines.append(f"    {'total':<12} {mem.total_bytes / GIB:8.3f} GiB")
+        fits = [f"{g['name']} ({g['headroom_gib']:+.1f} GiB{', tight' if g['tight'] else ''})"
+                for g in self.gpu_fit if g["fits"]]
+        lines.append("  fits on: " + (", ".join(fits) if fits else "none of the common single GPUs"))
+        lines += [f"  ! {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def gpu_fit(total_bytes: int) -> list[dict[str, Any]]:
+    need = total_bytes / GIB
+    return [{"name": name, "memory_gib": gib, "fits": need <= gib, "headroom_gib": round(gib - need, 2),
+             "tight": need <= gib and (gib - need) < TIGHT_FRACTION * gib} for name, gib in GPUS]
+
+
+_LENGTHS: dict[tuple, int | None] = {}
+_LENGTHS_LOCK = threading.Lock()
+
+
+def _local_tokenizer(name: str, trust_remote_code: bool):
+    """The model's tokenizer when it is on this machine already (never downloads, never converts); else None."""
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    from ft_jupyter.models.catalogue import cache_home
+
+    candidates = {"tiny-random": None, "smollm2-135m-instruct": cache_home() / "models" / "smollm2-135m-instruct"}
+    if name == "tiny-random":
+        from ft_jupyter.models.tiny import ensure_tiny_random
+
+        folder: Any = ensure_tiny_random()
+    elif name in candidates:
+        folder = candidates[name]
+    else:
+        folder = Path(name).expanduser()
+        folder = folder.parent if folder.is_file() else folder
+    try:
+        if isinstance(folder, Path) and (folder / "config.json").is_file():
+            return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+        if "/" in name and not Path(name).expanduser().exists():
+            return AutoTokenizer.from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def longest_row_tokens(config: RunConfig) -> int | None:
+    """Tokens in the longest training conversation with the model's chat template, or None when the data or the
+    tokenizer is not available here. Cached per data and model settings."""
+    key = (config.model.name, repr(config.data), config.training.seed)
+    with _LENGTHS_LOCK:
+        if key in _LENGTHS:
+            return _LENGTHS[key]
+    from ft_jupyter.config import ConfigError
+    from ft_jupyter.data.prepare import prepare
+
+    tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code)
+    longest = None
+    if tokenizer is not None and tokenizer.chat_template:
+        try:
+            data = prepare(config.data, seed=config.training.seed)
+        except ConfigError:
+            data = None
+        if data is not None and data.train:
+            texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in data.train]
+            ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+            longest = max(len(x) for x in ids)
+    with _LENGTHS_LOCK:
+        _LENGTHS[key] = longest
+    return longest
+
+
+def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool = True) -> RunEstimate:
+    """Parameters, trainable parameters, memory by term and GPU fit for `config`, without loading weights.
+
+    device: "cuda" (default; dtypes as on a bf16 GPU) or "cpu" (fp32, process memory). measure_data: size the
+    activations by the longest training row when the data and tokenizer are on this machine, else by max_seq_len.
+    """
+    from ft_jupyter.config.lint import lint
+
+    if device not in ("cuda", "cpu"):
+        raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
+    arch = architecture(config.model.name, config.model.trust_remote_code)
+    counts = count_parameters(arch, config.method)
+    max_len = config.training.max_seq_len
+    longest = longest_row_tokens(config) if measure_data else None
+    seq = min(max_len, longest) if longest else max_len
+    note = (f"longest training row {longest} tokens, max_seq_len {max_len}" if longest
+            else f"max_seq_len {max_len}, the worst case")
+    memory = memory_breakdown(arch, counts, config, device=device, seq_len=seq)
+    on_gpu = memory if device == "cuda" else memory_breakdown(arch, counts, config, device="cuda", seq_len=seq)
+    fit = gpu_fit(on_gpu.total_bytes)
+    warnings = [str(w) for w in lint(config, device=device, longest_row_tokens=longest)]
+    if counts.unmatched:
+        warnings.append(f"method.target_modules: {', '.join(counts.unmatched)} match no layer of {arch.name}; its "
+                        f"linear layers are {', '.join(arch.linear_names())}.")
+    if config.method.uses_lora and counts.trainable == 0:
+        warnings.append("No layer gets a LoRA adapter, so nothing would train; pick targets from: "
+                        f"{', '.join(arch.linear_names())}.")
+    if not any(g["fits"] for g in fit):
+        warnings.append(f"Needs ~{on_gpu.total_bytes / GIB:.0f} GiB on a GPU, more than any single common GPU: use "
+                        "qlora (4-bit base), gradient_checkpointing, a smaller batch_size or max_seq_len, or a "
+                        "smaller model.")
+    return RunEstimate(config.model.name, arch.source, arch.license, counts.total, counts.trainable, counts.percent,
+                       counts, arch, memory, fit, warnings, note)
