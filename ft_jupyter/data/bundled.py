@@ -23,10 +23,24 @@ def bundled_path(name: str) -> Path:
 
 
 def load_bundled(name: str) -> list[dict]:
-    """Rows of a clean bundled dataset (the dirty twin is read through the validating loader instead)."""
+    """Raw rows of a clean bundled dataset. The dirty twin is refused here with its first located problem: read it
+    with `load.load_data("support-emails-dirty", strict=False)` to get the rows that pass and a report of the rest."""
     path = bundled_path(name)
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path.name}:{lineno}: invalid JSON ({exc.msg}); load {name!r} with "
+                                  "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows.") from None
+            if not isinstance(row, dict):
+                raise ConfigError(f"{path.name}:{lineno}: not a JSON object; load {name!r} with "
+                                  "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows.")
+            rows.append(row)
+    return rows
 
 
 def bundled_texts() -> list[str]:

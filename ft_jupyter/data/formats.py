@@ -148,7 +148,8 @@ def messages_to_alpaca(messages: list[dict[str, str]]) -> dict[str, str]:
     """Single-turn conversation → Alpaca row; `to_messages(…, "alpaca")` gives the same messages back."""
     system = [m["content"] for m in messages if m["role"] == "system"]
     turns = [m for m in messages if m["role"] != "system"]
-    if len(system) > 1 or (system and messages[0]["role"] != "system") or len(turns) != 2 or turns[0]["role"] != "user" or turns[1]["role"] != "assistant":
+    single_turn = len(turns) == 2 and turns[0]["role"] == "user" and turns[1]["role"] == "assistant"
+    if len(system) > 1 or (system and messages[0]["role"] != "system") or not single_turn:
         raise RowError(f"is a conversation of {len(messages)} messages; only single-turn ones (optional system, one "
                        "user, one assistant message) convert to Alpaca.", "Convert to messages instead.",
                        "not-single-turn")

@@ -84,8 +84,8 @@ def load_data(source: Any, *, format: str = "auto", columns: dict[str, str] | No
     if strict and records.problems and not records.records:
         raise _strict_error(name, records.problems[0])
     if not records.records:
-        raise DataError(records.problems, f"{name}: no usable rows"
-                        + (f" ({len(records.problems)} unreadable):" if records.problems else " (the source is empty)."))
+        why = f" ({len(records.problems)} unreadable):" if records.problems else " (the source is empty)."
+        raise DataError(records.problems, f"{name}: no usable rows{why}")
     fmt = format if format != "auto" else detect_dataset_format([r.data for r in records.records])
     if fmt == "classification" and instruction is None:
         labels = sorted({str(r.data["label"]) for r in records.records

@@ -83,8 +83,9 @@ def _refresh_instruction(rows: list[Row], loaded: LoadedData, config: DataConfig
 def _skipped_warning(problems: list[Problem], dataset: str) -> list[str]:
     if not problems:
         return []
-    return [f"Skipped {len(problems)} rows that failed validation (data.strict is false), e.g. {str(problems[0]).rstrip('.')}. "
-            f"See them all with: ft-jupyter data check {dataset} --lenient"]
+    first = str(problems[0]).rstrip(".")
+    return [f"Skipped {len(problems)} rows that failed validation (data.strict is false), e.g. {first}. See them "
+            f"all with: ft-jupyter data check {dataset} --lenient"]
 
 
 def prepare(config: DataConfig, seed: int = 42, *, source: Any = None) -> PreparedData:

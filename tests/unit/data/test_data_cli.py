@@ -1,4 +1,4 @@
-"""`ft-jupyter data check|convert|lengths|mask`: exit status 0 when usable, 2 when not; convert writes only valid input."""
+"""`ft-jupyter data check|convert|lengths|mask`: exit 0 when usable, 2 when not; convert writes only valid input."""
 
 import json
 

@@ -59,7 +59,8 @@ def test_the_clean_bundled_set_prepares_without_a_warning():
 
 
 def test_the_dirty_twin_is_refused_strictly_and_cleaned_only_as_asked():
-    with pytest.raises(ConfigError, match=r"(?s)data.strict: false.*support_emails_dirty.jsonl:15: field 'label' is empty"):
+    refused = r"(?s)data.strict: false.*support_emails_dirty.jsonl:15: field 'label' is empty"
+    with pytest.raises(ConfigError, match=refused):
         prepare(DataConfig(dataset="support-emails-dirty"))
     lenient = prepare(DataConfig(dataset="support-emails-dirty", strict=False))
     assert sum(lenient.sizes().values()) == 345 and len(lenient.problems) == 19
