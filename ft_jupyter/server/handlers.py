@@ -85,11 +85,28 @@ def _lesson_name(body: bytes) -> str:
 
 
 def route_handlers(base_url: str) -> list[tuple[str, type[APIHandler]]]:
+    from ft_jupyter.server.configure import (
+        CatalogueHandler,
+        EstimateHandler,
+        RenderHandler,
+        SchemaHandler,
+    )
+    from ft_jupyter.server.runs import EventsHandler, RunHandler, RunsHandler, StopHandler
+
     def route(*parts: str) -> str:
         return url_path_join(base_url, "ft-jupyter", *parts)
 
+    run_id = "([^/]+)"  # one path segment; ft_jupyter.server.paths refuses '..', links out and the like
     return [
         (route("version"), VersionHandler),
         (route("lessons"), LessonsHandler),
         (route("lessons", "copy"), CopyLessonHandler),
+        (route("schema"), SchemaHandler),
+        (route("catalogue"), CatalogueHandler),
+        (route("estimate"), EstimateHandler),
+        (route("render"), RenderHandler),
+        (route("runs"), RunsHandler),
+        (route("runs", run_id), RunHandler),
+        (route("runs", run_id, "events"), EventsHandler),
+        (route("runs", run_id, "stop"), StopHandler),
     ]

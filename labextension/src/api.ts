@@ -1,6 +1,10 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { ConfigValues, IConfigSchema } from './form';
+import { IEstimate } from './preflight';
+import { IEventPage, IRunList } from './runs';
+
 /** Reply of `GET /ft-jupyter/version`. */
 export interface IVersionInfo {
   version: string;
@@ -72,4 +76,75 @@ export function copyLesson(file: string): Promise<ICopyResult> {
     method: 'POST',
     body: JSON.stringify({ file })
   });
+}
+
+/** A model known offline (`CATALOGUE`), from `GET /ft-jupyter/catalogue`. */
+export interface IOfflineModel {
+  name: string;
+  description: string;
+  parameters: string;
+  license: string;
+}
+
+/** A hub model whose shape is known, so estimates work offline. */
+export interface IModelShape {
+  name: string;
+  license: string;
+  params: number;
+  aliases: string[];
+}
+
+export interface ICatalogue {
+  offline: IOfflineModel[];
+  shapes: IModelShape[];
+}
+
+/** Reply of `POST /ft-jupyter/render`. */
+export interface IRendered {
+  code: string;
+  yaml: string;
+  runs_dir: string;
+}
+
+function postJSON(body: unknown): RequestInit {
+  return { method: 'POST', body: JSON.stringify(body) };
+}
+
+export function fetchSchema(): Promise<IConfigSchema> {
+  return requestAPI<IConfigSchema>('schema');
+}
+
+export function fetchCatalogue(): Promise<ICatalogue> {
+  return requestAPI<ICatalogue>('catalogue');
+}
+
+export function estimate(config: ConfigValues): Promise<IEstimate> {
+  return requestAPI<IEstimate>('estimate', postJSON({ config }));
+}
+
+/**
+ * The notebook cell and YAML for `config`; with `notebook`, runs_dir points
+ * from that notebook's folder at the runs root the sidebar watches.
+ */
+export function render(
+  config: ConfigValues,
+  options: { notebook?: string; train?: boolean } = {}
+): Promise<IRendered> {
+  return requestAPI<IRendered>('render', postJSON({ config, ...options }));
+}
+
+export function fetchRuns(): Promise<IRunList> {
+  return requestAPI<IRunList>('runs');
+}
+
+export function fetchEvents(runId: string, since: number): Promise<IEventPage> {
+  const id = encodeURIComponent(runId);
+  return requestAPI<IEventPage>(`runs/${id}/events?since=${since}`);
+}
+
+export function stopRun(runId: string): Promise<{ stop_requested: boolean }> {
+  return requestAPI<{ stop_requested: boolean }>(
+    `runs/${encodeURIComponent(runId)}/stop`,
+    { method: 'POST' }
+  );
 }

@@ -2,4 +2,5 @@
 export namespace CommandIDs {
   export const openSidebar = 'ft-jupyter:open-sidebar';
   export const openLesson = 'ft-jupyter:open-lesson';
+  export const showInBrowser = 'ft-jupyter:show-in-browser';
 }

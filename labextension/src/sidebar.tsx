@@ -1,19 +1,24 @@
-import { ReactWidget } from '@jupyterlab/ui-components';
-import { CommandRegistry } from '@lumino/commands';
-import React, { useCallback, useEffect, useState } from 'react';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import React, { useEffect, useState } from 'react';
 
-import { fetchLessons, fetchVersion, ILesson, IVersionInfo } from './api';
-import { CommandIDs } from './commands';
+import { fetchVersion, ILesson, IVersionInfo } from './api';
+import { ConfigureSection, errorText, IConfigureHost } from './configure';
 import { ftIcon } from './icon';
+import { LessonsSection } from './lessons';
+import { SidebarModel } from './model';
+import { IRunsHost, RunsSection } from './runsview';
 
-export interface ISidebarProps {
-  commands: CommandRegistry;
-  /** Version of this frontend bundle, compared with the server's. */
-  frontendVersion: string;
+/** Everything the sidebar asks of JupyterLab; index.ts implements it with commands and the shell. */
+export interface ISidebarHost extends IConfigureHost, IRunsHost {
+  openLesson(lesson: ILesson): Promise<void>;
 }
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+export interface ISidebarProps {
+  host: ISidebarHost;
+  model: SidebarModel;
+  /** Version of this frontend bundle, compared with the server's. */
+  frontendVersion: string;
 }
 
 function VersionLine(props: {
@@ -48,118 +53,62 @@ function VersionLine(props: {
   );
 }
 
-function LessonList(props: {
-  lessons: ILesson[];
-  busy: string | null;
-  onOpen: (lesson: ILesson) => void;
+/** A section that folds; `onToggle` reports whether it is open. */
+function Section(props: {
+  name: string;
+  title: string;
+  children: React.ReactNode;
+  onToggle?: (open: boolean) => void;
 }): JSX.Element {
-  if (props.lessons.length === 0) {
-    return <p className="jp-ft-Sidebar-empty">No lessons found.</p>;
-  }
   return (
-    <ul className="jp-ft-LessonList">
-      {props.lessons.map(lesson => (
-        <li key={lesson.file}>
-          <button
-            className="jp-ft-LessonButton"
-            disabled={props.busy !== null}
-            title={
-              lesson.in_root
-                ? `Open ${lesson.in_root}`
-                : `Copy ${lesson.file} to your folder and open it`
-            }
-            onClick={() => props.onOpen(lesson)}
-          >
-            <span className="jp-ft-LessonButton-number">
-              {String(lesson.number).padStart(2, '0')}
-            </span>
-            <span className="jp-ft-LessonButton-title">{lesson.title}</span>
-            {props.busy === lesson.file && (
-              <span className="jp-ft-LessonButton-busy">…</span>
-            )}
-          </button>
-        </li>
-      ))}
-    </ul>
+    <details
+      className="jp-ft-Section"
+      data-ft-section={props.name}
+      open
+      onToggle={event => props.onToggle?.((event.target as HTMLDetailsElement).open)}
+    >
+      <summary className="jp-ft-Sidebar-section">{props.title}</summary>
+      {props.children}
+    </details>
   );
 }
 
 export function SidebarPanel(props: ISidebarProps): JSX.Element {
   const [info, setInfo] = useState<IVersionInfo | null>(null);
   const [versionError, setVersionError] = useState<string | null>(null);
-  const [lessons, setLessons] = useState<ILesson[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-
-  const refresh = useCallback(async () => {
-    try {
-      setLessons(await fetchLessons());
-      setError(null);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }, []);
+  const [runsOpen, setRunsOpen] = useState(true);
 
   useEffect(() => {
     fetchVersion()
       .then(setInfo)
       .catch(e => setVersionError(errorText(e)));
-    void refresh();
-  }, [refresh]);
-
-  const open = async (lesson: ILesson) => {
-    setBusy(lesson.file);
-    try {
-      await props.commands.execute(CommandIDs.openLesson, {
-        file: lesson.file,
-        inRoot: lesson.in_root
-      });
-      setError(null);
-    } catch (e) {
-      setError(`Could not open ${lesson.file}: ${errorText(e)}`);
-    } finally {
-      setBusy(null);
-    }
-    await refresh();
-  };
+  }, []);
 
   return (
     <div className="jp-ft-Sidebar-content">
       <header className="jp-ft-Sidebar-header">
         <ftIcon.react tag="span" className="jp-ft-Sidebar-icon" />
         <h2 className="jp-ft-Sidebar-title">Fine-tune</h2>
-        <button
-          className="jp-ft-Sidebar-refresh"
-          title="Reload the lesson list"
-          onClick={() => void refresh()}
-        >
-          ↻
-        </button>
       </header>
-      <VersionLine
-        info={info}
-        error={versionError}
-        frontendVersion={props.frontendVersion}
-      />
-      <h3 className="jp-ft-Sidebar-section">Lessons</h3>
-      {error !== null && (
-        <div className="jp-ft-Sidebar-warning" role="alert">
-          {error}
-        </div>
-      )}
-      {lessons === null && error === null && (
-        <p className="jp-ft-Sidebar-empty">Loading…</p>
-      )}
-      {lessons !== null && (
-        <LessonList lessons={lessons} busy={busy} onOpen={open} />
-      )}
+      <VersionLine info={info} error={versionError} frontendVersion={props.frontendVersion} />
+      <Section name="configure" title="Configure">
+        <ConfigureSection host={props.host} />
+      </Section>
+      <Section name="runs" title="Runs" onToggle={setRunsOpen}>
+        <RunsSection model={props.model} host={props.host} open={runsOpen} />
+      </Section>
+      <Section name="lessons" title="Lessons">
+        <LessonsSection openLesson={lesson => props.host.openLesson(lesson)} />
+      </Section>
     </div>
   );
 }
 
-/** The left-area panel: server version and the lesson notebooks. */
+/** The left-area panel: configure a run, watch and stop runs, open lessons. */
 export class FineTuneSidebar extends ReactWidget {
-  constructor(private readonly _props: ISidebarProps) {
+  readonly model = new SidebarModel();
+
+  constructor(private readonly _props: Omit<ISidebarProps, 'model'>) {
     super();
     this.id = 'ft-jupyter-sidebar';
     this.addClass('jp-ft-Sidebar');
@@ -167,7 +116,27 @@ export class FineTuneSidebar extends ReactWidget {
     this.title.caption = 'Fine-tune';
   }
 
+  // The Runs list polls the server only while this panel is on screen.
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setVisible(false);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.setVisible(this.isVisible);
+  }
+
   protected render(): JSX.Element {
-    return <SidebarPanel {...this._props} />;
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <SidebarPanel {...this._props} model={this.model} />}
+      </UseSignal>
+    );
   }
 }

@@ -11,7 +11,19 @@ import tornado.httpclient
 import ft_jupyter
 from ft_jupyter import lessons
 
-ENDPOINTS = [("GET", "version", None), ("GET", "lessons", None), ("POST", "lessons/copy", "{}")]
+# Every route of the extension (run routes with an id that need not exist: authentication comes first).
+ENDPOINTS = [
+    ("GET", "version", None), ("GET", "lessons", None), ("POST", "lessons/copy", "{}"), ("GET", "schema", None),
+    ("GET", "catalogue", None), ("POST", "estimate", "{}"), ("POST", "render", "{}"), ("GET", "runs", None),
+    ("GET", "runs/some-run", None), ("GET", "runs/some-run/events", None), ("POST", "runs/some-run/stop", ""),
+]
+
+
+def test_endpoints_cover_every_route():
+    from ft_jupyter.server.handlers import route_handlers
+
+    routes = {pattern.removeprefix("/ft-jupyter/") for pattern, _ in route_handlers("/")}
+    assert routes == {path.replace("some-run", "([^/]+)") for _, path, _ in ENDPOINTS}
 
 
 def _notebook(*cells: tuple[str, str]) -> str:

@@ -1,0 +1,52 @@
+"""What every ft-jupyter handler shares: JSON bodies read with a clear 400, and the server's configured folders."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+
+# Keys under which `_load_jupyter_server_extension` stores the resolved folders in the tornado settings.
+RUNS_ROOT = "ft_jupyter_runs_root"
+SERVER_ROOT = "ft_jupyter_server_root"
+
+
+class FtHandler(APIHandler):
+    """JSON in, JSON out. Raise `tornado.web.HTTPError(code, message)`; the reply is `{"message": ...}`."""
+
+    @property
+    def runs_root(self) -> Path:
+        return self.settings[RUNS_ROOT]
+
+    @property
+    def server_root(self) -> Path:
+        return self.settings[SERVER_ROOT]
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, or a 400 that says what was sent instead."""
+        try:
+            payload = json.loads(self.request.body or b"")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise tornado.web.HTTPError(400, f"Request body is not valid JSON: {error}") from error
+        if not isinstance(payload, dict):
+            raise tornado.web.HTTPError(400, f"Request body must be a JSON object, got {type(payload).__name__}.")
+        return payload
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(finite(data), allow_nan=False))
+
+
+def finite(data: Any) -> Any:
+    """`data` with NaN and infinities as None: a diverged run logs a NaN loss, and JSON.parse rejects NaN."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(value) for value in data]
+    return data

@@ -1,0 +1,105 @@
+"""Configure a run from the sidebar: the config's JSON Schema, the models known offline, the pre-flight estimate,
+and the notebook cell / YAML that rebuild a config.
+
+Every config the browser sends goes through `RunConfig.from_dict`, so the sidebar obeys the same rules as YAML files
+and the CLI; a config mistake is a 400 carrying ConfigError's message (field, value, what is allowed).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tornado.web
+from tornado.ioloop import IOLoop
+
+from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.config.jsonschema import run_config_schema
+from ft_jupyter.server.base import FtHandler
+from ft_jupyter.server.paths import PathRefused, server_relative
+
+TRAIN_LINES = (
+    "\n# Training runs in the background with a live dashboard; the sidebar's Runs list shows it and can stop it.\n"
+    "from ft_jupyter import ui\n\nrun = ui.train(config)\n"
+)
+
+
+def config_from(payload: Any, where: str = "config") -> RunConfig:
+    """A RunConfig from a browser's JSON value, or a 400 with the config error's message."""
+    if not isinstance(payload, dict):
+        raise tornado.web.HTTPError(400, f'Expected {{"{where}": {{...sections...}}}}, got {type(payload).__name__} '
+                                         f"for {where!r}.")
+    try:
+        return RunConfig.from_dict(payload)
+    except ConfigError as error:
+        raise tornado.web.HTTPError(400, str(error)) from error
+
+
+class SchemaHandler(FtHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        self.reply(run_config_schema())
+
+
+class CatalogueHandler(FtHandler):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        from ft_jupyter.models.catalogue import CATALOGUE
+        from ft_jupyter.models.shapes import SHAPES
+
+        offline = [{"name": e.name, "description": e.description, "architecture": e.architecture,
+                    "parameters": e.parameters, "license": e.license, "offline": e.offline}
+                   for e in CATALOGUE.values()]
+        # Hub models whose shapes are known here: estimates work for them offline, training needs a download.
+        shapes = [{"name": s.repo_id, "license": s.license, "params": s.params, "aliases": list(s.aliases),
+                   "model_type": s.fields.get("model_type"), "layers": s.fields.get("num_hidden_layers"),
+                   "hidden_size": s.fields.get("hidden_size"), "vocab_size": s.fields.get("vocab_size")}
+                  for s in SHAPES]
+        self.reply({"offline": offline, "shapes": shapes})
+
+
+def _estimate(config: RunConfig) -> dict[str, Any]:
+    from ft_jupyter.models.estimate import estimate_run
+
+    return estimate_run(config).to_json()
+
+
+class EstimateHandler(FtHandler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        config = config_from(self.json_body().get("config"))
+        try:
+            # The first estimate may import transformers (seconds): keep the server's event loop free meanwhile.
+            estimate = await IOLoop.current().run_in_executor(None, _estimate, config)
+        except ConfigError as error:
+            raise tornado.web.HTTPError(400, str(error)) from error
+        except (ImportError, OSError) as error:
+            self.log.exception("ft-jupyter: estimate failed")
+            raise tornado.web.HTTPError(500, f"Could not estimate this config: {error}") from error
+        self.reply(estimate)
+
+
+class RenderHandler(FtHandler):
+    """`{"config", "notebook"?, "train"?}` → the notebook cell (Python) and the YAML that rebuild this config."""
+
+    @tornado.web.authenticated
+    def post(self) -> None:
+        from ft_jupyter.ui.codegen import config_to_code
+
+        body = self.json_body()
+        config = config_from(body.get("config"))
+        cell_config = config
+        if body.get("notebook") is not None:
+            # The kernel runs in the notebook's folder: point runs_dir at the runs root the sidebar watches.
+            cell_config = config.replace(runs_dir=self._runs_dir_for(body["notebook"]))
+        code = config_to_code(cell_config)
+        if body.get("train") is True:
+            code += TRAIN_LINES
+        self.reply({"code": code, "yaml": config.to_yaml(), "runs_dir": cell_config.runs_dir})
+
+    def _runs_dir_for(self, notebook: Any) -> str:
+        try:
+            folder = server_relative(self.server_root, notebook).parent
+        except PathRefused as error:
+            raise tornado.web.HTTPError(400, f"notebook: {error}") from error
+        return os.path.relpath(self.runs_root, folder).replace(os.sep, "/")

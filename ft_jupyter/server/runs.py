@@ -1,0 +1,117 @@
+"""Runs under the runs root, read through the run store: list, detail, events from an offset, and stop.
+
+The server never talks to a kernel: it reads run folders, and "stop" writes the STOP flag that the trainer's
+callback turns into a graceful stop (adapter saved) at the next step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+import yaml
+
+from ft_jupyter.config import ConfigError
+from ft_jupyter.server.base import FtHandler
+from ft_jupyter.server.paths import PathRefused, RunNotFound, browser_path, listed_runs, run_folder
+from ft_jupyter.train.store import RunDir
+
+LIVE_STATES = ("queued", "running")
+# config.yaml never changes after a run starts, so its summary is read once per (path, mtime).
+_SUMMARIES: dict[tuple[Path, float], dict[str, Any]] = {}
+
+
+def _config_summary(run: RunDir) -> dict[str, Any]:
+    path = run.path / "config.yaml"
+    key = (path, path.stat().st_mtime)
+    if key not in _SUMMARIES:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            summary = {"name": data.get("name"), "model": (data.get("model") or {}).get("name"),
+                       "method": (data.get("method") or {}).get("method"),
+                       "max_steps": (data.get("training") or {}).get("max_steps")}
+        except (yaml.YAMLError, AttributeError, OSError) as error:
+            summary = {"config_error": f"config.yaml could not be read: {error}"}
+        _SUMMARIES[key] = summary
+    return _SUMMARIES[key]
+
+
+def run_summary(run: RunDir, server_root: Path, runs_root: Path) -> dict[str, Any]:
+    """What the sidebar's run list shows before it reads any events."""
+    status = run.status()
+    artifact = run.artifact_path()
+    return {
+        "id": run.run_id,
+        **_config_summary(run),
+        "state": status.get("state", "unknown"),
+        "message": status.get("message", ""),
+        "updated": status.get("updated"),
+        "stale": bool(status.get("stale")),
+        "stop_requested": run.stop_requested(),
+        "artifact": artifact.relative_to(run.path).as_posix() if artifact else None,
+        "browser_path": browser_path(server_root, run.path),
+    }
+
+
+class RunsMixin(FtHandler):
+    def run(self, run_id: str) -> RunDir:
+        try:
+            return run_folder(self.runs_root, run_id)
+        except PathRefused as error:
+            raise tornado.web.HTTPError(400, str(error)) from error
+        except RunNotFound as error:
+            raise tornado.web.HTTPError(404, str(error)) from error
+
+
+class RunsHandler(RunsMixin):
+    @tornado.web.authenticated
+    def get(self) -> None:
+        runs = [run_summary(run, self.server_root, self.runs_root) for run in listed_runs(self.runs_root)]
+        self.reply({"root": str(self.runs_root), "browser_root": browser_path(self.server_root, self.runs_root),
+                    "runs": runs})
+
+
+class RunHandler(RunsMixin):
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        run = self.run(run_id)
+        try:
+            config = run.config().to_dict()
+        except ConfigError as error:
+            raise tornado.web.HTTPError(400, f"Run {run_id!r}: {error}") from error
+        checkpoints = [path.name for path in run.checkpoints()]
+        self.reply({**run_summary(run, self.server_root, self.runs_root), "config": config,
+                    "status": run.status(), "checkpoints": checkpoints})
+
+
+class EventsHandler(RunsMixin):
+    @tornado.web.authenticated
+    def get(self, run_id: str) -> None:
+        run = self.run(run_id)
+        since = self._offset()
+        try:
+            events, next_offset = run.read_events(since)
+        except ValueError as error:  # an offset in the middle of a line, or a line cut by a crash
+            raise tornado.web.HTTPError(
+                400, f"events.jsonl of run {run_id!r} from byte {since} is not a sequence of event lines ({error}); "
+                     "start at 0 and then pass the `next` offset of each reply.") from error
+        self.reply({"events": events, "next": next_offset, "state": run.status().get("state", "unknown")})
+
+    def _offset(self) -> int:
+        text = self.get_query_argument("since", "0")
+        if not text.isdigit():
+            raise tornado.web.HTTPError(400, f"since={text!r} is not a byte offset; give 0 or the `next` value of "
+                                             "the previous reply.")
+        return int(text)
+
+
+class StopHandler(RunsMixin):
+    @tornado.web.authenticated
+    def post(self, run_id: str) -> None:
+        run = self.run(run_id)
+        state = run.status().get("state")
+        if state not in LIVE_STATES:
+            raise tornado.web.HTTPError(409, f"Run {run_id!r} is {state}; only a queued or running run can stop.")
+        run.request_stop("stopped from the JupyterLab sidebar")
+        self.reply({"id": run.run_id, "state": state, "stop_requested": True}, status=202)

@@ -1,0 +1,257 @@
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+
+import { estimate, fetchCatalogue, fetchSchema, ICatalogue, render } from './api';
+import { ConfigForm } from './fields';
+import {
+  applyEdit,
+  ConfigValues,
+  defaultConfig,
+  FieldValue,
+  fieldsFromSchema,
+  groupFields,
+  ISection
+} from './form';
+import {
+  fitClass,
+  formatCount,
+  formatGiB,
+  formatPercent,
+  IEstimate,
+  LatestDebouncer,
+  memoryRows
+} from './preflight';
+
+/** What the Configure section asks of JupyterLab (implemented in index.ts). */
+export interface IConfigureHost {
+  /** Put the cell `makeCode(notebookPath)` returns into the current (or a new) notebook; returns its path. */
+  insertIntoNotebook(makeCode: (notebookPath: string) => Promise<string>): Promise<string>;
+  copyText(text: string): void;
+  newNotebookFromLesson(): Promise<void>;
+}
+
+const ESTIMATE_DELAY_MS = 400;
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function Preflight(props: {
+  estimate: IEstimate | null;
+  error: string | null;
+  pending: boolean;
+}): JSX.Element {
+  const { estimate: e } = props;
+  if (props.error !== null) {
+    return (
+      <div className="jp-ft-Preflight jp-ft-Sidebar-warning" role="alert" data-ft-preflight="error">
+        {props.error}
+      </div>
+    );
+  }
+  if (e === null) {
+    return <div className="jp-ft-Preflight jp-ft-Sidebar-empty">Estimating…</div>;
+  }
+  const total = e.memory.total_bytes;
+  return (
+    <div className={`jp-ft-Preflight${props.pending ? ' jp-ft-mod-pending' : ''}`} data-ft-preflight="ok">
+      <div className="jp-ft-Preflight-trainable" data-ft-trainable={e.params_trainable}>
+        <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters
+        train ({formatPercent(e.trainable_percent)})
+      </div>
+      <div className="jp-ft-Preflight-memory">
+        Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> on a GPU ({e.memory.precision},
+        batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
+      </div>
+      <ul className="jp-ft-MemoryBars">
+        {memoryRows(e.memory).map(row => (
+          <li key={row.label} className="jp-ft-MemoryBars-row" title={row.detail}>
+            <span className="jp-ft-MemoryBars-label">{row.label}</span>
+            <span className="jp-ft-MemoryBars-track">
+              <span className="jp-ft-MemoryBars-bar" style={{ width: `${Math.max(2, row.share * 100)}%` }} />
+            </span>
+            <span className="jp-ft-MemoryBars-value">{formatGiB(row.bytes)}</span>
+          </li>
+        ))}
+      </ul>
+      <div className="jp-ft-Chips">
+        {e.gpu_fit.map(gpu => (
+          <span
+            key={gpu.name}
+            className={`jp-ft-Chip jp-ft-mod-${fitClass(gpu)}`}
+            data-ft-fits={fitClass(gpu)}
+            title={`${gpu.memory_gib} GiB usable; ${gpu.fits ? 'headroom' : 'short by'} ${Math.abs(gpu.headroom_gib).toFixed(1)} GiB`}
+          >
+            {gpu.fits ? '✓' : '✗'} {gpu.name}
+          </span>
+        ))}
+      </div>
+      {e.seq_len_note && <div className="jp-ft-Preflight-note">{e.seq_len_note}</div>}
+      {e.warnings.length > 0 && (
+        <ul className="jp-ft-Preflight-warnings">
+          {e.warnings.map(w => (
+            <li key={w}>{w}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function Actions(props: {
+  disabled: boolean;
+  onInsert: (train: boolean) => void;
+  onLesson: () => void;
+  onCopy: () => void;
+}): JSX.Element {
+  const [train, setTrain] = useState(true);
+  return (
+    <div className="jp-ft-Actions">
+      <button
+        className="jp-ft-Button jp-ft-mod-accept"
+        disabled={props.disabled}
+        title="Add a cell that builds this RunConfig to the active notebook (or a new one)"
+        onClick={() => props.onInsert(train)}
+      >
+        Insert into notebook
+      </button>
+      <label className="jp-ft-Actions-train">
+        <input type="checkbox" checked={train} onChange={event => setTrain(event.target.checked)} />
+        with a line that starts training
+      </label>
+      <button className="jp-ft-Button" onClick={props.onLesson}>
+        New notebook from lesson…
+      </button>
+      <button className="jp-ft-Button" disabled={props.disabled} onClick={props.onCopy}>
+        Copy YAML
+      </button>
+    </div>
+  );
+}
+
+/** Configure: the form from the schema, the pre-flight estimate and the actions. */
+export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
+  const [sections, setSections] = useState<ISection[] | null>(null);
+  const [catalogue, setCatalogue] = useState<ICatalogue | null>(null);
+  const [config, setConfig] = useState<ConfigValues>({});
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [result, setResult] = useState<IEstimate | null>(null);
+  const [estimateError, setEstimateError] = useState<string | null>(null);
+  const [pending, setPending] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+
+  useEffect(() => {
+    Promise.all([fetchSchema(), fetchCatalogue()])
+      .then(([schema, models]) => {
+        const fields = fieldsFromSchema(schema);
+        setSections(groupFields(fields));
+        setConfig(defaultConfig(fields));
+        setCatalogue(models);
+      })
+      .catch(e => setLoadError(`Could not load the config schema: ${errorText(e)}`));
+  }, []);
+
+  const debouncer = useRef(
+    new LatestDebouncer<ConfigValues, IEstimate>(
+      estimate,
+      ESTIMATE_DELAY_MS,
+      r => {
+        setResult(r);
+        setEstimateError(null);
+        setPending(false);
+      },
+      e => {
+        setEstimateError(errorText(e));
+        setPending(false);
+      }
+    )
+  );
+  useEffect(() => () => debouncer.current.cancel(), []);
+
+  const invalid = Object.keys(fieldErrors).length > 0;
+  useEffect(() => {
+    if (sections === null) {
+      return;
+    }
+    if (invalid) {
+      debouncer.current.cancel();
+      setPending(false);
+      return;
+    }
+    setPending(true);
+    debouncer.current.request(config);
+  }, [config, invalid, sections]);
+
+  const onChange = (path: string, value: FieldValue) => {
+    const edit = applyEdit(config, path, value);
+    setConfig(edit.config);
+    setNote(edit.note);
+  };
+  const onError = useCallback((path: string, error: string | null) => {
+    setFieldErrors(current => {
+      const next = { ...current };
+      if (error === null) {
+        delete next[path];
+      } else {
+        next[path] = error;
+      }
+      return next;
+    });
+  }, []);
+
+  const modelNames = useMemo(
+    () => (catalogue ? [...catalogue.offline.map(m => m.name), ...catalogue.shapes.map(s => s.name)] : []),
+    [catalogue]
+  );
+
+  const act = async (what: string, action: () => Promise<string>) => {
+    try {
+      setNote(await action());
+    } catch (e) {
+      setNote(`${what} failed: ${errorText(e)}`);
+    }
+  };
+  const insert = (train: boolean) =>
+    act('Insert into notebook', async () => {
+      const path = await props.host.insertIntoNotebook(
+        async notebook => (await render(config, { notebook, train })).code
+      );
+      return `Inserted into ${path}${train ? ': run the cell to start training.' : '.'}`;
+    });
+  const copy = () =>
+    act('Copy YAML', async () => {
+      props.host.copyText((await render(config)).yaml);
+      return 'YAML copied to the clipboard.';
+    });
+
+  if (loadError !== null) {
+    return <div className="jp-ft-Sidebar-warning" role="alert">{loadError}</div>;
+  }
+  if (sections === null) {
+    return <p className="jp-ft-Sidebar-empty">Loading the config schema…</p>;
+  }
+  return (
+    <div className="jp-ft-Configure">
+      <ConfigForm sections={sections} config={config} modelNames={modelNames} onChange={onChange} onError={onError} />
+      {/* Sticky: while scrolling through the form, the estimate stays in view and follows every change. */}
+      <div className="jp-ft-Preflight-dock">
+        <h4 className="jp-ft-Sidebar-subsection">Pre-flight</h4>
+        <Preflight
+          estimate={result}
+          error={invalid ? Object.values(fieldErrors)[0] : estimateError}
+          pending={pending}
+        />
+      </div>
+      <Actions
+        disabled={invalid}
+        onInsert={train => void insert(train)}
+        onLesson={() => void act('New notebook from lesson', async () => {
+          await props.host.newNotebookFromLesson();
+          return '';
+        })}
+        onCopy={() => void copy()}
+      />
+      {note && <div className="jp-ft-Note" role="status">{note}</div>}
+    </div>
+  );
+}

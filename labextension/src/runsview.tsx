@@ -1,0 +1,177 @@
+import React, { useEffect, useRef, useState } from 'react';
+
+import { fetchEvents, fetchRuns, stopRun } from './api';
+import { errorText } from './configure';
+import { SidebarModel } from './model';
+import {
+  applyPage,
+  emptyTrace,
+  IRunList,
+  IRunSummary,
+  IRunTrace,
+  LIVE_STATES,
+  needsEvents,
+  Poller,
+  progressText,
+  sparklinePoints
+} from './runs';
+
+const SPARK_WIDTH = 120;
+const SPARK_HEIGHT = 28;
+
+/** What the Runs list asks of JupyterLab (implemented in index.ts). */
+export interface IRunsHost {
+  /** Show a folder (path relative to the server root) in the file browser. */
+  openFolder(path: string): Promise<void>;
+}
+
+function Sparkline(props: { trace: IRunTrace | undefined }): JSX.Element {
+  const series = props.trace?.loss ?? [];
+  return (
+    <svg
+      className="jp-ft-Sparkline"
+      width={SPARK_WIDTH}
+      height={SPARK_HEIGHT}
+      viewBox={`0 0 ${SPARK_WIDTH} ${SPARK_HEIGHT}`}
+      data-ft-points={series.length}
+      role="img"
+      aria-label={`training loss over ${series.length} steps`}
+    >
+      <polyline className="jp-ft-Sparkline-line" points={sparklinePoints(series, SPARK_WIDTH, SPARK_HEIGHT)} />
+    </svg>
+  );
+}
+
+function RunRow(props: {
+  run: IRunSummary;
+  trace: IRunTrace | undefined;
+  onStop: (run: IRunSummary) => void;
+  onOpen: (path: string) => void;
+}): JSX.Element {
+  const { run, trace } = props;
+  const live = LIVE_STATES.includes(run.state);
+  const title = [run.model, run.method].filter(Boolean).join(' · ');
+  return (
+    <li className="jp-ft-Run" data-ft-run={run.id} data-ft-state={run.state}>
+      <div className="jp-ft-Run-head">
+        <span className={`jp-ft-State jp-ft-mod-${run.state}`}>{run.stop_requested && live ? 'stopping' : run.state}</span>
+        <span className="jp-ft-Run-id" title={run.message}>
+          {run.id}
+        </span>
+      </div>
+      {title && <div className="jp-ft-Run-what">{title}</div>}
+      <div className="jp-ft-Run-body">
+        <Sparkline trace={trace} />
+        <div className="jp-ft-Run-actions">
+          {live && (
+            <button
+              className="jp-ft-Button jp-ft-mod-warn"
+              disabled={run.stop_requested}
+              title="Write the run's STOP flag: it stops after the current step and saves what it learned"
+              onClick={() => props.onStop(run)}
+            >
+              Stop
+            </button>
+          )}
+          {run.browser_path !== null && (
+            <button
+              className="jp-ft-Button jp-ft-mod-link"
+              title={`Show ${run.browser_path} in the file browser`}
+              onClick={() => props.onOpen(run.browser_path ?? '')}
+            >
+              Folder
+            </button>
+          )}
+        </div>
+      </div>
+      <div className="jp-ft-Run-progress">{progressText(trace)}</div>
+      {!live && run.message && <div className="jp-ft-Run-message">{run.message}</div>}
+      {run.artifact && <div className="jp-ft-Run-artifact">saved {run.artifact}/</div>}
+    </li>
+  );
+}
+
+/** Every run under the server's runs root, polled only while the panel and this section are open. */
+export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open: boolean }): JSX.Element {
+  const [list, setList] = useState<IRunList | null>(null);
+  const [traces, setTraces] = useState<Record<string, IRunTrace>>({});
+  const [error, setError] = useState<string | null>(null);
+  const tracesRef = useRef(traces);
+  tracesRef.current = traces;
+
+  const poll = async () => {
+    const runs = await fetchRuns();
+    const updated = { ...tracesRef.current };
+    for (const run of runs.runs) {
+      if (needsEvents(run, updated[run.id])) {
+        const trace = updated[run.id] ?? emptyTrace();
+        updated[run.id] = applyPage(trace, await fetchEvents(run.id, trace.offset));
+      }
+    }
+    setList(runs);
+    setTraces(updated);
+    setError(null);
+  };
+  const poller = useRef<Poller | null>(null);
+  const open = useRef(props.open);
+  open.current = props.open;
+  useEffect(() => {
+    const current = new Poller(poll, props.model.settings.pollInterval * 1000, e =>
+      setError(`Could not read the runs: ${errorText(e)}`)
+    );
+    poller.current = current;
+    const sync = () => {
+      current.setInterval(props.model.settings.pollInterval * 1000);
+      current.setVisible(props.model.visible && open.current);
+    };
+    sync();
+    props.model.changed.connect(sync);
+    return () => {
+      props.model.changed.disconnect(sync);
+      current.dispose();
+    };
+  }, [props.model]);
+
+  useEffect(() => poller.current?.setVisible(props.model.visible && props.open), [props.open]);
+
+  const stop = async (run: IRunSummary) => {
+    try {
+      await stopRun(run.id);
+    } catch (e) {
+      setError(`Could not stop ${run.id}: ${errorText(e)}`);
+    }
+    await poller.current?.tick();
+  };
+
+  return (
+    <div className="jp-ft-Runs">
+      {list && props.model.settings.showRunsRoot && (
+        <div className="jp-ft-Runs-root" title="Set with c.FtJupyter.runs_dir in the server's configuration">
+          Runs in <code>{list.browser_root ?? list.root}</code>
+        </div>
+      )}
+      {error && (
+        <div className="jp-ft-Sidebar-warning" role="alert">
+          {error}
+        </div>
+      )}
+      {list === null && error === null && <p className="jp-ft-Sidebar-empty">Loading runs…</p>}
+      {list !== null && list.runs.length === 0 && (
+        <p className="jp-ft-Sidebar-empty">No runs yet: insert a config into a notebook and run it.</p>
+      )}
+      {list !== null && list.runs.length > 0 && (
+        <ul className="jp-ft-RunList">
+          {list.runs.map(run => (
+            <RunRow
+              key={run.id}
+              run={run}
+              trace={traces[run.id]}
+              onStop={r => void stop(r)}
+              onOpen={path => void props.host.openFolder(path)}
+            />
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

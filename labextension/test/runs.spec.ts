@@ -1,0 +1,157 @@
+import {
+  applyPage,
+  downsample,
+  emptyTrace,
+  formatCost,
+  formatDuration,
+  IRunEvent,
+  IRunSummary,
+  needsEvents,
+  Poller,
+  progressText,
+  sparklinePoints
+} from '../src/runs';
+
+function step(n: number, loss: number | null, extra: Partial<IRunEvent> = {}): IRunEvent {
+  return { type: 'step', step: n, max_steps: 50, loss, eta_s: 50 - n, cost_so_far: 0.001 * n, ...extra };
+}
+
+function summary(state: string): IRunSummary {
+  return {
+    id: 'r1', state, message: '', updated: null, stale: false, stop_requested: false, artifact: null,
+    browser_path: 'runs/r1'
+  };
+}
+
+describe('a run trace from event pages', () => {
+  it('accumulates loss, progress, ETA and cost across pages', () => {
+    let trace = applyPage(emptyTrace(), {
+      events: [{ type: 'run_started', max_steps: 50 }, step(1, 2.5), step(2, 2.25)],
+      next: 300,
+      state: 'running'
+    });
+    trace = applyPage(trace, { events: [step(3, Number.NaN), step(4, null), step(5, 1.5)], next: 500, state: 'running' });
+    expect(trace.loss).toEqual([[1, 2.5], [2, 2.25], [5, 1.5]]);
+    expect(trace).toMatchObject({ offset: 500, step: 5, maxSteps: 50, etaS: 45, end: null });
+    expect(trace.cost).toBeCloseTo(0.005);
+    expect(progressText(trace)).toBe('step 5/50 · loss 1.500 · ETA 45 s · cost 0.0050');
+  });
+
+  it('ends on finished, stopped or failed, and drops the ETA', () => {
+    const running = applyPage(emptyTrace(), { events: [step(7, 1.0)], next: 10, state: 'running' });
+    const stopped = applyPage(running, {
+      events: [{ type: 'stopped', step: 7, cost: 0.01, reason: 'stopped from the JupyterLab sidebar' }],
+      next: 20,
+      state: 'stopped'
+    });
+    expect(stopped.end).toBe('stopped');
+    expect(stopped.etaS).toBeNull();
+    expect(progressText(stopped)).not.toContain('ETA');
+    expect(running.end).toBeNull(); // the earlier trace is left as it was
+  });
+
+  it('asks for events while live, once after the end, then never', () => {
+    expect(needsEvents(summary('finished'), undefined)).toBe(true);
+    const live = applyPage(emptyTrace(), { events: [], next: 0, state: 'running' });
+    expect(needsEvents(summary('running'), live)).toBe(true);
+    expect(needsEvents(summary('stopped'), live)).toBe(true);
+    const ended = applyPage(live, { events: [], next: 0, state: 'stopped' });
+    expect(needsEvents(summary('stopped'), ended)).toBe(false);
+  });
+});
+
+describe('sparkline', () => {
+  it('downsamples evenly, keeping both ends', () => {
+    const points = Array.from({ length: 1000 }, (_, i) => i);
+    const few = downsample(points, 5);
+    expect(few).toEqual([0, 250, 500, 749, 999]);
+    expect(downsample([1, 2, 3], 5)).toEqual([1, 2, 3]);
+  });
+
+  it('maps the series into the box, high loss at the top', () => {
+    const line = sparklinePoints([[1, 3], [2, 2], [3, 1]], 102, 22);
+    expect(line).toBe('1.0,1.0 51.0,11.0 101.0,21.0');
+    expect(sparklinePoints([], 100, 20)).toBe('');
+    expect(sparklinePoints([[4, 1.5]], 100, 20)).toBe('50.0,10.0');
+    expect(sparklinePoints(Array.from({ length: 500 }, (_, i) => [i, 1 / (i + 1)] as [number, number]), 100, 20, 40)
+      .split(' ')).toHaveLength(40);
+  });
+});
+
+describe('formatting', () => {
+  it('formats durations and costs', () => {
+    expect(formatDuration(42.4)).toBe('42 s');
+    expect(formatDuration(185)).toBe('3 min 05 s');
+    expect(formatDuration(7260)).toBe('2 h 01 min');
+    expect(formatCost(0.01234)).toBe('0.012');
+    expect(formatCost(3.456)).toBe('3.46');
+  });
+});
+
+describe('Poller', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  async function flush(): Promise<void> {
+    for (let i = 0; i < 5; i++) {
+      await Promise.resolve();
+    }
+  }
+
+  it('polls only while visible', async () => {
+    let calls = 0;
+    const poller = new Poller(async () => {
+      calls++;
+    }, 1000, () => undefined);
+    jest.advanceTimersByTime(5000);
+    expect(calls).toBe(0); // hidden from the start: nothing asked
+    poller.setVisible(true);
+    await flush();
+    expect(calls).toBe(1); // shown: at once
+    jest.advanceTimersByTime(1000);
+    await flush();
+    jest.advanceTimersByTime(1000);
+    await flush();
+    expect(calls).toBe(3);
+    poller.setVisible(false);
+    jest.advanceTimersByTime(10000);
+    await flush();
+    expect(calls).toBe(3);
+    poller.setVisible(true);
+    await flush();
+    expect(calls).toBe(4);
+    poller.dispose();
+    jest.advanceTimersByTime(10000);
+    await flush();
+    expect(calls).toBe(4);
+  });
+
+  it('never runs two tasks at once and reports errors', async () => {
+    let active = 0;
+    let most = 0;
+    const errors: unknown[] = [];
+    let release: () => void = () => undefined;
+    const poller = new Poller(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          active++;
+          most = Math.max(most, active);
+          release = () => {
+            active--;
+            reject(new Error('server gone'));
+          };
+        }),
+      100,
+      e => errors.push(e)
+    );
+    poller.setVisible(true);
+    jest.advanceTimersByTime(1000);
+    void poller.tick();
+    await flush();
+    expect(most).toBe(1);
+    release();
+    await flush();
+    expect(errors).toHaveLength(1);
+    poller.dispose();
+  });
+});
