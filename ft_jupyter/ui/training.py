@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.train.background import start_training
 from ft_jupyter.train.events import event_from_json
 from ft_jupyter.train.store import RunDir
 from ft_jupyter.ui.frontend import display_mode
@@ -44,7 +45,8 @@ def as_run_dir(run: Any) -> RunDir:
 
 
 class TrainingView:
-    """A run started from the notebook: `.stop()`, `.wait()`, `.done`, `.result`, `.run_dir`, and its `.dashboard`."""
+    """A run started from the notebook (a `train.background.TrainingHandle` with its view): `.stop()`, `.wait()`,
+    `.done`, `.result`, `.run_dir`, and its `.dashboard`."""
 
     def __init__(self, handle: Any, dashboard: Any = None):
         self.handle = handle
@@ -70,7 +72,8 @@ class TrainingView:
             self.handle.stop()
 
     def wait(self, timeout: float | None = None):
-        """Block until the run ends; returns its RunResult (raises what the run raised)."""
+        """Block until the run ends; returns its RunResult (None if `timeout` passed first); raises what the run
+        raised."""
         return self.handle.wait(timeout)
 
     def _repr_mimebundle_(self, **kwargs):
@@ -93,7 +96,7 @@ def train(config: RunConfig, *, display: str | None = None, dashboard_title: str
 
         dashboard = Dashboard(title=dashboard_title or f"run: {config.name}")
         show(dashboard)
-        handle = start_in_background(config, [dashboard])
+        handle = start_training(config, [dashboard])
         dashboard.on_stop = handle.stop
         dashboard.stop_button.disabled = False
         return TrainingView(handle, dashboard)
@@ -104,7 +107,7 @@ def _train_in_foreground(config: RunConfig, static: bool):
     from ft_jupyter.train.console import ConsoleProgress
 
     curves = RunCurves()
-    handle = start_in_background(config, [ConsoleProgress(), lambda event: curves.apply(event.to_json())])
+    handle = start_training(config, [ConsoleProgress(), lambda event: curves.apply(event.to_json())])
     try:
         handle.wait()
     except KeyboardInterrupt:
@@ -116,50 +119,6 @@ def _train_in_foreground(config: RunConfig, static: bool):
 
             static_figure(curves).show()
     return handle
-
-
-class _BackgroundRun:
-    """`run_training` on a daemon thread, with the handle the training package's runner offers."""
-
-    def __init__(self, config: RunConfig, observers: list):
-        from ft_jupyter.train.store import RunStore
-
-        self.run_dir = RunStore(config.runs_dir).create(config)
-        self._stop_event = threading.Event()
-        self._result = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, args=(config, observers), daemon=True,
-                                        name=f"ft-jupyter {self.run_dir.run_id}")
-        self._thread.start()
-
-    def _main(self, config: RunConfig, observers: list) -> None:
-        from ft_jupyter.train import run_training
-
-        try:
-            self._result = run_training(config, observers, stop_event=self._stop_event, run=self.run_dir)
-        except BaseException as exc:  # reported as a Failed event already; kept for wait()
-            self._error = exc
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
-
-    @property
-    def result(self):
-        return self._result
-
-    def wait(self, timeout: float | None = None):
-        self._thread.join(timeout)
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def start_in_background(config: RunConfig, observers: list):
-    return _BackgroundRun(config, observers)
 
 
 class RunFollower:

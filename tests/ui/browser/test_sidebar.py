@@ -1,0 +1,108 @@
+"""The Fine-tune sidebar in a real JupyterLab and Chromium, from an empty workspace to a stopped run:
+open the sidebar, change the rank and see the estimate change, insert the config into a new notebook and run that
+one cell, watch the run appear with a growing loss sparkline, stop it from the sidebar, see "stopped" and the
+adapter on disk.
+
+Screenshots land in test-artifacts/sidebar-*.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.ui, pytest.mark.integration]
+
+RUN_NAME = "sidebar-run"
+SIDEBAR = "#ft-jupyter-sidebar"
+
+
+def field(page, path: str):
+    return page.locator(f"{SIDEBAR} [data-ft-path='{path}'] input, {SIDEBAR} [data-ft-path='{path}'] select").first
+
+
+def set_field(page, path: str, value: str) -> None:
+    control = field(page, path)
+    if not control.is_visible():  # a "More … settings" fold: open it
+        page.locator(f"{SIDEBAR} [data-ft-path='{path}']").locator("xpath=ancestor::details[1]/summary").click()
+    control.fill(value)
+
+
+def trainable(page) -> int:
+    return int(page.locator(f"{SIDEBAR} [data-ft-trainable]").get_attribute("data-ft-trainable"))
+
+
+def wait_for_estimate_change(page, before: int) -> int:
+    page.wait_for_function(
+        "before => { const e = document.querySelector('#ft-jupyter-sidebar [data-ft-trainable]');"
+        " return e && Number(e.dataset.ftTrainable) !== before"
+        " && !document.querySelector('#ft-jupyter-sidebar .jp-ft-mod-pending'); }", arg=before)
+    return trainable(page)
+
+
+def run_row(page):
+    return page.locator(f"{SIDEBAR} [data-ft-run$='-{RUN_NAME}']")
+
+
+def sparkline_points(page) -> int:
+    return int(run_row(page).locator("svg.jp-ft-Sparkline").get_attribute("data-ft-points"))
+
+
+def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
+    page.set_default_timeout(120_000)
+    page.goto(lab.url("/lab/workspaces/sidebar-test?reset"))
+    page.locator("li[data-id='ft-jupyter-sidebar']").click()
+    page.locator(f"{SIDEBAR} .jp-ft-Form").wait_for()
+
+    # Configure a tiny model and watch the pre-flight follow the rank.
+    set_field(page, "model.name", "tiny-random")
+    page.locator(f"{SIDEBAR} [data-ft-preflight='ok']").wait_for()
+    rank_16 = wait_for_estimate_change(page, -1)
+    set_field(page, "method.r", "64")
+    rank_64 = wait_for_estimate_change(page, rank_16)
+    assert rank_64 == 4 * rank_16  # LoRA parameters grow linearly with the rank
+    page.screenshot(path=str(artifacts / "sidebar-1-configure.png"))
+
+    for path, value in [("name", RUN_NAME), ("training.max_steps", "3000"), ("training.learning_rate", "0.001"),
+                        ("training.max_seq_len", "128"), ("data.max_rows", "120"), ("method.dropout", "0")]:
+        set_field(page, path, value)
+    assert page.locator(f"{SIDEBAR} .jp-ft-Field-error").count() == 0
+
+    # Insert: no notebook is open, so the sidebar creates one; the cell builds the config and starts training.
+    page.get_by_role("button", name="Insert into notebook").click()
+    cell = page.locator(".jp-Notebook .jp-Cell").filter(has_text="ui.train(config)")
+    cell.wait_for()
+    assert "name='tiny-random'" in cell.inner_text()
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+    # The run shows up in the sidebar with a sparkline that grows while it trains.
+    run_row(page).locator("[data-ft-points]").wait_for()
+    page.wait_for_function(
+        "name => { const s = document.querySelector(`[data-ft-run$='-${name}'] [data-ft-points]`);"
+        " return s && Number(s.dataset.ftPoints) >= 3; }", arg=RUN_NAME)
+    first = sparkline_points(page)
+    page.wait_for_function(
+        "([name, first]) => Number(document.querySelector(`[data-ft-run$='-${name}'] [data-ft-points]`)"
+        ".dataset.ftPoints) > first", arg=[RUN_NAME, first])
+    assert run_row(page).get_attribute("data-ft-state") == "running"
+    assert "ETA" in run_row(page).inner_text()
+    run_row(page).scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "sidebar-2-running.png"))
+
+    # Stop from the sidebar: the trainer sees the flag, saves the adapter and reports "stopped".
+    run_row(page).get_by_role("button", name="Stop").click()
+    page.locator(f"{SIDEBAR} [data-ft-run$='-{RUN_NAME}'][data-ft-state='stopped']").wait_for()
+    assert "saved adapter/" in run_row(page).inner_text()
+    page.screenshot(path=str(artifacts / "sidebar-3-stopped.png"))
+    run_id = run_row(page).get_attribute("data-ft-run")
+    run_dir = lab.root_dir / "runs" / run_id
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert (run_dir / "STOP").is_file()
+
+    # The same sidebar in the dark theme (only --jp-* colours, so it follows).
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").hover()
+    page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Dark").click()
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.screenshot(path=str(artifacts / "sidebar-4-dark.png"))
