@@ -103,6 +103,17 @@ def train(config: RunConfig, *, display: str | None = None, dashboard_title: str
     return TrainingView(_train_in_foreground(config, static=mode == "static"))
 
 
+def _show_static(curves: RunCurves) -> None:
+    """One plain figure (Plotly's own mime bundle, which non-widget front-ends render) and the final status."""
+    from IPython.display import display
+
+    from ft_jupyter.ui.dashboard import static_figure, status_text
+
+    display(static_figure(curves))
+    state, message = status_text(curves)
+    print(f"{state}: {message}")
+
+
 def _train_in_foreground(config: RunConfig, static: bool):
     from ft_jupyter.train.console import ConsoleProgress
 
@@ -115,9 +126,7 @@ def _train_in_foreground(config: RunConfig, static: bool):
         handle.wait()
     finally:
         if static and curves.loss:
-            from ft_jupyter.ui.dashboard import static_figure
-
-            static_figure(curves).show()
+            _show_static(curves)
     return handle
 
 
@@ -171,9 +180,7 @@ def open_run(path: Any, *, display: str | None = None):
     if mode != "widgets":
         curves = read_curves(run_dir)
         if mode == "static" and curves.loss:
-            from ft_jupyter.ui.dashboard import static_figure
-
-            static_figure(curves).show()
+            _show_static(curves)
         return curves
     from ft_jupyter.ui.dashboard import Dashboard
 

@@ -74,6 +74,14 @@ def test_reopening_a_finished_run_draws_the_same_dashboard(finished):
     assert again.stop_button.disabled
 
 
+def test_static_fallback_draws_a_plain_figure_of_the_run(finished, capsys):
+    _, view = finished
+    curves = ui.open_run(view.run_dir, display="static")
+    assert curves.loss.y == view.dashboard.curves.loss.y
+    out = capsys.readouterr().out
+    assert "Figure" in out and "finished:" in out  # outside a kernel display() prints the figure's repr
+
+
 def test_stop_mid_run_leaves_a_saved_adapter(stopped):
     config, view, reopened, result = stopped
     assert result.state == "stopped"

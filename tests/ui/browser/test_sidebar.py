@@ -27,16 +27,13 @@ def set_field(page, path: str, value: str) -> None:
     control.fill(value)
 
 
-def trainable(page) -> int:
-    return int(page.locator(f"{SIDEBAR} [data-ft-trainable]").get_attribute("data-ft-trainable"))
-
-
-def wait_for_estimate_change(page, before: int) -> int:
+def settled_trainable(page, other_than: int = -1) -> int:
+    """Trainable parameters once the pre-flight answers the current form (tiny-random), and differ from before."""
     page.wait_for_function(
-        "before => { const e = document.querySelector('#ft-jupyter-sidebar [data-ft-trainable]');"
-        " return e && Number(e.dataset.ftTrainable) !== before"
-        " && !document.querySelector('#ft-jupyter-sidebar .jp-ft-mod-pending'); }", arg=before)
-    return trainable(page)
+        "before => { const e = document.querySelector(\"#ft-jupyter-sidebar [data-ft-preflight='ok']\");"
+        " return e && !e.classList.contains('jp-ft-mod-pending') && e.dataset.ftModel === 'tiny-random'"
+        " && Number(e.querySelector('[data-ft-trainable]').dataset.ftTrainable) !== before; }", arg=other_than)
+    return int(page.locator(f"{SIDEBAR} [data-ft-trainable]").get_attribute("data-ft-trainable"))
 
 
 def run_row(page):
@@ -55,10 +52,9 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
 
     # Configure a tiny model and watch the pre-flight follow the rank.
     set_field(page, "model.name", "tiny-random")
-    page.locator(f"{SIDEBAR} [data-ft-preflight='ok']").wait_for()
-    rank_16 = wait_for_estimate_change(page, -1)
+    rank_16 = settled_trainable(page)
     set_field(page, "method.r", "64")
-    rank_64 = wait_for_estimate_change(page, rank_16)
+    rank_64 = settled_trainable(page, rank_16)
     assert rank_64 == 4 * rank_16  # LoRA parameters grow linearly with the rank
     page.screenshot(path=str(artifacts / "sidebar-1-configure.png"))
 
