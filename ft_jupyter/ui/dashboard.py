@@ -139,8 +139,9 @@ class Dashboard:
                                           disabled=on_stop is None)
         self.stop_button.add_class("jp-ft-dashboard-stop")
         self.stop_button.on_click(lambda _: self.request_stop())
-        self.scale = widgets.ToggleButtons(options=["linear", "log"], value="linear", description="loss axis",
-                                           style={"button_width": "60px", "description_width": "initial"})
+        self.scale = widgets.ToggleButtons(options=["linear", "log"], value="linear", style={"button_width": "60px"},
+                                           tooltips=["linear loss axis", "log loss axis: late progress stays "
+                                                     "visible when the loss has fallen a lot"])
         self.scale.observe(self._on_scale, names="value")
         self.smoothing = widgets.FloatSlider(value=smoothing, min=0.0, max=0.99, step=0.01, description="smoothing",
                                              continuous_update=False, readout_format=".2f",
@@ -152,7 +153,8 @@ class Dashboard:
             self.status,
             widgets.HBox([self.progress, self.progress_label]),
             self.warnings,
-            widgets.HBox([self.stop_button, self.scale, self.smoothing]),
+            widgets.HBox([self.stop_button, widgets.HTML("&nbsp;&nbsp;loss axis&nbsp;"), self.scale, self.smoothing],
+                         layout={"align_items": "center"}),
             self.fig,
         ])
         self.widget.add_class("jp-ft-dashboard")
@@ -202,7 +204,7 @@ class Dashboard:
         self.warnings.value = warnings_html(self.curves.warnings) + notes_html(self.curves.notes)
         if self.curves.end is not None or self._ended is not None:
             self.stop_button.disabled = True
-            self.stop_button.description = state
+            self.stop_button.description = state.capitalize()
 
     def _on_scale(self, change) -> None:
         with self._lock:
