@@ -45,8 +45,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from ft_jupyter.train.console import ConsoleProgress
 
     run = RunStore(args.runs_dir).get(args.run_id)
-    last = run.last_checkpoint()
-    print(f"Resuming {run.run_id} from {last.name if last else 'the start (no checkpoint was saved)'}.")
     try:
         return _report(resume(run, [ConsoleProgress()]))
     except ConfigError:

@@ -35,6 +35,8 @@ class ConsoleProgress:
         data = event.to_json()
         kind = data["type"]
         if kind == "run_started":
+            if data.get("resumed_from_step"):
+                self._print(f"Resuming {data['run_id']} from its checkpoint at step {data['resumed_from_step']}.")
             self._print(f"Run {data['run_id']}: {data['params_trainable']:,} of {data['params_total']:,} parameters "
                         f"train ({100 * data['params_trainable'] / max(1, data['params_total']):.2f}%), "
                         f"{data['train_rows']} training rows, {data['max_steps']} steps on {data['device']} "

@@ -19,6 +19,7 @@ from ft_jupyter.train.events import Event, Note, Warning
 LR_LIMITS = {"lora": 2e-3, "qlora": 2e-3, "full": 2e-4, "freeze": 2e-3}
 FLAT_WINDOW = 5          # steps averaged at each end of the curve when judging "flat" and "rising"
 EXPLOSION_FACTOR = 10.0  # a gradient norm this many times the running median is an explosion
+MIN_IMPROVEMENT = 1e-3   # early stopping: an eval loss must beat the best by this share to count as progress
 
 
 class HealthMonitor(TrainerCallback):
@@ -80,7 +81,9 @@ class HealthMonitor(TrainerCallback):
         warmup_end = math.ceil(max_steps * self.config.training.warmup_ratio)
         after = [v for s_, v in self.losses if s_ > warmup_end]
         if len(after) >= 2 * FLAT_WINDOW:
-            first, last = statistics.fmean(after[:FLAT_WINDOW]), statistics.fmean(after[-FLAT_WINDOW:])
+            # Against where the loss stood when warmup ended, so a blow-up inside the first window still counts.
+            first = min(after[0], statistics.fmean(after[:FLAT_WINDOW]))
+            last = statistics.fmean(after[-FLAT_WINDOW:])
             if last > 1.5 * first:
                 self.warn(step, "loss_rising", f"the training loss rose from {first:.4f} to {last:.4f} after "
                           "warmup: training is diverging.", "Lower training.learning_rate (try 3-10x lower) or "
@@ -100,7 +103,7 @@ class HealthMonitor(TrainerCallback):
 
     def _check_eval(self, step: int, eval_loss: float, control) -> None:
         self.evals.append((step, eval_loss))
-        if eval_loss < self.best_eval:
+        if eval_loss < self.best_eval * (1 - MIN_IMPROVEMENT) or self.best_eval == math.inf:
             self.best_eval, self.evals_without_improvement = eval_loss, 0
         else:
             self.evals_without_improvement += 1

@@ -7,6 +7,7 @@ only the main process writes; set FT_JUPYTER_RUN_ID so every process agrees on t
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -113,6 +114,19 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
 
 
+class _OncePerMessage(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = str(record.msg)
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
 def _quiet_libraries() -> None:
     import datasets
     from transformers.utils import logging as hf_logging
@@ -120,6 +134,10 @@ def _quiet_libraries() -> None:
     # Per-split map() bars and weight loading/writing bars drown the training progress in notebooks.
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    # bitsandbytes logs its 8-bit cast notice on every forward pass; once says it.
+    bnb_logger = logging.getLogger("bitsandbytes.autograd._functions")
+    if not any(isinstance(f, _OncePerMessage) for f in bnb_logger.filters):
+        bnb_logger.addFilter(_OncePerMessage())
 
 
 def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_event: threading.Event | None = None,

@@ -1,0 +1,89 @@
+"""Health checks on synthetic training logs: each problem raises its warning once, and healthy runs raise none."""
+
+import math
+
+import pytest
+from transformers import TrainerControl, TrainerState
+
+from ft_jupyter.config import MethodConfig, RunConfig, TrainingConfig
+from ft_jupyter.train.health import HealthMonitor
+
+
+def _monitor(**training):
+    events = []
+    config = RunConfig(method=MethodConfig(method="lora"),
+                       training=TrainingConfig(learning_rate=2e-4, warmup_ratio=0.0, **training))
+    return HealthMonitor(config, events.append), events
+
+
+def _feed(monitor, logs_by_step, max_steps=100, control=None):
+    control = control or TrainerControl()
+    for step, logs in logs_by_step:
+        monitor.on_log(None, TrainerState(global_step=step, max_steps=max_steps), control, logs=logs)
+    return control
+
+
+def _codes(events):
+    return [e.code for e in events if e.type == "warning"]
+
+
+def test_a_healthy_falling_loss_raises_nothing():
+    monitor, events = _monitor()
+    _feed(monitor, [(s, {"loss": 3.0 * 0.97 ** s, "grad_norm": 1.0 + 0.1 * (s % 3)}) for s in range(1, 60)])
+    assert _codes(events) == []
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_non_finite_loss_warns_once_with_advice(bad):
+    monitor, events = _monitor()
+    _feed(monitor, [(1, {"loss": 2.0}), (2, {"loss": bad}), (3, {"loss": bad})])
+    assert _codes(events) == ["loss_not_finite"]
+    assert "learning_rate" in events[0].advice
+
+
+def test_an_exactly_zero_loss_means_no_label_survived():
+    monitor, events = _monitor()
+    _feed(monitor, [(1, {"loss": 0.0})])
+    assert _codes(events) == ["loss_zero"] and "max_seq_len" in events[0].advice
+
+
+def test_a_flat_loss_is_reported_after_enough_steps():
+    monitor, events = _monitor()
+    _feed(monitor, [(s, {"loss": 2.0 + 0.001 * (s % 2)}) for s in range(1, 19)], max_steps=40)
+    assert _codes(events) == []  # too early to judge
+    _feed(monitor, [(s, {"loss": 2.0}) for s in range(19, 25)], max_steps=40)
+    assert _codes(events) == ["loss_flat"]
+
+
+def test_a_rising_loss_after_warmup_means_divergence():
+    monitor, events = _monitor()
+    _feed(monitor, [(s, {"loss": 1.0 + 0.2 * s}) for s in range(1, 13)])
+    assert "loss_rising" in _codes(events)
+
+
+def test_a_gradient_norm_spike_is_an_explosion():
+    monitor, events = _monitor()
+    _feed(monitor, [(s, {"loss": 2.0, "grad_norm": 1.0}) for s in range(1, 8)] + [(8, {"loss": 2.0, "grad_norm": 50.0})])
+    assert _codes(events) == ["grad_explosion"] and "50" in events[0].message
+
+
+def test_overfitting_is_eval_rising_while_training_falls_and_early_stopping_acts_on_patience():
+    monitor, events = _monitor(eval_steps=5, early_stopping_patience=2)
+    evals = {5: 2.0, 10: 2.1, 15: 2.2}
+    control = TrainerControl()
+    for step in range(1, 16):
+        _feed(monitor, [(step, {"loss": 3.0 - 0.1 * step})], control=control)
+        if step in evals:
+            _feed(monitor, [(step, {"eval_loss": evals[step]})], control=control)
+        if step == 10:
+            assert not control.should_training_stop  # one evaluation without improvement: patience 2 not reached
+    assert _codes(events) == ["overfitting"]
+    assert control.should_training_stop and "early stopping" in monitor.early_stop_reason
+    assert [e.code for e in events if e.type == "note"] == ["early_stopping"]
+
+
+def test_a_learning_rate_far_above_the_methods_recipe_is_flagged_at_the_start():
+    events = []
+    config = RunConfig(method=MethodConfig(method="full"), training=TrainingConfig(learning_rate=1e-3))
+    HealthMonitor(config, events.append).on_train_begin(None, TrainerState(), TrainerControl())
+    assert _codes(events) == ["lr_too_high"] and "full" in events[0].message
