@@ -8,6 +8,7 @@ and the CLI; a config mistake is a 400 carrying ConfigError's message (field, va
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import tornado.web
@@ -58,6 +59,12 @@ class CatalogueHandler(FtHandler):
         self.reply({"offline": offline, "shapes": shapes})
 
 
+# One estimate at a time, off the event loop: the first imports transformers, whose lazy module is not safe to
+# import from two threads at once (a second import saw "cannot import name AutoModelForCausalLM"), and a sidebar
+# typing fast must not pile estimates onto a 2-core machine.
+_ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ft-jupyter-estimate")
+
+
 def _estimate(config: RunConfig) -> dict[str, Any]:
     from ft_jupyter.models.estimate import estimate_run
 
@@ -69,8 +76,7 @@ class EstimateHandler(FtHandler):
     async def post(self) -> None:
         config = config_from(self.json_body().get("config"))
         try:
-            # The first estimate may import transformers (seconds): keep the server's event loop free meanwhile.
-            estimate = await IOLoop.current().run_in_executor(None, _estimate, config)
+            estimate = await IOLoop.current().run_in_executor(_ESTIMATES, _estimate, config)
         except ConfigError as error:
             raise tornado.web.HTTPError(400, str(error)) from error
         except (ImportError, OSError) as error:

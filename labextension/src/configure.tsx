@@ -31,6 +31,13 @@ export interface IConfigureHost {
 
 const ESTIMATE_DELAY_MS = 400;
 
+/** The estimate for `config`, or why there is none (a ConfigError's message from the server). */
+interface IAnswer {
+  config: ConfigValues | null;
+  result: IEstimate | null;
+  error: string | null;
+}
+
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -53,7 +60,11 @@ function Preflight(props: {
   }
   const total = e.memory.total_bytes;
   return (
-    <div className={`jp-ft-Preflight${props.pending ? ' jp-ft-mod-pending' : ''}`} data-ft-preflight="ok">
+    <div
+      className={`jp-ft-Preflight${props.pending ? ' jp-ft-mod-pending' : ''}`}
+      data-ft-preflight="ok"
+      data-ft-model={e.model}
+    >
       <div className="jp-ft-Preflight-trainable" data-ft-trainable={e.params_trainable}>
         <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters
         train ({formatPercent(e.trainable_percent)})
@@ -134,9 +145,8 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
   const [catalogue, setCatalogue] = useState<ICatalogue | null>(null);
   const [config, setConfig] = useState<ConfigValues>({});
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  const [result, setResult] = useState<IEstimate | null>(null);
-  const [estimateError, setEstimateError] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
+  // Each reply remembers the config it answers, so "pending" is known at once when the config changes.
+  const [answer, setAnswer] = useState<IAnswer | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
 
@@ -152,18 +162,17 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
   }, []);
 
   const debouncer = useRef(
-    new LatestDebouncer<ConfigValues, IEstimate>(
-      estimate,
-      ESTIMATE_DELAY_MS,
-      r => {
-        setResult(r);
-        setEstimateError(null);
-        setPending(false);
+    new LatestDebouncer<ConfigValues, IAnswer>(
+      async asked => {
+        try {
+          return { config: asked, result: await estimate(asked), error: null };
+        } catch (e) {
+          return { config: asked, result: null, error: errorText(e) };
+        }
       },
-      e => {
-        setEstimateError(errorText(e));
-        setPending(false);
-      }
+      ESTIMATE_DELAY_MS,
+      setAnswer,
+      e => setAnswer({ config: null, result: null, error: errorText(e) })
     )
   );
   useEffect(() => () => debouncer.current.cancel(), []);
@@ -175,12 +184,11 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
     }
     if (invalid) {
       debouncer.current.cancel();
-      setPending(false);
-      return;
+    } else {
+      debouncer.current.request(config);
     }
-    setPending(true);
-    debouncer.current.request(config);
   }, [config, invalid, sections]);
+  const pending = !invalid && answer?.config !== config;
 
   const onChange = (path: string, value: FieldValue) => {
     const edit = applyEdit(config, path, value);
@@ -237,8 +245,8 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
       <div className="jp-ft-Preflight-dock">
         <h4 className="jp-ft-Sidebar-subsection">Pre-flight</h4>
         <Preflight
-          estimate={result}
-          error={invalid ? Object.values(fieldErrors)[0] : estimateError}
+          estimate={answer?.result ?? null}
+          error={invalid ? Object.values(fieldErrors)[0] : answer?.error ?? null}
           pending={pending}
         />
       </div>

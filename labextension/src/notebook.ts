@@ -45,6 +45,11 @@ function activeIndex(content: Widget): number | null {
  */
 export function insertCodeCell(target: INotebookTarget, source: string): number {
   const cells = target.notebook.cells.length;
+  const only = target.notebook.cells[0];
+  if (cells === 1 && only.cell_type === 'code' && only.getSource().trim() === '') {
+    only.setSource(source); // a fresh notebook's empty cell: fill it rather than leave it above
+    return 0;
+  }
   const active = activeIndex(target.widget.content);
   const index = active === null || active < 0 || active >= cells ? cells : active + 1;
   target.notebook.insertCell(index, { cell_type: 'code', source, metadata: {} });
@@ -57,7 +62,10 @@ export function insertCodeCell(target: INotebookTarget, source: string): number 
 
 /** A new untitled notebook in the server root, opened and ready for cells. */
 export async function newNotebook(app: JupyterFrontEnd): Promise<INotebookTarget> {
-  const created: unknown = await app.commands.execute('notebook:create-new', { cwd: '' });
+  // Naming the default kernel spares the learner JupyterLab's "Select Kernel" dialog.
+  await app.serviceManager.kernelspecs.ready;
+  const kernelName = app.serviceManager.kernelspecs.specs?.default ?? '';
+  const created: unknown = await app.commands.execute('notebook:create-new', { cwd: '', kernelName });
   if (!(created instanceof DocumentWidget)) {
     throw new Error('JupyterLab did not open a new notebook (is the notebook extension disabled?)');
   }

@@ -52,12 +52,17 @@ function RunRow(props: {
   const live = LIVE_STATES.includes(run.state);
   const title = [run.model, run.method].filter(Boolean).join(' · ');
   return (
-    <li className="jp-ft-Run" data-ft-run={run.id} data-ft-state={run.state}>
+    <li className="jp-ft-Run" data-ft-run={run.id} data-ft-state={run.state} data-ft-artifact={run.artifact ?? ''}>
       <div className="jp-ft-Run-head">
         <span className={`jp-ft-State jp-ft-mod-${run.state}`}>{run.stop_requested && live ? 'stopping' : run.state}</span>
-        <span className="jp-ft-Run-id" title={run.message}>
+        <span className="jp-ft-Run-id" title={run.id}>
           {run.id}
         </span>
+        {run.artifact && (
+          <span className="jp-ft-Run-artifact" title={`The result is saved in ${run.artifact}/ of the run folder`}>
+            {run.artifact}/
+          </span>
+        )}
       </div>
       {title && <div className="jp-ft-Run-what">{title}</div>}
       <div className="jp-ft-Run-body">
@@ -86,7 +91,6 @@ function RunRow(props: {
       </div>
       <div className="jp-ft-Run-progress">{progressText(trace)}</div>
       {!live && run.message && <div className="jp-ft-Run-message">{run.message}</div>}
-      {run.artifact && <div className="jp-ft-Run-artifact">saved {run.artifact}/</div>}
     </li>
   );
 }

@@ -45,7 +45,15 @@ def sparkline_points(page) -> int:
 
 
 def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
-    page.set_default_timeout(120_000)
+    try:
+        configure_insert_watch_and_stop(lab, page, artifacts)
+    except Exception:
+        page.screenshot(path=str(artifacts / "sidebar-failure.png"))  # what the browser saw when it failed
+        raise
+
+
+def configure_insert_watch_and_stop(lab, page, artifacts):
+    page.set_default_timeout(180_000)  # a loaded 2-core CI machine starts kernels slowly
     page.goto(lab.url("/lab/workspaces/sidebar-test?reset"))
     page.locator("li[data-id='ft-jupyter-sidebar']").click()
     page.locator(f"{SIDEBAR} .jp-ft-Form").wait_for()
@@ -62,6 +70,8 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
                         ("training.max_seq_len", "128"), ("data.max_rows", "120"), ("method.dropout", "0")]:
         set_field(page, path, value)
     assert page.locator(f"{SIDEBAR} .jp-ft-Field-error").count() == 0
+    page.get_by_role("button", name="Copy YAML").click()
+    page.locator(f"{SIDEBAR} .jp-ft-Note", has_text="YAML copied").wait_for()
 
     # Insert: no notebook is open, so the sidebar creates one; the cell builds the config and starts training.
     page.get_by_role("button", name="Insert into notebook").click()
@@ -89,16 +99,22 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
     # Stop from the sidebar: the trainer sees the flag, saves the adapter and reports "stopped".
     run_row(page).get_by_role("button", name="Stop").click()
     page.locator(f"{SIDEBAR} [data-ft-run$='-{RUN_NAME}'][data-ft-state='stopped']").wait_for()
-    assert "saved adapter/" in run_row(page).inner_text()
+    assert run_row(page).get_attribute("data-ft-artifact") == "adapter"
+    assert "stopped from the JupyterLab sidebar" in run_row(page).inner_text()
     page.screenshot(path=str(artifacts / "sidebar-3-stopped.png"))
     run_id = run_row(page).get_attribute("data-ft-run")
     run_dir = lab.root_dir / "runs" / run_id
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
     assert (run_dir / "STOP").is_file()
 
+    # The run's folder opens in the file browser, result included.
+    run_row(page).get_by_role("button", name="Folder").click()
+    page.locator(".jp-FileBrowser .jp-BreadCrumbs", has_text=run_id).wait_for()
+    page.locator(".jp-FileBrowser .jp-DirListing-item", has_text="adapter").wait_for()
+
     # The same sidebar in the dark theme (only --jp-* colours, so it follows).
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
-    page.locator(".lm-Menu-itemLabel", has_text="Theme").hover()
-    page.locator(".lm-Menu-itemLabel", has_text="JupyterLab Dark").click()
+    page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
+    page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     page.screenshot(path=str(artifacts / "sidebar-4-dark.png"))
