@@ -27,6 +27,7 @@ class PanelServices:
         self._tokenizers: dict[tuple, Any] = {}
         self._checks: dict[tuple, DataCheck] = {}
         self._estimates: dict[RunConfig, Any] = {}
+        self._train_rows: dict[tuple[DataConfig, int], int] = {}
 
     def suggestions(self) -> dict[str, list[str]]:
         from ft_jupyter.data.bundled import BUNDLED
@@ -51,11 +52,18 @@ class PanelServices:
         return self._data[key]
 
     def total_steps(self, config: RunConfig) -> int:
+        """Optimizer steps of the run, counted as training counts them (general-text rows mixed in included)."""
         from ft_jupyter.train.translate import total_steps
 
         if config.training.max_steps > 0:
             return config.training.max_steps
-        return total_steps(config, len(self.prepared(config).train))
+        key = (config.data, config.training.seed)
+        if key not in self._train_rows:
+            from ft_jupyter.train.mixing import mix_general_text
+
+            rows, _ = mix_general_text(self.prepared(config).train, config.data, seed=config.training.seed)
+            self._train_rows[key] = len(rows)
+        return total_steps(config, self._train_rows[key])
 
     def tokenizer(self, config: RunConfig):
         key = (config.model.name, config.model.revision)
@@ -86,6 +94,8 @@ class PanelServices:
         if config not in self._estimates:
             from ft_jupyter.models.estimate import estimate_run
 
+            if len(self._estimates) >= 64:  # a session of edits makes many configs; keep the recent ones
+                self._estimates.pop(next(iter(self._estimates)))
             self._estimates[config] = estimate_run(config)
         return self._estimates[config]
 

@@ -9,6 +9,7 @@ import pytest
 from ft_jupyter import ui
 from ft_jupyter.ui.dashboard import EVAL, LOSS, LR
 from ft_jupyter.ui.schedule import lr_schedule
+from ft_jupyter.ui.services import PanelServices
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,8 @@ def wait_for(predicate, timeout=120.0, what="condition"):
 
 @pytest.fixture(scope="module")
 def finished(ui_runs_dir, tiny_run_config):
-    config = tiny_run_config(ui_runs_dir)
+    # Trains for one epoch with general text mixed in, so the step count is one the preview has to work out.
+    config = tiny_run_config(ui_runs_dir, max_steps=-1, epochs=1.0).with_overrides({"data.mix_fraction": 0.1})
     view = ui.train(config, display="widgets")
     assert not view.done or view.result is not None  # train() returned while training went on in the background
     view.wait(timeout=300)
@@ -47,10 +49,12 @@ def stopped(ui_runs_dir, tiny_run_config):
 def test_dashboard_drew_the_whole_run(finished):
     config, view = finished
     board = view.dashboard
-    assert list(board.fig.data[LOSS].x) == list(range(1, 13))
+    steps = view.result.steps
+    assert steps > 10
+    assert list(board.fig.data[LOSS].x) == list(range(1, steps + 1))
     assert len(board.fig.data[EVAL].x) >= 1
     assert "data-state='finished'" in board.status.value
-    assert board.progress.value == board.progress.max == 12
+    assert board.progress.value == board.progress.max == steps
     losses = board.curves.loss.y
     assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.3  # it learned, and the chart shows it
     assert view.result.artifact_path.is_dir()
@@ -58,7 +62,9 @@ def test_dashboard_drew_the_whole_run(finished):
 
 def test_learning_rate_preview_matches_training(finished):
     config, view = finished
-    preview = lr_schedule(config, 12)
+    steps = PanelServices().total_steps(config)  # what the panel's preview uses: epochs, rows, mixing
+    assert steps == view.result.steps
+    preview = lr_schedule(config, steps)
     logged = view.dashboard.curves.learning_rate
     assert list(preview.steps) == logged.x
     assert np.allclose(preview.learning_rate, logged.y, rtol=1e-9, atol=0)
