@@ -1,6 +1,6 @@
-import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import React, { useCallback, useEffect, useRef, useState } from 'react';
 
-import { estimate, fetchCatalogue, fetchSchema, ICatalogue, render } from './api';
+import { estimate, fetchCatalogue, fetchSchema, render } from './api';
 import { ConfigForm } from './fields';
 import {
   applyEdit,
@@ -139,28 +139,38 @@ function Actions(props: {
   );
 }
 
-/** Configure: the form from the schema, the pre-flight estimate and the actions. */
-export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
-  const [sections, setSections] = useState<ISection[] | null>(null);
-  const [catalogue, setCatalogue] = useState<ICatalogue | null>(null);
-  const [config, setConfig] = useState<ConfigValues>({});
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
-  // Each reply remembers the config it answers, so "pending" is known at once when the config changes.
-  const [answer, setAnswer] = useState<IAnswer | null>(null);
-  const [note, setNote] = useState<string | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
+interface ISchemaState {
+  sections: ISection[] | null;
+  defaults: ConfigValues | null;
+  modelNames: string[];
+  error: string | null;
+}
 
+/** The form's sections and defaults from `GET schema`, and model names to suggest from `GET catalogue`. */
+function useSchema(): ISchemaState {
+  const [state, setState] = useState<ISchemaState>({ sections: null, defaults: null, modelNames: [], error: null });
   useEffect(() => {
     Promise.all([fetchSchema(), fetchCatalogue()])
-      .then(([schema, models]) => {
+      .then(([schema, catalogue]) => {
         const fields = fieldsFromSchema(schema);
-        setSections(groupFields(fields));
-        setConfig(defaultConfig(fields));
-        setCatalogue(models);
+        setState({
+          sections: groupFields(fields),
+          defaults: defaultConfig(fields),
+          modelNames: [...catalogue.offline.map(m => m.name), ...catalogue.shapes.map(s => s.name)],
+          error: null
+        });
       })
-      .catch(e => setLoadError(`Could not load the config schema: ${errorText(e)}`));
+      .catch(e => setState(current => ({ ...current, error: `Could not load the config schema: ${errorText(e)}` })));
   }, []);
+  return state;
+}
 
+/**
+ * The estimate of `config`, asked for once values settle. Each reply remembers the config it answers, so
+ * `pending` is known at once when the config changes (and a test can wait for it to clear).
+ */
+function useEstimate(config: ConfigValues | null, invalid: boolean): { answer: IAnswer | null; pending: boolean } {
+  const [answer, setAnswer] = useState<IAnswer | null>(null);
   const debouncer = useRef(
     new LatestDebouncer<ConfigValues, IAnswer>(
       async asked => {
@@ -176,27 +186,21 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
     )
   );
   useEffect(() => () => debouncer.current.cancel(), []);
-
-  const invalid = Object.keys(fieldErrors).length > 0;
   useEffect(() => {
-    if (sections === null) {
-      return;
-    }
-    if (invalid) {
+    if (config === null || invalid) {
       debouncer.current.cancel();
     } else {
       debouncer.current.request(config);
     }
-  }, [config, invalid, sections]);
-  const pending = !invalid && answer?.config !== config;
+  }, [config, invalid]);
+  return { answer, pending: config !== null && !invalid && answer?.config !== config };
+}
 
-  const onChange = (path: string, value: FieldValue) => {
-    const edit = applyEdit(config, path, value);
-    setConfig(edit.config);
-    setNote(edit.note);
-  };
-  const onError = useCallback((path: string, error: string | null) => {
-    setFieldErrors(current => {
+/** Errors of fields whose text does not parse, by path; the estimate waits while there are any. */
+function useFieldErrors(): [Record<string, string>, (path: string, error: string | null) => void] {
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const report = useCallback((path: string, error: string | null) => {
+    setErrors(current => {
       const next = { ...current };
       if (error === null) {
         delete next[path];
@@ -206,12 +210,30 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
       return next;
     });
   }, []);
+  return [errors, report];
+}
 
-  const modelNames = useMemo(
-    () => (catalogue ? [...catalogue.offline.map(m => m.name), ...catalogue.shapes.map(s => s.name)] : []),
-    [catalogue]
-  );
+/** Configure: the form from the schema, the pre-flight estimate and the actions. */
+export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
+  const schema = useSchema();
+  const [edited, setEdited] = useState<ConfigValues | null>(null);
+  const config = edited ?? schema.defaults;
+  const [fieldErrors, onError] = useFieldErrors();
+  const invalid = Object.keys(fieldErrors).length > 0;
+  const { answer, pending } = useEstimate(config, invalid);
+  const [note, setNote] = useState<string | null>(null);
 
+  if (schema.error !== null) {
+    return <div className="jp-ft-Sidebar-warning" role="alert">{schema.error}</div>;
+  }
+  if (schema.sections === null || config === null) {
+    return <p className="jp-ft-Sidebar-empty">Loading the config schema…</p>;
+  }
+  const onChange = (path: string, value: FieldValue) => {
+    const edit = applyEdit(config, path, value);
+    setEdited(edit.config);
+    setNote(edit.note);
+  };
   const act = async (what: string, action: () => Promise<string>) => {
     try {
       setNote(await action());
@@ -231,16 +253,21 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
       props.host.copyText((await render(config)).yaml);
       return 'YAML copied to the clipboard.';
     });
+  const lesson = () =>
+    act('New notebook from lesson', async () => {
+      await props.host.newNotebookFromLesson();
+      return '';
+    });
 
-  if (loadError !== null) {
-    return <div className="jp-ft-Sidebar-warning" role="alert">{loadError}</div>;
-  }
-  if (sections === null) {
-    return <p className="jp-ft-Sidebar-empty">Loading the config schema…</p>;
-  }
   return (
     <div className="jp-ft-Configure">
-      <ConfigForm sections={sections} config={config} modelNames={modelNames} onChange={onChange} onError={onError} />
+      <ConfigForm
+        sections={schema.sections}
+        config={config}
+        modelNames={schema.modelNames}
+        onChange={onChange}
+        onError={onError}
+      />
       {/* Sticky: while scrolling through the form, the estimate stays in view and follows every change. */}
       <div className="jp-ft-Preflight-dock">
         <h4 className="jp-ft-Sidebar-subsection">Pre-flight</h4>
@@ -253,10 +280,7 @@ export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
       <Actions
         disabled={invalid}
         onInsert={train => void insert(train)}
-        onLesson={() => void act('New notebook from lesson', async () => {
-          await props.host.newNotebookFromLesson();
-          return '';
-        })}
+        onLesson={() => void lesson()}
         onCopy={() => void copy()}
       />
       {note && <div className="jp-ft-Note" role="status">{note}</div>}

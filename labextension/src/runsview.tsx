@@ -95,63 +95,81 @@ function RunRow(props: {
   );
 }
 
-/** Every run under the server's runs root, polled only while the panel and this section are open. */
-export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open: boolean }): JSX.Element {
+interface IPolledRuns {
+  list: IRunList | null;
+  traces: Record<string, IRunTrace>;
+  error: string | null;
+  setError: (error: string | null) => void;
+  /** Look now (after a Stop click) rather than at the next tick. */
+  pollNow: () => Promise<void>;
+}
+
+/** The run list and each run's events so far, polled while `model.visible && open`. */
+function usePolledRuns(model: SidebarModel, open: boolean): IPolledRuns {
   const [list, setList] = useState<IRunList | null>(null);
   const [traces, setTraces] = useState<Record<string, IRunTrace>>({});
   const [error, setError] = useState<string | null>(null);
   const tracesRef = useRef(traces);
   tracesRef.current = traces;
-
-  const poll = async () => {
-    const runs = await fetchRuns();
-    const updated = { ...tracesRef.current };
-    for (const run of runs.runs) {
-      if (needsEvents(run, updated[run.id])) {
-        const trace = updated[run.id] ?? emptyTrace();
-        updated[run.id] = applyPage(trace, await fetchEvents(run.id, trace.offset));
-      }
-    }
-    setList(runs);
-    setTraces(updated);
-    setError(null);
-  };
+  const openRef = useRef(open);
+  openRef.current = open;
   const poller = useRef<Poller | null>(null);
-  const open = useRef(props.open);
-  open.current = props.open;
+
   useEffect(() => {
-    const current = new Poller(poll, props.model.settings.pollInterval * 1000, e =>
+    const poll = async () => {
+      const runs = await fetchRuns();
+      const updated = { ...tracesRef.current };
+      for (const run of runs.runs) {
+        if (needsEvents(run, updated[run.id])) {
+          const trace = updated[run.id] ?? emptyTrace();
+          updated[run.id] = applyPage(trace, await fetchEvents(run.id, trace.offset));
+        }
+      }
+      setList(runs);
+      setTraces(updated);
+      setError(null);
+    };
+    const current = new Poller(poll, model.settings.pollInterval * 1000, e =>
       setError(`Could not read the runs: ${errorText(e)}`)
     );
     poller.current = current;
     const sync = () => {
-      current.setInterval(props.model.settings.pollInterval * 1000);
-      current.setVisible(props.model.visible && open.current);
+      current.setInterval(model.settings.pollInterval * 1000);
+      current.setVisible(model.visible && openRef.current);
     };
     sync();
-    props.model.changed.connect(sync);
+    model.changed.connect(sync);
     return () => {
-      props.model.changed.disconnect(sync);
+      model.changed.disconnect(sync);
       current.dispose();
     };
-  }, [props.model]);
+  }, [model]);
+  useEffect(() => poller.current?.setVisible(model.visible && open), [open]);
 
-  useEffect(() => poller.current?.setVisible(props.model.visible && props.open), [props.open]);
+  return { list, traces, error, setError, pollNow: async () => poller.current?.tick() };
+}
 
+function rootText(list: IRunList): string {
+  return list.browser_root === null ? list.root : `/${list.browser_root}`;
+}
+
+/** Every run under the server's runs root, polled only while the panel and this section are open. */
+export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open: boolean }): JSX.Element {
+  const { list, traces, error, setError, pollNow } = usePolledRuns(props.model, props.open);
   const stop = async (run: IRunSummary) => {
     try {
       await stopRun(run.id);
     } catch (e) {
       setError(`Could not stop ${run.id}: ${errorText(e)}`);
     }
-    await poller.current?.tick();
+    await pollNow();
   };
 
   return (
     <div className="jp-ft-Runs">
       {list && props.model.settings.showRunsRoot && (
         <div className="jp-ft-Runs-root" title="Set with c.FtJupyter.runs_dir in the server's configuration">
-          Runs in <code>{list.browser_root ?? list.root}</code>
+          Runs in <code>{rootText(list)}</code>
         </div>
       )}
       {error && (
