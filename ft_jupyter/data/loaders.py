@@ -171,8 +171,9 @@ def _read_json(path: Path, text: str) -> RecordSet:
             raise DataError([_json_problem(f"{path.name}:{exc.lineno}", exc, exc.lineno, jsonl=False)]) from None
         raise DataError([_top_level_problem(path, value)])
     pos = _skip_ws(text, pos + 1)
+    line, counted = 1, 0  # counted incrementally: recounting from the start would be quadratic in the file size
     while pos < len(text) and text[pos] != "]":
-        line = text.count("\n", 0, pos) + 1
+        line, counted = line + text.count("\n", counted, pos), pos
         try:
             row, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:

@@ -72,7 +72,7 @@ class MaskingView:
         spans = []
         for t in self.tokens:
             style = _CUT_STYLE if t.cut else _LOSS_STYLE if t.loss else _NO_LOSS_STYLE
-            text = html.escape(t.text).replace("\n", "↵<br>") or "&#8203;"
+            text = html.escape(t.text).replace("\n", "↵\n") or "&#8203;"
             spans.append(f'<span class="jp-ft-token" style="{style};padding:0 1px;margin:0 1px 0 0;'
                          f'border-radius:2px" title="id {t.id}{", loss" if t.loss else ", -100"}">{text}</span>')
         warning = (f'<div style="color:#a00000;font-weight:bold;margin-top:4px">⚠ {html.escape(self.warning)}'
@@ -80,7 +80,7 @@ class MaskingView:
         legend = (f'<div style="margin-top:4px;font-size:90%"><span style="{_LOSS_STYLE}">carries loss</span> '
                   f'<span style="{_NO_LOSS_STYLE}">masked (-100)</span> '
                   f'<span style="{_CUT_STYLE}">cut off by max_length</span> — {html.escape(self.summary())}</div>')
-        return ('<div class="jp-ft-masking" style="font-family:monospace;line-height:1.9;white-space:normal">'
+        return ('<div class="jp-ft-masking" style="font-family:monospace;line-height:1.9;white-space:pre-wrap">'
                 + "".join(spans) + "</div>" + legend + warning)
 
     def _repr_html_(self) -> str:
