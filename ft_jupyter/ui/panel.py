@@ -12,7 +12,13 @@ from typing import Any, Callable
 import ipywidgets as widgets
 
 from ft_jupyter.config import ConfigError, MethodConfig, RunConfig, field_help
+from ft_jupyter.ui.codegen import config_to_code
 from ft_jupyter.ui.controls import FieldControl, build_controls, labelled_row
+from ft_jupyter.ui.data_view import DataView
+from ft_jupyter.ui.preflight import PreflightStrip
+from ft_jupyter.ui.previews import LearningRatePreview, LengthPreview
+from ft_jupyter.ui.services import PanelServices
+from ft_jupyter.ui.targets import TargetPicker, checked_for
 
 # The method menu covers method.method and quantization.mode together: "8-bit" is LoRA on an 8-bit base.
 METHODS = {
@@ -52,9 +58,7 @@ def method_key(config: RunConfig) -> str:
 class ConfigPanel:
     """Show with `display(panel)` (or as a cell's last line); read `panel.config`."""
 
-    def __init__(self, config: RunConfig | None = None, *, services: Any = None):
-        from ft_jupyter.ui.services import PanelServices
-
+    def __init__(self, config: RunConfig | None = None, *, services: PanelServices | None = None):
         self.services = services or PanelServices()
         self.config = config or RunConfig()
         self.error: str | None = None
@@ -68,16 +72,10 @@ class ConfigPanel:
         self.alpha_rule = widgets.Checkbox(description="keep alpha = 2 × r", indent=False,
                                            tooltip="A common starting point, not a rule: untick to set alpha freely.")
         self.effective_batch = widgets.HTML()
-        from ft_jupyter.ui.previews import LearningRatePreview, LengthPreview
-        from ft_jupyter.ui.preflight import PreflightStrip
-        from ft_jupyter.ui.targets import TargetPicker
-
         self.targets = TargetPicker(self.services.module_names, self._changed)
         self.lr_preview = LearningRatePreview(self.services.total_steps)
         self.lengths = LengthPreview(lambda config: self.services.data_check(config).stats)
         self.preflight = PreflightStrip(self.services.estimate)
-        from ft_jupyter.ui.data_view import DataView
-
         self.data_view = DataView(self.services)
         self.error_box = widgets.HTML()
         self.error_box.add_class("jp-ft-config-error")
@@ -150,8 +148,6 @@ class ConfigPanel:
 
     def _load_targets(self, model: str, method: MethodConfig) -> None:
         """Show the model's modules, ticked as `method` says (all-linear stays all-linear on a new model)."""
-        from ft_jupyter.ui.targets import checked_for
-
         self.targets.load_model(model)
         self.targets.select(checked_for(method, self.targets.available), notify=False)
 
@@ -240,7 +236,5 @@ class ConfigPanel:
             self._show_code()
 
     def _show_code(self) -> None:
-        from ft_jupyter.ui.codegen import config_to_code
-
         self.code.value = config_to_code(self.config) if self._code_kind == "python" else self.config.to_yaml()
 

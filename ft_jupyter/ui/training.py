@@ -76,10 +76,9 @@ class TrainingView:
         raised."""
         return self.handle.wait(timeout)
 
-    def _repr_mimebundle_(self, **kwargs):
-        if self.dashboard is not None:
-            return self.dashboard._repr_mimebundle_(**kwargs)
-        return {"text/plain": f"run {self.run_dir.run_id}: {self.run_dir.status()['state']}"}
+    def __repr__(self) -> str:
+        # Text only: train() has displayed the dashboard already, and a second copy would only repeat it.
+        return f"<run {self.run_dir.run_id}: {self.run_dir.status()['state']}>"
 
 
 def train(config: RunConfig, *, display: str | None = None, dashboard_title: str | None = None) -> TrainingView:
