@@ -133,3 +133,14 @@ def test_replayed_events_draw_the_same_as_live_ones():
     for a, b in zip(live.fig.data, replayed.fig.data):
         assert np.array_equal(np.asarray(a.y, dtype=float), np.asarray(b.y, dtype=float), equal_nan=True)
     assert live.status.value == replayed.status.value
+
+
+def test_a_failed_run_shows_the_error_and_the_advice():
+    from ft_jupyter.train.events import Failed
+
+    board = Dashboard(on_stop=lambda: None)
+    board(started())
+    board(Failed(step=3, error="OutOfMemoryError: CUDA out of memory", advice="Try batch_size 4 with grad_accum 2."))
+    assert "data-state='failed'" in board.status.value
+    assert "out of memory" in board.status.value and "grad_accum 2" in board.status.value
+    assert board.stop_button.disabled and board.progress.bar_style == "danger"
