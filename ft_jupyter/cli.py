@@ -9,6 +9,7 @@ from ft_jupyter import __version__
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
 from ft_jupyter.data import commands as data_commands
+from ft_jupyter.evaluate import commands as evaluate_commands
 from ft_jupyter.train import commands as train_commands
 
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
     data_commands.register(sub)
     train_commands.register(sub)
+    evaluate_commands.register(sub)
     return parser
 
 

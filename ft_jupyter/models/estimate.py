@@ -51,10 +51,11 @@ class RunEstimate:
     def to_text(self) -> str:
         arch, mem = self.architecture, self.memory
         lines = [f"{self.model}  ({arch.class_name}; {self.source}; license: {self.license or 'unknown'})",
-                 f"  parameters   {self.params_total:>15,}   " + ", ".join(
+                 f"  parameters   {self.params.base:>15,}   " + ", ".join(
                      f"{k} {v / 1e6:,.1f} M" for k, v in arch.groups.items() if v)
                  + ("   (embeddings tied to the head)" if arch.tied_embeddings else ""),
-                 f"  trainable    {self.params_trainable:>15,}   ({self.trainable_percent:.3f} %)"]
+                 f"  trainable    {self.params_trainable:>15,}   ({self.trainable_percent:.3f} % of "
+                 f"{self.params_total:,}{' with adapters' if self.params_total != self.params.base else ''})"]
         lines += [f"               {line}" for line in self.params.lines]
         lines.append(f"  memory on {mem.device} ({mem.precision} compute, {mem.weights_dtype} weights), batch "
                      f"{mem.batch_size} × {mem.seq_len} tokens" + (f"  [{self.seq_len_note}]" if self.seq_len_note
@@ -78,8 +79,14 @@ def gpu_fit(total_bytes: int) -> list[dict[str, Any]]:
              "tight": need <= gib and (gib - need) < TIGHT_FRACTION * gib} for name, gib in GPUS]
 
 
-_LENGTHS: dict[tuple, int | None] = {}
-_LENGTHS_LOCK = threading.Lock()
+@dataclass(frozen=True)
+class RowTokens:
+    longest_row: int       # tokens of the longest training conversation with the chat template
+    longest_answer: int    # tokens of the longest assistant part (what assistant-only loss trains on)
+
+
+_ROWS: dict[tuple, RowTokens | None] = {}
+_ROWS_LOCK = threading.Lock()
 
 
 def _local_tokenizer(name: str, trust_remote_code: bool):
@@ -90,50 +97,55 @@ def _local_tokenizer(name: str, trust_remote_code: bool):
 
     from ft_jupyter.models.catalogue import cache_home
 
-    candidates = {"tiny-random": None, "smollm2-135m-instruct": cache_home() / "models" / "smollm2-135m-instruct"}
     if name == "tiny-random":
         from ft_jupyter.models.tiny import ensure_tiny_random
 
-        folder: Any = ensure_tiny_random()
-    elif name in candidates:
-        folder = candidates[name]
+        folder = ensure_tiny_random()
+    elif name == "smollm2-135m-instruct":
+        folder = cache_home() / "models" / name
     else:
         folder = Path(name).expanduser()
         folder = folder.parent if folder.is_file() else folder
     try:
-        if isinstance(folder, Path) and (folder / "config.json").is_file():
+        if (folder / "config.json").is_file():
             return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
-        if "/" in name and not Path(name).expanduser().exists():
+        if "/" in name and not folder.exists():
             return AutoTokenizer.from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # no tokenizer files here: size by max_seq_len instead
         return None
     return None
 
 
-def longest_row_tokens(config: RunConfig) -> int | None:
-    """Tokens in the longest training conversation with the model's chat template, or None when the data or the
-    tokenizer is not available here. Cached per data and model settings."""
+def row_tokens(config: RunConfig) -> RowTokens | None:
+    """Token counts of the training rows with the model's chat template, or None when the data or the tokenizer is
+    not on this machine. Cached per data and model settings."""
     key = (config.model.name, repr(config.data), config.training.seed)
-    with _LENGTHS_LOCK:
-        if key in _LENGTHS:
-            return _LENGTHS[key]
+    with _ROWS_LOCK:
+        if key in _ROWS:
+            return _ROWS[key]
     from ft_jupyter.config import ConfigError
     from ft_jupyter.data.prepare import prepare
 
     tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code)
-    longest = None
+    found = None
     if tokenizer is not None and tokenizer.chat_template:
         try:
-            data = prepare(config.data, seed=config.training.seed)
+            train = prepare(config.data, seed=config.training.seed).train
         except ConfigError:
-            data = None
-        if data is not None and data.train:
-            texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in data.train]
-            ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
-            longest = max(len(x) for x in ids)
-    with _LENGTHS_LOCK:
-        _LENGTHS[key] = longest
-    return longest
+            train = []
+        if train:
+            texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in train]
+            rows = tokenizer(texts, add_special_tokens=False)["input_ids"]
+            answers = [[m["content"] for m in e.messages if m["role"] == "assistant"] for e in train]
+            flat = tokenizer([a for turn in answers for a in turn], add_special_tokens=False)["input_ids"]
+            sizes, i = [], 0
+            for turn in answers:  # + 1 per answer: the end-of-turn token is trained too
+                sizes.append(sum(len(ids) + 1 for ids in flat[i:i + len(turn)]))
+                i += len(turn)
+            found = RowTokens(max(len(r) for r in rows), max(sizes))
+    with _ROWS_LOCK:
+        _ROWS[key] = found
+    return found
 
 
 def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool = True) -> RunEstimate:
@@ -149,12 +161,15 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     arch = architecture(config.model.name, config.model.trust_remote_code)
     counts = count_parameters(arch, config.method)
     max_len = config.training.max_seq_len
-    longest = longest_row_tokens(config) if measure_data else None
+    rows = row_tokens(config) if measure_data else None
+    longest = rows.longest_row if rows else None
+    answer = rows.longest_answer if rows else None
     seq = min(max_len, longest) if longest else max_len
     note = (f"longest training row {longest} tokens, max_seq_len {max_len}" if longest
             else f"max_seq_len {max_len}, the worst case")
-    memory = memory_breakdown(arch, counts, config, device=device, seq_len=seq)
-    on_gpu = memory if device == "cuda" else memory_breakdown(arch, counts, config, device="cuda", seq_len=seq)
+    memory = memory_breakdown(arch, counts, config, device=device, seq_len=seq, answer_tokens=answer)
+    on_gpu = (memory if device == "cuda"
+              else memory_breakdown(arch, counts, config, device="cuda", seq_len=seq, answer_tokens=answer))
     fit = gpu_fit(on_gpu.total_bytes)
     warnings = [str(w) for w in lint(config, device=device, longest_row_tokens=longest)]
     if counts.unmatched:

@@ -13,8 +13,9 @@ activations are freed):
   activations  what autograd keeps for the backward pass, per token and decoder block (see `layer_elements`), times
                batch × sequence length × blocks. With gradient checkpointing only each block's input is kept, plus
                one block recomputed during backward.
-  loss head    TRL computes the loss in tiles of at most 4,096 tokens × 32,768 vocabulary entries instead of the full
-               logits; plus the final hidden states and fp32 gradient buffers of the head.
+  loss head    for Llama-style heads ft-jupyter's trainer computes logits only where a label is (batch × longest
+               answer with assistant-only loss); elsewhere TRL computes the loss in tiles of at most 4,096 tokens ×
+               32,768 vocabulary entries. Either way the full batch × vocab logits never exist.
   runtime      CPU: the Python process with torch, transformers, TRL and the data loaded (measured, see
                benchmarks/RESULTS.md); GPU: CUDA context and kernels, which torch.cuda.max_memory_allocated does
                not count.
@@ -197,7 +198,7 @@ def _trains_head(arch: Architecture, config: RunConfig) -> bool:
 
 
 def activation_terms(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int,
-                     device: str) -> list[MemoryTerm]:
+                     labeled_tokens: int | None = None) -> list[MemoryTerm]:
     tokens = batch * seq_len
     b = BYTES[precision]
     # Quantized runs carry an fp32 residual stream (peft upcasts embeddings and norms), so norm inputs are 4 B.
@@ -219,22 +220,45 @@ def activation_terms(arch: Architecture, config: RunConfig, precision: str, batc
         formula = f"{batch} × {seq_len} tokens × {layers} blocks × {per_layer:,} values × {sizes} ({detail})"
         note = "without gradient checkpointing (turn it on to keep only block inputs)"
     terms = [MemoryTerm("activations", saved, formula, note)]
-    tile = min(tokens, TRL_TOKEN_TILE) * min(arch.vocab_size, TRL_VOCAB_TILE) * b
-    head_saved = tokens * (b * 2 * arch.hidden_size + 24)  # final norm input + normalised hidden; per-token stats
-    grad_hidden = tokens * arch.hidden_size * 4
-    grad_head = arch.vocab_size * arch.hidden_size * 4 if _trains_head(arch, config) else 0
-    formula = (f"tile {min(tokens, TRL_TOKEN_TILE):,} × {min(arch.vocab_size, TRL_VOCAB_TILE):,} × {b} B + "
-               f"{tokens:,} tokens × (2 × {arch.hidden_size} × {b} B + 24 B) + fp32 grad of hidden "
-               f"{tokens:,} × {arch.hidden_size} × 4 B" + (f" + fp32 head grad {arch.vocab_size:,} × "
-                                                           f"{arch.hidden_size} × 4 B" if grad_head else ""))
-    terms.append(MemoryTerm("loss head", tile + head_saved + grad_hidden + grad_head, formula,
-                            "TRL's tiled log-probabilities: the full batch × vocab logits never exist"))
+    terms.append(loss_head_term(arch, config, b, tokens, labeled_tokens))
     return terms
 
 
+def compact_head(arch: Architecture) -> bool:
+    """Whether ft-jupyter's trainer scores only the labelled positions for this architecture (train.trainer)."""
+    from ft_jupyter.train.trainer import COMPACT_HEAD_MODELS
+
+    return arch.model_type in COMPACT_HEAD_MODELS
+
+
+def loss_head_term(arch: Architecture, config: RunConfig, b: int, tokens: int, labeled: int | None) -> MemoryTerm:
+    """The output head and loss: ft-jupyter's compact head for plain Llama-style heads, else TRL's tiled head."""
+    h, vocab = arch.hidden_size, arch.vocab_size
+    norm = tokens * (h + 1) * 4  # the final norm's input and 1/rms; fp32 is the conservative choice
+    if compact_head(arch):
+        n = min(tokens, labeled) if labeled else tokens
+        per = 12 + (b if b != 4 else 0)  # fp32 log-softmax kept + its gradient pair in backward (+ logits if not fp32)
+        which = "labelled tokens" if labeled else "tokens (all: the worst case until the data is known)"
+        formula = (f"{n:,} {which} × vocab {vocab:,} × {per} B (fp32 log-softmax and its gradients"
+                   f"{', logits' if b != 4 else ''}) + final norm {tokens:,} × {h + 1} × 4 B")
+        note = "logits only where a label is (assistant answers), never the whole batch × vocab"
+        return MemoryTerm("loss head", n * vocab * per + norm, formula, note)
+    tile = min(tokens, TRL_TOKEN_TILE) * min(vocab, TRL_VOCAB_TILE) * b
+    grad_hidden = tokens * h * 4
+    grad_head = vocab * h * 4 if _trains_head(arch, config) else 0
+    formula = (f"tile {min(tokens, TRL_TOKEN_TILE):,} × {min(vocab, TRL_VOCAB_TILE):,} × {b} B + hidden and final norm "
+               f"{tokens:,} × ({h} × {b} B + {h + 1} × 4 B) + fp32 grad of hidden {tokens:,} × {h} × 4 B"
+               + (f" + fp32 head grad {vocab:,} × {h} × 4 B" if grad_head else ""))
+    return MemoryTerm("loss head", tile + tokens * h * b + norm + grad_hidden + grad_head, formula,
+                      "TRL's tiled log-probabilities: the full batch × vocab logits never exist")
+
+
 def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, *, device: str = "cuda",
-                     seq_len: int | None = None) -> MemoryBreakdown:
-    """Every memory term of one training step of `config` on `device` ("cuda" or "cpu")."""
+                     seq_len: int | None = None, answer_tokens: int | None = None) -> MemoryBreakdown:
+    """Every memory term of one training step of `config` on `device` ("cuda" or "cpu").
+
+    seq_len: tokens per row in the longest batch (default max_seq_len); answer_tokens: loss-carrying tokens of the
+    longest answer, when known (with assistant-only loss only those reach the head)."""
     precision, weights_dtype = resolve_dtypes(config, device)
     t = config.training
     seq = seq_len or t.max_seq_len
@@ -249,7 +273,8 @@ def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, 
     terms.append(MemoryTerm("gradients", counts.trainable * train_b,
                             f"{_fmt(counts.trainable)} trainable × {train_b} B"))
     terms.append(_optimizer_term(t.optimizer, counts.tensors, train_b))
-    terms += activation_terms(arch, config, precision, t.batch_size, seq, device)
+    labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
+    terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":
         terms.append(MemoryTerm("runtime", CPU_RUNTIME_BYTES, f"{CPU_RUNTIME_BYTES // MIB} MiB measured",
                                 "Python, torch, transformers, TRL, tokenizer and data in the training process"))

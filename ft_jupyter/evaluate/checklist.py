@@ -1,0 +1,205 @@
+"""The budget checklist (before, during and after training), each item answered from what the kit knows about a run:
+its config, data, events, estimate and the evaluations saved next to it. Items only a person can answer (RAG,
+monitoring) say so rather than guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ft_jupyter.config import RunConfig
+from ft_jupyter.evaluate.runs import load_result, open_run
+from ft_jupyter.train.store import RunDir, RunStore
+
+MET, UNMET, UNKNOWN, ASK = "met", "unmet", "unknown", "ask yourself"
+PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause"}
+DUPLICATE_STEPS = ("exact-duplicates", "near-duplicates")
+IGNORED_IN_DIFF = {"name", "runs_dir"}
+
+
+@dataclass(frozen=True)
+class Item:
+    phase: str        # before | during | after
+    question: str
+    status: str       # met | unmet | unknown | ask yourself
+    evidence: str     # what the kit found
+    todo: str = ""    # what to do when not met
+
+    def to_json(self) -> dict[str, str]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class Checklist:
+    run_id: str
+    items: tuple[Item, ...]
+
+    @property
+    def unmet(self) -> list[Item]:
+        return [i for i in self.items if i.status == UNMET]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "items": [i.to_json() for i in self.items],
+                "unmet": [i.question for i in self.unmet]}
+
+    def __str__(self) -> str:
+        marks = {MET: "✓", UNMET: "✗", UNKNOWN: "?", ASK: "·"}
+        lines = [f"Budget checklist for run {self.run_id}"]
+        for phase in ("before", "during", "after"):
+            lines.append(f"{phase.capitalize()} training")
+            for item in (i for i in self.items if i.phase == phase):
+                lines.append(f"  {marks[item.status]} {item.question}  {item.evidence}")
+                if item.todo and item.status != MET:
+                    lines.append(f"      → {item.todo}")
+        lines.append(f"{len(self.unmet)} unmet.")
+        return "\n".join(lines)
+
+
+def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
+    comp = facts["comparison"]
+    prompted = (f"prompted base model: {100 * comp['scores']['prompted'][comp['metric']]:.1f} % {comp['metric']}"
+                if comp else "no three-way comparison saved for this run")
+    todo_compare = f"ft-jupyter compare {run.run_id} (or ft_jupyter.evaluate.compare(run))"
+    license_id = facts["license"]
+    items = [
+        Item("before", "Have you tried prompting first?", MET if comp else UNMET, prompted, todo_compare),
+        Item("before", "Have you considered RAG if the issue is knowledge access?", ASK,
+             "the kit cannot tell what your model lacks", "If answers need facts that change or live in your "
+             "documents, retrieval is cheaper than training."),
+        Item("before", "Do you have a baseline score from the prompted model?", MET if comp else UNMET, prompted,
+             todo_compare),
+        Item("before", "Are the model license terms acceptable for your use case?",
+             MET if license_id in PERMISSIVE else (ASK if license_id else UNKNOWN),
+             f"license: {license_id or 'not in the built-in table'}",
+             "Read its clauses on commercial use, acceptable use and fine-tuned derivatives."),
+        Item("before", "Did you choose the smallest model that could plausibly work?", ASK,
+             f"{facts['params'] / 1e6:,.1f} M parameters" if facts["params"] else "size unknown",
+             "If a smaller model fine-tunes to the same score, it is cheaper to train and to serve."),
+    ]
+    dupes, other = facts["duplicates"], facts["findings"]
+    clean = dupes == 0 and not other
+    evidence = (f"{dupes} duplicate rows left" if dupes is not None else "cleaning report unavailable") + (
+        f"; other findings: {', '.join(other)}" if other else "")
+    items.append(Item("before", "Is the dataset clean and deduplicated?",
+                      MET if clean else (UNKNOWN if dupes is None else UNMET), evidence,
+                      f"Add {', '.join(DUPLICATE_STEPS)} (and the other findings) to data.drop, or fix the file."))
+    sizes = facts["sizes"]
+    split_ok = bool(sizes.get("validation")) and bool(sizes.get("test"))
+    items.append(Item("before", "Do you have separate validation and test splits?", MET if split_ok else UNMET,
+                      f"train {sizes.get('train', 0)}, validation {sizes.get('validation', 0)}, test "
+                      f"{sizes.get('test', 0)} rows", "Set data.validation_fraction 0.1 and data.test_fraction 0.15."))
+    return items
+
+
+def _during(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
+    t, method = config.training, config.method
+    longest = facts["longest_row"]
+    capped = None if longest is None else t.max_seq_len <= max(256, 2 * longest)
+    hours, cost = facts["device_hours"], facts["cost"]
+    checkpoints_ok = (not t.save_steps and not t.load_best_at_end) or t.save_total_limit <= 2
+    artifact = run.artifact_path()
+    previous = facts["previous_diff"]
+    return [
+        Item("during", "Are you using LoRA or QLoRA instead of full fine-tuning?",
+             MET if method.uses_lora else UNMET, f"method: {method.method}", "Set method.method: lora (or qlora)."),
+        Item("during", "Is sequence length capped at what the task actually needs?",
+             UNKNOWN if capped is None else (MET if capped else UNMET),
+             f"max_seq_len {t.max_seq_len}" + (f", longest training row {longest} tokens" if longest else ""),
+             f"Set training.max_seq_len near {longest or 'the longest row'} (rounded up to a multiple of 32)."),
+        Item("during", "Are you tracking GPU-hours per run?", MET if hours is not None else UNMET,
+             (f"{hours:.4f} device-hours" + (f", ${cost:.2f}" if cost else " (set training.price_per_hour for $)"))
+             if hours is not None else "the run has not finished", "Let the run finish or stop it to record them."),
+        Item("during", "Is checkpointing configured to save only what you need?", MET if checkpoints_ok else UNMET,
+             f"save_steps {t.save_steps}, save_total_limit {t.save_total_limit}", "Set training.save_total_limit: 1-2."),
+        Item("during", "Are you saving adapters instead of full model copies where possible?",
+             MET if artifact is not None and artifact.name == "adapter" else UNMET,
+             f"saved {artifact.name}/" if artifact else "nothing saved yet", "LoRA/QLoRA runs save only the adapter."),
+        Item("during", "Are you changing one major variable per experiment?",
+             UNKNOWN if previous is None else (MET if len(previous) <= 1 else UNMET),
+             "no earlier run to compare with" if previous is None else
+             f"vs the previous run: {', '.join(previous) or 'no change'}",
+             "Change one setting at a time so the result tells you what helped."),
+    ]
+
+
+def _after(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
+    comp, latency = facts["comparison"], facts["latency"]
+    beat = comp["finetuned_beats_prompted"] if comp else None
+    items = [
+        Item("after", "Did the fine-tuned model beat the prompted base model?",
+             UNKNOWN if beat is None else (MET if beat else UNMET), comp["verdict"] if comp else "not compared yet",
+             "Improve data and prompts before a bigger model." if comp else f"ft-jupyter compare {run.run_id}"),
+        Item("after", "Did it beat RAG, if RAG was relevant?", ASK, "the kit does not build RAG baselines",
+             "Compare against your retrieval setup on the same test rows."),
+    ]
+    if latency:
+        base, tuned = latency["base"], latency["finetuned"]
+        slower = tuned["p50_s"] > 1.1 * base["p50_s"]
+        items.append(Item("after", "Did latency or serving cost increase?", UNMET if slower else MET,
+                          f"p50 {1000 * base['p50_s']:.0f} ms → {1000 * tuned['p50_s']:.0f} ms",
+                          "Merge the adapter into the base weights for serving, or quantize."))
+    else:
+        items.append(Item("after", "Did latency or serving cost increase?", UNKNOWN, "latency not measured",
+                          f"ft-jupyter latency {run.run_id}"))
+    items.append(Item("after", "Can you quantize without unacceptable quality loss?", UNKNOWN,
+                      "no quantized copy evaluated", "Export a quantized model and rerun the comparison on it."))
+    per_1k = latency["finetuned"].get("cost_per_1k") if latency else None
+    items.append(Item("after", "Do you know your cost per 1,000 requests?", MET if per_1k else UNMET,
+                      f"${per_1k:.4f} per 1,000 requests" if per_1k else "not measured with a price",
+                      f"ft-jupyter latency {run.run_id} --price-per-hour <your hourly rate>"))
+    items.append(Item("after", "Do you have monitoring and a rollback plan?", ASK, "outside the kit",
+                      "Keep the previous adapter and log live quality before switching traffic."))
+    return items
+
+
+def _previous_diff(run: RunDir, config: RunConfig) -> list[str] | None:
+    """Fields that differ from the run just before this one in the same runs folder, or None without one."""
+    earlier = [r for r in RunStore(run.path.parent).list_runs() if r.run_id < run.run_id]
+    if not earlier:
+        return None
+    before, now = earlier[0].config().to_dict(), config.to_dict()
+    diff = [key for key in now if key not in IGNORED_IN_DIFF and not isinstance(now[key], dict) and now[key] !=
+            before.get(key)]
+    diff += [f"{s}.{k}" for s, section in now.items() if isinstance(section, dict)
+             for k, v in section.items() if before.get(s, {}).get(k) != v]
+    return diff
+
+
+def _facts(run: RunDir, config: RunConfig) -> dict[str, Any]:
+    from ft_jupyter.config import ConfigError
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.models.architecture import architecture
+    from ft_jupyter.models.estimate import row_tokens
+
+    facts: dict[str, Any] = {"comparison": load_result(run, "comparison"), "latency": load_result(run, "latency"),
+                             "previous_diff": _previous_diff(run, config)}
+    try:
+        arch = architecture(config.model.name, config.model.trust_remote_code)
+        facts.update(license=arch.license, params=arch.params_total)
+    except ConfigError:  # a model whose shape is not available here: those two items stay unknown
+        facts.update(license=None, params=None)
+    rows = row_tokens(config)
+    facts["longest_row"] = rows.longest_row if rows else None
+    data = prepare(config.data, seed=config.training.seed)
+    facts["sizes"] = data.sizes()
+    report = data.report
+    facts["duplicates"] = None if report is None else sum(
+        report.findings[s].count for s in DUPLICATE_STEPS if s in report.findings and s not in config.data.drop)
+    facts["findings"] = [] if report is None else [
+        f.step for f in report.findings.values() if f.count and f.step not in DUPLICATE_STEPS
+        and f.step not in config.data.drop]
+    ends = [e for e in run.read_events()[0] if e.get("type") in ("finished", "stopped")]
+    facts["device_hours"] = float(ends[-1].get("device_hours") or 0.0) if ends else None
+    facts["cost"] = float(ends[-1].get("cost") or 0.0) if ends else None
+    return facts
+
+
+def budget_checklist(run: Any, *, runs_dir: str | Path = "runs") -> Checklist:
+    """The seeds' before/during/after budget checklist, filled in for one run."""
+    run_dir, _ = open_run(run, runs_dir)
+    config = run_dir.config()
+    facts = _facts(run_dir, config)
+    items = _before(run_dir, config, facts) + _during(run_dir, config, facts) + _after(run_dir, config, facts)
+    return Checklist(run_dir.run_id, tuple(items))

@@ -1,0 +1,155 @@
+"""`ft-jupyter estimate | compare | forgetting | latency | cost | checklist`: the headless twins of the pre-flight
+strip and the evaluation lesson. Heavy libraries load only inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ft_jupyter.config import ConfigError, RunConfig
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    sys.stdout.write((json.dumps(data, indent=1, default=str) if args.json else text) + "\n")
+
+
+def _estimate_config(args: argparse.Namespace) -> RunConfig:
+    config = RunConfig.load(args.config) if args.config else RunConfig()
+    overrides: dict[str, Any] = {"model.name": args.model}
+    if args.method:
+        overrides["method.method"] = args.method
+        overrides["quantization.mode"] = "4bit" if args.method == "qlora" else "none"
+    if args.lora_r:
+        overrides.update({"method.r": args.lora_r, "method.alpha": 2 * args.lora_r})
+    if args.targets:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        if targets in (["all-linear"], ["attention"], ["attention-qv"]):
+            overrides.update({"method.target_preset": targets[0], "method.target_modules": []})
+        else:
+            overrides.update({"method.target_preset": "custom", "method.target_modules": targets})
+    for value, key in ((args.batch_size, "training.batch_size"), (args.max_seq_len, "training.max_seq_len"),
+                       (args.optimizer, "training.optimizer")):
+        if value is not None:
+            overrides[key] = value
+    if args.gradient_checkpointing:
+        overrides["training.gradient_checkpointing"] = True
+    return config.with_overrides(overrides)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from ft_jupyter.models.estimate import estimate_run
+
+    config = _estimate_config(args)
+    # Without a run config, "the bundled emails" would be an arbitrary choice of data: size by max_seq_len.
+    est = estimate_run(config, device=args.device, measure_data=bool(args.config))
+    _emit(args, est.to_json(), est.to_text())
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ft_jupyter.evaluate.comparison import compare
+
+    result = compare(args.run, runs_dir=args.runs_dir, max_rows=args.max_rows, shots=args.shots)
+    _emit(args, result.to_json(), result.table())
+    return 0
+
+
+def cmd_forgetting(args: argparse.Namespace) -> int:
+    from ft_jupyter.evaluate.forgetting import forgetting_check
+
+    report = forgetting_check(args.run, runs_dir=args.runs_dir, threshold=args.threshold, max_texts=args.max_texts)
+    _emit(args, report.to_json(), str(report))
+    return 1 if report.flagged else 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    from ft_jupyter.evaluate.latency import run_latency
+
+    reports = run_latency(args.run, runs_dir=args.runs_dir, n=args.n, max_new_tokens=args.max_new_tokens,
+                          price_per_hour=args.price_per_hour)
+    _emit(args, {k: v.to_json() for k, v in reports.items()}, "\n".join(f"{k}: {v}" for k, v in reports.items()))
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    from ft_jupyter.evaluate.economics import cost_crossover, training_cost
+
+    spent = args.training_cost
+    lines = []
+    if args.run:
+        run_cost = training_cost(args.run, runs_dir=args.runs_dir, price_per_hour=args.price_per_hour)
+        lines.append(f"Training: {run_cost}")
+        spent = run_cost.cost if spent is None else spent
+    if spent is None:
+        raise ConfigError("Give the training cost: --training-cost DOLLARS, or --run RUN_ID with --price-per-hour.")
+    crossover = cost_crossover(api_prompt_tokens=args.api_prompt_tokens, tuned_prompt_tokens=args.tuned_prompt_tokens,
+                               price_per_million=args.price_per_million,
+                               tuned_price_per_million=args.tuned_price_per_million, training_cost=spent,
+                               tuned_cost_per_1k=args.tuned_cost_per_1k)
+    _emit(args, crossover.to_json(), "\n".join(lines + [str(crossover)]))
+    return 0
+
+
+def cmd_checklist(args: argparse.Namespace) -> int:
+    from ft_jupyter.evaluate.checklist import budget_checklist
+
+    checklist = budget_checklist(args.run, runs_dir=args.runs_dir)
+    _emit(args, checklist.to_json(), str(checklist))
+    return 0
+
+
+def _run_parser(sub, name: str, help: str, handler) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help)
+    p.add_argument("run", help="run id under --runs-dir, or a run folder")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=handler)
+    return p
+
+
+def register(sub) -> None:
+    p = sub.add_parser("estimate", help="parameters, trainable parameters, memory and GPU fit, offline, no weights")
+    p.add_argument("model", help="catalogue name, hub id (table or local cache), model folder or config.json")
+    p.add_argument("--config", help="start from this run config YAML (its data sizes the sequence length)")
+    p.add_argument("--method", choices=("lora", "qlora", "full", "freeze"))
+    p.add_argument("--lora-r", type=int, help="LoRA rank (alpha follows as 2×r)")
+    p.add_argument("--targets", help="comma-separated module names, or all-linear / attention / attention-qv")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--max-seq-len", type=int)
+    p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "adafactor", "sgd"))
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="dtypes and runtime of (default: cuda)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_estimate)
+
+    p = _run_parser(sub, "compare", "base zero-shot vs base prompted vs fine-tuned on the test split", cmd_compare)
+    p.add_argument("--max-rows", type=int, help="score at most this many test rows")
+    p.add_argument("--shots", type=int, help="few-shot examples from the training split (default: one per label)")
+
+    p = _run_parser(sub, "forgetting", "general-text perplexity before and after fine-tuning", cmd_forgetting)
+    p.add_argument("--threshold", type=float, default=0.10, help="flag a rise above this fraction (default 0.10)")
+    p.add_argument("--max-texts", type=int)
+
+    p = _run_parser(sub, "latency", "p50/p95 latency, tokens/s and cost per 1,000 requests", cmd_latency)
+    p.add_argument("--n", type=int, default=20, help="timed requests (default 20)")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--price-per-hour", type=float, help="hourly price of the serving machine (default: the run's)")
+
+    _run_parser(sub, "checklist", "the budget checklist, filled in for a run", cmd_checklist)
+
+    p = sub.add_parser("cost", help="training cost of a run and the cost crossover against a prompted API")
+    p.add_argument("--run", help="take the training cost from this run (id or folder)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--price-per-hour", type=float, help="with --run: price of the training machine per hour")
+    p.add_argument("--training-cost", type=float, help="training cost in dollars (instead of --run)")
+    p.add_argument("--api-prompt-tokens", type=int, default=1000, help="prompt tokens per API request (default 1000)")
+    p.add_argument("--tuned-prompt-tokens", type=int, default=50, help="prompt tokens per fine-tuned request "
+                   "(default 50)")
+    p.add_argument("--price-per-million", type=float, default=10.0, help="API $ per million input tokens (default 10)")
+    p.add_argument("--tuned-price-per-million", type=float, help="$ per million tokens for the fine-tuned model "
+                   "(default: same as the API)")
+    p.add_argument("--tuned-cost-per-1k", type=float, help="self-hosted: $ per 1,000 requests (see latency)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cost)

@@ -1,0 +1,164 @@
+"""The three-way comparison: base model zero-shot, base model prompted (system prompt + k examples from the training
+split), and the fine-tuned model, on the same held-out test rows. One table, the examples that changed, the best and
+the worst, and a verdict: fine-tuning that does not beat the prompted baseline calls for data and prompt work, not a
+bigger model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ft_jupyter.evaluate.runs import load_models, open_run, save_result
+
+VARIANTS = {"base": "base, zero-shot", "prompted": "base + prompt", "finetuned": "fine-tuned"}
+SHOWN = 3           # best and worst examples listed
+MAX_NEW_TOKENS = 256
+
+
+@dataclass
+class Comparison:
+    run_id: str
+    task: str                                  # "classification" or "generation"
+    metric: str                                # the headline metric: accuracy or rouge_l
+    n: int
+    shots: int
+    system_prompt: str
+    scores: dict[str, dict[str, Any]]          # variant → metrics
+    rows: list[dict[str, Any]] = field(repr=False)   # per test example: prompt, reference, answers, scores
+    verdict: str = ""
+    finetuned_beats_prompted: bool = False
+
+    def headline(self, variant: str) -> float:
+        return float(self.scores[variant][self.metric])
+
+    @property
+    def changed(self) -> list[dict[str, Any]]:
+        """Examples whose score moved between the prompted baseline and the fine-tuned model, biggest move first."""
+        moved = [r for r in self.rows if abs(r["score"]["finetuned"] - r["score"]["prompted"]) >= 0.5]
+        return sorted(moved, key=lambda r: -abs(r["score"]["finetuned"] - r["score"]["prompted"]))
+
+    @property
+    def best(self) -> list[dict[str, Any]]:
+        return sorted(self.rows, key=lambda r: (-(r["score"]["finetuned"] - r["score"]["prompted"]),
+                                                -r["score"]["finetuned"]))[:SHOWN]
+
+    @property
+    def worst(self) -> list[dict[str, Any]]:
+        return sorted(self.rows, key=lambda r: (r["score"]["finetuned"],
+                                                r["score"]["finetuned"] - r["score"]["prompted"]))[:SHOWN]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "task": self.task, "metric": self.metric, "n": self.n, "shots": self.shots,
+                "system_prompt": self.system_prompt, "scores": self.scores, "verdict": self.verdict,
+                "finetuned_beats_prompted": self.finetuned_beats_prompted, "rows": self.rows,
+                "changed": self.changed, "best": self.best, "worst": self.worst}
+
+    def table(self) -> str:
+        extra = ["macro_f1", "invalid_rate"] if self.task == "classification" else ["exact_match", "token_f1"]
+        cols = [self.metric, *extra]
+        lines = [f"Three-way comparison, run {self.run_id}: {self.n} held-out test rows ({self.task})",
+                 f"  {'variant':<26}" + "".join(f"{c:>14}" for c in cols)]
+        for key, label in VARIANTS.items():
+            name = f"{label} ({self.shots}-shot)" if key == "prompted" else label
+            lines.append(f"  {name:<26}" + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols))
+        changed = self.changed
+        up = sum(r["score"]["finetuned"] > r["score"]["prompted"] for r in changed)
+        lines += ["", f"Verdict: {self.verdict}",
+                  f"Changed vs the prompted baseline: {up} better, {len(changed) - up} worse."]
+        for title, rows in (("Best", self.best), ("Worst", self.worst)):
+            lines.append(f"{title}:")
+            lines += [f"  - {_clip(r['input'])!r}: expected {_clip(r['reference'])!r}, prompted "
+                      f"{_clip(r['answers']['prompted'])!r}, fine-tuned {_clip(r['answers']['finetuned'])!r}"
+                      for r in rows]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def _clip(text: str, width: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def verdict(task_metric: str, prompted: float, finetuned: float) -> tuple[str, bool]:
+    if finetuned <= prompted:
+        return (f"fine-tuned ({_pct(finetuned)}) does not beat the prompted base model ({_pct(prompted)}) on "
+                f"{task_metric}. Do not spend on a bigger model or a longer run yet: look at the worst examples, fix "
+                "labels and duplicates, add examples of what fails, and improve the prompt first.", False)
+    return (f"fine-tuning beats the prompted base model by {100 * (finetuned - prompted):+.1f} points of "
+            f"{task_metric} ({_pct(prompted)} → {_pct(finetuned)}). Next: measure latency and cost per request "
+            "before serving it.", True)
+
+
+def _score(task: str, data, answers: list[str], references: list[str]):
+    from ft_jupyter.evaluate.metrics import classification_metrics, generation_metrics
+
+    if task == "classification":
+        metrics = classification_metrics(answers, references, data.labels)
+        return metrics.to_json(), [float(c) for c in metrics.correct]
+    metrics = generation_metrics(answers, references)
+    return metrics.to_json(), [row["rouge_l"] for row in metrics.per_example]
+
+
+def _budget(tokenizer, data, references: list[str]) -> int:
+    from ft_jupyter.evaluate.classification import label_token_budget
+
+    if data.labels:
+        return label_token_budget(tokenizer, data.labels)
+    longest = max(len(tokenizer(r, add_special_tokens=False)["input_ids"]) for r in references)
+    return min(MAX_NEW_TOKENS, longest + 8)
+
+
+def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
+            system_prompt: str | None = None, batch_size: int = 8, save: bool = True) -> Comparison:
+    """Compare base zero-shot, base prompted and fine-tuned on the run's test split; printable as a table.
+
+    run: a RunResult (its model in memory is used), a RunDir, a run folder or a run id under `runs_dir`.
+    shots: few-shot examples from the training split (default: one per label for classification, else 3).
+    """
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.evaluate.generation import generate_answers
+    from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages
+
+    run_dir, result = open_run(run, runs_dir)
+    config = run_dir.config()
+    data = prepare(config.data, seed=config.training.seed)  # the same seeded split the run trained on
+    test = data.test[:max_rows] if max_rows else data.test
+    if not test:
+        raise ValueError(f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
+                         "a comparison needs held-out rows the model never trained on.")
+    task = "classification" if data.labels else "generation"
+    k = shots if shots is not None else (len(data.labels) if data.labels else 3)
+    examples = few_shot_examples(data.train, data.test, k, seed=config.training.seed, labels=data.labels)
+    system = system_prompt or default_system_prompt(data.labels)
+    references = [e.label if data.labels else e.answer for e in test]
+    models = load_models(run_dir, result)
+    budget = _budget(models.tokenizer, data, references)
+
+    def answer(model, prompts) -> list[str]:
+        return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size)
+
+    answers: dict[str, list[str]] = {}
+    with models.base() as base:
+        answers["base"] = answer(base, [e.prompt for e in test])
+        answers["prompted"] = answer(base, [prompted_messages(e, examples, system) for e in test])
+    answers["finetuned"] = answer(models.tuned, [e.prompt for e in test])
+    scores, per_example = {}, {}
+    for key in VARIANTS:
+        scores[key], per_example[key] = _score(task, data, answers[key], references)
+    rows = [{"input": e.prompt[-1]["content"], "reference": ref,
+             "answers": {k2: answers[k2][i] for k2 in VARIANTS}, "score": {k2: per_example[k2][i] for k2 in VARIANTS}}
+            for i, (e, ref) in enumerate(zip(test, references))]
+    metric = "accuracy" if task == "classification" else "rouge_l"
+    text, beats = verdict(metric, scores["prompted"][metric], scores["finetuned"][metric])
+    comparison = Comparison(run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats)
+    if save:
+        save_result(run_dir, "comparison", comparison.to_json())
+    return comparison

@@ -1,0 +1,121 @@
+"""Evaluation on one real, finished tiny run: the three-way comparison, the forgetting check, latency and cost, and
+the budget checklist. One run is trained for the whole module."""
+
+import json
+import math
+
+import pytest
+
+from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    from ft_jupyter.train import run_training
+
+    config = RunConfig(
+        name="evaltiny", runs_dir=str(tmp_path_factory.mktemp("eval") / "runs"), model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        data=DataConfig(dataset="support-emails", max_rows=240),
+        training=TrainingConfig(max_steps=40, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
+                                seed=7, price_per_hour=1.5))
+    return run_training(config)
+
+
+@pytest.fixture(scope="module")
+def comparison(finished):
+    from ft_jupyter.evaluate import compare
+
+    return compare(finished, shots=2)
+
+
+def test_three_way_comparison_on_a_finished_run(finished, comparison):
+    from ft_jupyter.data.prepare import prepare
+
+    test = prepare(finished.run_dir.config().data, seed=7).test
+    assert comparison.task == "classification" and comparison.metric == "accuracy" and comparison.n == len(test)
+    assert set(comparison.scores) == {"base", "prompted", "finetuned"}
+    # The randomly initialised base never names a label; 40 steps of LoRA teach it the label set.
+    assert comparison.scores["base"]["accuracy"] <= 0.1
+    assert comparison.scores["finetuned"]["invalid_rate"] < comparison.scores["base"]["invalid_rate"]
+    assert comparison.scores["finetuned"]["accuracy"] > comparison.scores["base"]["accuracy"] + 0.15
+    assert comparison.finetuned_beats_prompted == (comparison.scores["finetuned"]["accuracy"]
+                                                   > comparison.scores["prompted"]["accuracy"])
+    assert ("does not beat" in comparison.verdict) != comparison.finetuned_beats_prompted
+    assert len(comparison.best) == 3 and len(comparison.worst) == 3
+    assert all(abs(r["score"]["finetuned"] - r["score"]["prompted"]) >= 0.5 for r in comparison.changed)
+    table = comparison.table()
+    assert "base + prompt (2-shot)" in table and "fine-tuned" in table and "Verdict" in table
+    saved = json.loads((finished.run_dir.path / "evaluation" / "comparison.json").read_text())
+    assert saved["scores"] == json.loads(json.dumps(comparison.scores))
+
+
+def test_the_reloaded_adapter_answers_like_the_model_in_memory(finished, comparison):
+    from ft_jupyter.evaluate import compare
+
+    reloaded = compare(str(finished.run_dir.path), max_rows=12, shots=2, save=False)
+    assert [r["answers"]["finetuned"] for r in reloaded.rows] == \
+        [r["answers"]["finetuned"] for r in comparison.rows[:12]]
+    assert [r["answers"]["base"] for r in reloaded.rows] == [r["answers"]["base"] for r in comparison.rows[:12]]
+
+
+def test_forgetting_check_measures_general_text_perplexity(finished):
+    from ft_jupyter.evaluate import forgetting_check
+
+    report = forgetting_check(finished, max_texts=40)
+    assert report.texts == 40 and report.tokens > 1000
+    assert math.isfinite(report.before) and math.isfinite(report.after) and report.before > 1
+    assert report.after != report.before  # the adapter changed the model's predictions on text it never saw
+    strict = forgetting_check(finished, max_texts=40, threshold=-1.0, save=False)
+    assert strict.flagged and any("data.mix_fraction" in m for m in strict.mitigations)
+    assert "Flagged" in str(strict)
+
+
+def test_latency_and_cost_per_run(finished):
+    from ft_jupyter.evaluate import run_latency, training_cost
+
+    reports = run_latency(finished, n=4, max_new_tokens=8)
+    tuned = reports["finetuned"]
+    assert 0 < tuned.p50_s <= tuned.p95_s and tuned.tokens_per_s > 0
+    assert tuned.price_per_hour == 1.5 and tuned.cost_per_1k == pytest.approx(1000 * tuned.mean_s / 3600 * 1.5)
+    cost = training_cost(finished)
+    assert cost.device_hours > 0 and cost.cost == pytest.approx(cost.device_hours * 1.5)
+
+
+def test_budget_checklist_on_the_finished_run(finished, comparison):
+    from ft_jupyter.evaluate import budget_checklist, run_latency
+    from ft_jupyter.train.store import RunStore
+
+    run_latency(finished, n=2, max_new_tokens=4)
+    checklist = budget_checklist(finished)
+    status = {item.question: item.status for item in checklist.items}
+    assert status["Have you tried prompting first?"] == "met"
+    assert status["Are you using LoRA or QLoRA instead of full fine-tuning?"] == "met"
+    assert status["Are you saving adapters instead of full model copies where possible?"] == "met"
+    assert status["Are you tracking GPU-hours per run?"] == "met"
+    assert status["Do you know your cost per 1,000 requests?"] == "met"
+    assert status["Is sequence length capped at what the task actually needs?"] == "met"
+    assert status["Have you considered RAG if the issue is knowledge access?"] == "ask yourself"
+    assert status["Are you changing one major variable per experiment?"] == "unknown"  # the first run
+    beat = "met" if comparison.finetuned_beats_prompted else "unmet"
+    assert status["Did the fine-tuned model beat the prompted base model?"] == beat
+    assert "Budget checklist" in str(checklist) and checklist.to_json()["unmet"] == [i.question for i in
+                                                                                      checklist.unmet]
+
+    # A follow-up run that changes two settings at once is called out.
+    config = finished.run_dir.config().with_overrides({"method.r": 16, "training.learning_rate": 1e-3})
+    later = RunStore(config.runs_dir).create(config)
+    item = next(i for i in budget_checklist(later).items if i.question.startswith("Are you changing one"))
+    assert item.status == "unmet" and "method.r" in item.evidence and "training.learning_rate" in item.evidence
+
+
+def test_checklist_and_cost_from_the_command_line(finished, capsys):
+    from ft_jupyter.cli import main
+
+    runs = finished.run_dir.config().runs_dir
+    assert main(["checklist", finished.run_dir.run_id, "--runs-dir", runs]) == 0
+    assert "Before training" in capsys.readouterr().out
+    assert main(["cost", "--run", finished.run_dir.run_id, "--runs-dir", runs, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["training_cost"] > 0
