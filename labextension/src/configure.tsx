@@ -169,7 +169,11 @@ function useSchema(): ISchemaState {
  * The estimate of `config`, asked for once values settle. Each reply remembers the config it answers, so
  * `pending` is known at once when the config changes (and a test can wait for it to clear).
  */
-function useEstimate(config: ConfigValues | null, invalid: boolean): { answer: IAnswer | null; pending: boolean } {
+function useEstimate(
+  config: ConfigValues | null,
+  invalid: boolean,
+  active: boolean
+): { answer: IAnswer | null; pending: boolean } {
   const [answer, setAnswer] = useState<IAnswer | null>(null);
   const debouncer = useRef(
     new LatestDebouncer<ConfigValues, IAnswer>(
@@ -187,12 +191,12 @@ function useEstimate(config: ConfigValues | null, invalid: boolean): { answer: I
   );
   useEffect(() => () => debouncer.current.cancel(), []);
   useEffect(() => {
-    if (config === null || invalid) {
+    if (config === null || invalid || !active) {
       debouncer.current.cancel();
-    } else {
+    } else if (answer?.config !== config) {
       debouncer.current.request(config);
     }
-  }, [config, invalid]);
+  }, [config, invalid, active]);
   return { answer, pending: config !== null && !invalid && answer?.config !== config };
 }
 
@@ -213,14 +217,17 @@ function useFieldErrors(): [Record<string, string>, (path: string, error: string
   return [errors, report];
 }
 
-/** Configure: the form from the schema, the pre-flight estimate and the actions. */
-export function ConfigureSection(props: { host: IConfigureHost }): JSX.Element {
+/**
+ * Configure: the form from the schema, the pre-flight estimate and the actions. Estimates are asked for only
+ * while `active` (sidebar shown, section open): the first one imports transformers on the server.
+ */
+export function ConfigureSection(props: { host: IConfigureHost; active: boolean }): JSX.Element {
   const schema = useSchema();
   const [edited, setEdited] = useState<ConfigValues | null>(null);
   const config = edited ?? schema.defaults;
   const [fieldErrors, onError] = useFieldErrors();
   const invalid = Object.keys(fieldErrors).length > 0;
-  const { answer, pending } = useEstimate(config, invalid);
+  const { answer, pending } = useEstimate(config, invalid, props.active);
   const [note, setNote] = useState<string | null>(null);
 
   if (schema.error !== null) {

@@ -76,6 +76,7 @@ function Section(props: {
 export function SidebarPanel(props: ISidebarProps): JSX.Element {
   const [info, setInfo] = useState<IVersionInfo | null>(null);
   const [versionError, setVersionError] = useState<string | null>(null);
+  const [configureOpen, setConfigureOpen] = useState(true);
   const [runsOpen, setRunsOpen] = useState(true);
 
   useEffect(() => {
@@ -91,8 +92,8 @@ export function SidebarPanel(props: ISidebarProps): JSX.Element {
         <h2 className="jp-ft-Sidebar-title">Fine-tune</h2>
       </header>
       <VersionLine info={info} error={versionError} frontendVersion={props.frontendVersion} />
-      <Section name="configure" title="Configure">
-        <ConfigureSection host={props.host} />
+      <Section name="configure" title="Configure" onToggle={setConfigureOpen}>
+        <ConfigureSection host={props.host} active={props.model.visible && configureOpen} />
       </Section>
       <Section name="runs" title="Runs" onToggle={setRunsOpen}>
         <RunsSection model={props.model} host={props.host} open={runsOpen} />
