@@ -69,21 +69,25 @@ function Preflight(props: {
         <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters
         train ({formatPercent(e.trainable_percent)})
       </div>
-      <div className="jp-ft-Preflight-memory">
-        Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> on a GPU ({e.memory.precision},
-        batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
-      </div>
-      <ul className="jp-ft-MemoryBars">
-        {memoryRows(e.memory).map(row => (
-          <li key={row.label} className="jp-ft-MemoryBars-row" title={row.detail}>
-            <span className="jp-ft-MemoryBars-label">{row.label}</span>
-            <span className="jp-ft-MemoryBars-track">
-              <span className="jp-ft-MemoryBars-bar" style={{ width: `${Math.max(2, row.share * 100)}%` }} />
-            </span>
-            <span className="jp-ft-MemoryBars-value">{formatGiB(row.bytes)}</span>
-          </li>
-        ))}
-      </ul>
+      {/* Folded so the docked pre-flight stays short; the open/closed state survives re-estimates. */}
+      <details className="jp-ft-Preflight-memory">
+        <summary className="jp-ft-Preflight-summary">
+          Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> on{' '}
+          {e.memory.device === 'cuda' ? 'a GPU' : e.memory.device} ({e.memory.precision},
+          batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
+        </summary>
+        <ul className="jp-ft-MemoryBars">
+          {memoryRows(e.memory).map(row => (
+            <li key={row.label} className="jp-ft-MemoryBars-row" title={row.detail}>
+              <span className="jp-ft-MemoryBars-label">{row.label}</span>
+              <span className="jp-ft-MemoryBars-track">
+                <span className="jp-ft-MemoryBars-bar" style={{ width: `${Math.max(2, row.share * 100)}%` }} />
+              </span>
+              <span className="jp-ft-MemoryBars-value">{formatGiB(row.bytes)}</span>
+            </li>
+          ))}
+        </ul>
+      </details>
       <div className="jp-ft-Chips">
         {e.gpu_fit.map(gpu => (
           <span

@@ -64,6 +64,8 @@ def configure_insert_watch_and_stop(lab, page, artifacts):
     set_field(page, "method.r", "64")
     rank_64 = settled_trainable(page, rank_16)
     assert rank_64 == 4 * rank_16  # LoRA parameters grow linearly with the rank
+    page.locator(f"{SIDEBAR} .jp-ft-Preflight-summary").click()  # unfold the memory breakdown
+    assert page.locator(f"{SIDEBAR} .jp-ft-MemoryBars-row").count() >= 4
     page.screenshot(path=str(artifacts / "sidebar-1-configure.png"))
 
     for path, value in [("name", RUN_NAME), ("training.max_steps", "3000"), ("training.learning_rate", "0.001"),
