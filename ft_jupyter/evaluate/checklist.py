@@ -56,6 +56,9 @@ class Checklist:
         lines.append(f"{len(self.unmet)} unmet.")
         return "\n".join(lines)
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
+        printer.text(str(self))
+
 
 def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
     comp = facts["comparison"]

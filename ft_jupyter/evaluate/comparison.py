@@ -77,6 +77,9 @@ class Comparison:
     def __str__(self) -> str:
         return self.table()
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the table, not the fields
+        printer.text(str(self))
+
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"

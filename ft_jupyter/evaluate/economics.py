@@ -33,6 +33,9 @@ class TrainingCost:
         return (f"run {self.run_id}: {self.device_hours:.3f} device-hours × ${self.price_per_hour:g}/h = "
                 f"${self.cost:.2f}")
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
+        printer.text(str(self))
+
 
 def training_cost(run: Any, *, runs_dir: str | Path = "runs", price_per_hour: float | None = None) -> TrainingCost:
     """Device-hours and cost of a run from its events (the trainer records both when it finishes or stops)."""
@@ -81,6 +84,9 @@ class Crossover:
             api, tuned = self.costs_at(n)
             lines.append(f"  {n:>10,}  {f'${api:,.2f}':>14}  {f'${tuned:,.2f}':>14}")
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
+        printer.text(str(self))
 
 
 def cost_crossover(*, api_prompt_tokens: int, tuned_prompt_tokens: int, price_per_million: float,

@@ -51,6 +51,9 @@ class ForgettingReport:
         return "\n".join([head, f"Flagged: more than {self.threshold:.0%} worse. Options:"]
                          + [f"  - {m}" for m in self.mitigations])
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
+        printer.text(str(self))
+
 
 def mitigations(config: RunConfig) -> list[str]:
     """What this config could change against forgetting, most effective first."""

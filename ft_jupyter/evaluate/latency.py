@@ -51,6 +51,9 @@ class LatencyReport:
         return (f"latency over {self.n} requests: p50 {self.p50_s * 1000:.0f} ms, p95 {self.p95_s * 1000:.0f} ms, "
                 f"{self.tokens_per_s:.1f} tokens/s ({self.mean_new_tokens:.1f} new tokens each){cost}")
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
+        printer.text(str(self))
+
 
 def measure_latency(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], *, n: int = 20,
                     max_new_tokens: int = 32, warmup: int = 2, price_per_hour: float = 0.0) -> LatencyReport:

@@ -72,6 +72,9 @@ class RunEstimate:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the table, not the fields
+        printer.text(str(self))
+
 
 def gpu_fit(total_bytes: int) -> list[dict[str, Any]]:
     need = total_bytes / GIB

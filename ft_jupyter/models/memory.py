@@ -16,6 +16,7 @@ activations are freed):
   loss head    for Llama-style heads ft-jupyter's trainer computes logits only where a label is (batch × longest
                answer with assistant-only loss); elsewhere TRL computes the loss in tiles of at most 4,096 tokens ×
                32,768 vocabulary entries. Either way the full batch × vocab logits never exist.
+  allocator    CPU only: freed temporaries the C allocator keeps cached (see allocator_cache_term).
   runtime      CPU: the Python process with torch, transformers, TRL and the data loaded (measured, see
                benchmarks/RESULTS.md); GPU: CUDA context and kernels, which torch.cuda.max_memory_allocated does
                not count.
@@ -36,7 +37,9 @@ MIB = 1024 ** 2
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "float32": 4, "bfloat16": 2, "float16": 2}
 # Measured on this project's 2-core CPU machine (benchmarks/RESULTS.md): a training process after importing torch,
 # transformers, peft, TRL and datasets and building the trainer, before the model's own memory.
-CPU_RUNTIME_BYTES = 600 * MIB
+CPU_RUNTIME_BYTES = 570 * MIB
+# Share of the forward pass's block working set that glibc keeps as free heap on CPU (fitted: 0.55-0.8 measured).
+CPU_CACHE_FRACTION = 0.65
 # CUDA context, cuBLAS workspaces and kernels: resident on the GPU but outside torch's allocator statistics.
 GPU_RUNTIME_BYTES = 600 * MIB
 NF4_BLOCK = 64
@@ -224,6 +227,26 @@ def activation_terms(arch: Architecture, config: RunConfig, precision: str, batc
     return terms
 
 
+def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int,
+                         terms: list[MemoryTerm]) -> MemoryTerm:
+    """CPU only: freed forward-pass temporaries that glibc malloc keeps (process memory, not live tensors).
+
+    Measured (benchmarks/RESULTS.md): each block's temporaries are freed but not reused by the next block, so by the
+    end of the forward the heap holds a share of every block's working set as free space. Gradients and optimizer
+    states allocated afterwards reuse it, which is why full fine-tuning shows none.
+    """
+    blocks = config.method.freeze_train_blocks if config.method.method == "freeze" else arch.num_layers
+    tokens = batch * seq_len
+    values = sum(layer_elements(arch, config, seq_len).values())
+    working_set = tokens * blocks * values * BYTES[precision]
+    reused = sum(t.bytes for t in terms if t.name in ("gradients", "optimizer"))
+    cache = max(0, int(CPU_CACHE_FRACTION * working_set) - reused)
+    formula = (f"max(0, {CPU_CACHE_FRACTION} × {tokens:,} tokens × {blocks} blocks × {values:,} values × "
+               f"{BYTES[precision]} B − gradients − optimizer)")
+    return MemoryTerm("allocator cache", cache, formula, "freed temporaries the C allocator keeps; CPU process "
+                      "memory only, fitted to measurements")
+
+
 def compact_head(arch: Architecture) -> bool:
     """Whether ft-jupyter's trainer scores only the labelled positions for this architecture (train.trainer)."""
     from ft_jupyter.train.trainer import COMPACT_HEAD_MODELS
@@ -276,6 +299,7 @@ def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, 
     labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
     terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":
+        terms.append(allocator_cache_term(arch, config, precision, t.batch_size, seq, terms))
         terms.append(MemoryTerm("runtime", CPU_RUNTIME_BYTES, f"{CPU_RUNTIME_BYTES // MIB} MiB measured",
                                 "Python, torch, transformers, TRL, tokenizer and data in the training process"))
     else:

@@ -26,3 +26,24 @@ def test_estimate_text_and_unknown_model_error(capsys):
 def test_cost_command_reproduces_the_seeds_example(capsys):
     assert main(["cost", "--training-cost", "1000", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["break_even_requests"] == 105_264
+
+
+def test_a_hub_id_in_the_local_cache_is_estimated_from_its_config(tmp_path, tiny_folders):
+    """The cache layout huggingface_hub writes: models--owner--name/{refs/main, snapshots/<commit>/config.json}."""
+    import os
+    import subprocess
+    import sys
+
+    commit = "0" * 40
+    repo = tmp_path / "hub" / "models--someone--tiny-qwen"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text((tiny_folders["qwen2"] / "config.json").read_text())
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
+    out = subprocess.run([sys.executable, "-m", "ft_jupyter.cli", "estimate", "someone/tiny-qwen", "--json"],
+                         capture_output=True, text=True, env=env, check=True)
+    data = json.loads(out.stdout)
+    assert data["source"] == "Hugging Face cache: someone/tiny-qwen"
+    assert data["architecture"]["model_type"] == "qwen2" and data["architecture"]["hidden_size"] == 64

@@ -1,4 +1,3 @@
-import copy
 import json
 import math
 
@@ -183,3 +182,21 @@ def test_the_longest_training_row_sizes_the_activations():
     assert est.memory.seq_len < 4096 and "longest training row" in est.seq_len_note
     assert any("max_seq_len" in w and "far above" in w for w in est.warnings)
     assert estimate_run(config, device="cpu", measure_data=False).memory.seq_len == 4096
+
+
+def test_cpu_allocator_cache_follows_its_formula_and_is_reused_by_optimizer_state():
+    from ft_jupyter.models.memory import CPU_CACHE_FRACTION
+
+    arch = architecture("HuggingFaceTB/SmolLM2-360M-Instruct")
+    lora = _config(arch.name, training=TrainingConfig(batch_size=4, max_seq_len=256))
+    counts = count_parameters(arch, lora.method)
+    cpu = memory_breakdown(arch, counts, lora, device="cpu")
+    values = sum(layer_elements(arch, lora, 256).values())
+    working_set = 4 * 256 * arch.num_layers * values * 4  # fp32 on CPU
+    reused = cpu.term("gradients").bytes + cpu.term("optimizer").bytes
+    assert cpu.term("allocator cache").bytes == int(CPU_CACHE_FRACTION * working_set) - reused
+    full = _config(arch.name, method=MethodConfig(method="full"), training=TrainingConfig(batch_size=4,
+                                                                                          max_seq_len=256))
+    full_cpu = memory_breakdown(arch, count_parameters(arch, full.method), full, device="cpu")
+    assert full_cpu.term("allocator cache").bytes == 0  # gradients and AdamW states fill the freed space
+    assert "allocator cache" not in [t.name for t in memory_breakdown(arch, counts, lora).terms]  # GPU
