@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -32,11 +33,16 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
+STATUS_EVERY_S = 10.0  # how often status.json learns the current step while a run trains
+
+
 class EventCallback(TrainerCallback):
     def __init__(self, run: RunDir, emit: Callable[[Event], None], device: str, stop_event: threading.Event,
-                 meter: CostMeter, checkpointing: bool):
+                 meter: CostMeter, checkpointing: bool, status: Callable[..., None] | None = None):
         self.run = run
         self.emit = emit
+        self.status = status
+        self._status_at = -math.inf
         self.device = device
         self.stop_event = stop_event
         self.meter = meter
@@ -98,6 +104,11 @@ class EventCallback(TrainerCallback):
                            grad_norm=_float(logs.get("grad_norm")), tokens_seen=tokens,
                            tokens_per_second=tps, memory_mb=memory_mb(self.device), elapsed_s=now - self.started,
                            eta_s=self._eta(state), cost_so_far=self.meter.cost()))
+            if self.status is not None and now - self._status_at >= STATUS_EVERY_S:
+                # Readers listing runs see the step without parsing events.jsonl; throttled, it costs nothing.
+                self._status_at = now
+                self.status("running", f"training, step {state.global_step}/{state.max_steps}",
+                            step=state.global_step, max_steps=state.max_steps)
         if "eval_loss" in logs:
             metrics = {k: float(v) for k, v in logs.items() if k.startswith("eval_") and isinstance(v, (int, float))}
             self.emit(Evaluation(step=state.global_step, eval_loss=_float(logs["eval_loss"]),

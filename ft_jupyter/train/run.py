@@ -183,7 +183,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
         check_run_needs(config, has_eval=bool(data.validation))
         args = sft_config(config, precision, run.checkpoints_dir, steps, has_eval=bool(data.validation))
         meter.devices = args.world_size
-        events = EventCallback(run, emit, precision.device, stop, meter, checkpointing=args.save_strategy != "no")
+        events = EventCallback(run, emit, precision.device, stop, meter, checkpointing=args.save_strategy != "no",
+                               status=emit.status)
         health = HealthMonitor(config, emit)
         trainer = build_trainer(config, loaded.model, loaded.tokenizer, args, train_rows, data.validation,
                                 [events, health], emit)

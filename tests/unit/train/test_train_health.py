@@ -63,7 +63,8 @@ def test_a_rising_loss_after_warmup_means_divergence():
 
 def test_a_gradient_norm_spike_is_an_explosion():
     monitor, events = _monitor()
-    _feed(monitor, [(s, {"loss": 2.0, "grad_norm": 1.0}) for s in range(1, 8)] + [(8, {"loss": 2.0, "grad_norm": 50.0})])
+    steady = [(s, {"loss": 2.0, "grad_norm": 1.0}) for s in range(1, 8)]
+    _feed(monitor, steady + [(8, {"loss": 2.0, "grad_norm": 50.0})])
     assert _codes(events) == ["grad_explosion"] and "50" in events[0].message
 
 
