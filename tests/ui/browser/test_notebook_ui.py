@@ -14,7 +14,7 @@ from ft_jupyter import ui
 from ft_jupyter.config import preset
 
 config = preset("tiny-smoke").with_overrides({
-    "runs_dir": "runs", "training.max_steps": 400, "training.learning_rate": 1e-3, "training.max_seq_len": 128,
+    "name": "notebook-ui", "runs_dir": "runs", "training.max_steps": 400, "training.learning_rate": 1e-3, "training.max_seq_len": 128,
     "data.max_rows": 120})
 panel = ui.configure(config)
 panel"""
@@ -83,6 +83,6 @@ def test_configure_train_watch_and_stop_in_jupyterlab(lab, page, artifacts, writ
     status = page.locator(".jp-ft-dashboard-status").inner_text()
     assert "stopped" in status and "adapter" in status
     page.screenshot(path=str(artifacts / "notebook-ui-4-stopped.png"))
-    adapters = list((lab.root_dir / "runs").glob("*/adapter/adapter_config.json"))
-    assert len(adapters) == 1
+    adapters = list((lab.root_dir / "runs").glob("*-notebook-ui/adapter/adapter_config.json"))
+    assert len(adapters) == 1  # the sidebar test shares this lab's runs folder; count only this test's run
     assert not widget_errors and page.locator("text=Click to show javascript error").count() == 0
