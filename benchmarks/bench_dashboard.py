@@ -3,8 +3,9 @@
 Everything runs in one real Jupyter kernel (started with jupyter_client), the way a notebook runs it: training on
 the background thread, the dashboard displayed so every redraw is serialised and sent over the kernel's ZMQ
 sockets. Runs alternate A B B A ... so drift (other load on the machine, warm caches) hits both sides alike; the
-first run is a warm-up and is not counted. Besides the wall-time ratio it reports the time spent inside the
-dashboard's observer call (event intake + every redraw), the direct cost on the training thread.
+first run is a warm-up and is not counted. Besides the wall-time ratio it reports the kernel process's CPU time
+ratio (all threads: training, the dashboard, the kernel's messaging) and the time spent inside the dashboard's
+observer call (event intake + every redraw), the direct cost on the training thread.
 
     .venv/bin/python benchmarks/bench_dashboard.py --pairs 3 --steps 80
 """
@@ -43,14 +44,14 @@ def bench_once(with_dashboard):
             board(event)
             spent[0] += time.perf_counter() - t0
         observers = [observe]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     handle = start_training(CONFIG, observers)
     handle.wait()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     events = handle.run_dir.read_events(0)[0]
     steps = [e for e in events if e["type"] == "step"]
     loop = steps[-1]["time"] - steps[0]["time"]  # first to last step: the training loop alone
-    print("BENCH " + json.dumps({{"dashboard": with_dashboard, "wall_s": wall, "loop_s": loop,
+    print("BENCH " + json.dumps({{"dashboard": with_dashboard, "wall_s": wall, "loop_s": loop, "cpu_s": cpu,
                                   "steps": len(steps), "observer_s": spent[0],
                                   "redraws": board.redraws if board else 0}}))
 """
@@ -89,12 +90,13 @@ def summarise(results: list[dict]) -> dict:
     plain = [r for r in results if not r["dashboard"]]
     board = [r for r in results if r["dashboard"]]
     # Runs alternate A B B A ..., so the i-th plain and i-th dashboard runs are neighbours: compare them in pairs.
-    ratio = {key: statistics.median(b[key] / p[key] for p, b in zip(plain, board)) for key in ("wall_s", "loop_s")}
+    ratio = {key: statistics.median(b[key] / p[key] for p, b in zip(plain, board)) for key in ("wall_s", "loop_s", "cpu_s")}
     observer_share = statistics.median(b["observer_s"] / b["loop_s"] for b in board)
     return {"runs_each": len(plain), "steps": board[0]["steps"],
             "plain_wall_s": statistics.median(p["wall_s"] for p in plain),
             "dashboard_wall_s": statistics.median(b["wall_s"] for b in board),
             "wall_ratio_median_of_pairs": ratio["wall_s"], "loop_ratio_median_of_pairs": ratio["loop_s"],
+            "cpu_ratio_median_of_pairs": ratio["cpu_s"],
             "wall_ratio_of_totals": sum(b["wall_s"] for b in board) / sum(p["wall_s"] for p in plain),
             "observer_share_of_loop": observer_share,
             "redraws": statistics.median(b["redraws"] for b in board)}

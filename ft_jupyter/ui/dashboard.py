@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -96,6 +97,21 @@ def status_text(curves: RunCurves, stopping: bool = False) -> tuple[str, str]:
                        f"({share:.2f}%), {started['train_rows']} training rows")
 
 
+def progress_fraction(curves: RunCurves) -> float:
+    step, started = curves.last_step, curves.started
+    total = step["max_steps"] if step is not None else (started["max_steps"] if started is not None else 0)
+    done = step["step"] if step is not None else 0
+    return min(1.0, done / total) if total > 0 else 0.0
+
+
+def progress_html(curves: RunCurves, colour: str) -> str:
+    width = 100 * progress_fraction(curves)
+    bar = (f"<div style='flex:0 0 40%;height:10px;background:#e0e0e0;border-radius:5px;overflow:hidden'>"
+           f"<div class='jp-ft-progress-bar' style='width:{width:.1f}%;height:100%;background:{colour}'></div></div>")
+    return (f"<div style='display:flex;align-items:center;gap:10px'>{bar}"
+            f"<span>{html.escape(progress_text(curves))}</span></div>")
+
+
 def progress_text(curves: RunCurves) -> str:
     step = curves.last_step
     if step is None:
@@ -106,6 +122,8 @@ def progress_text(curves: RunCurves) -> str:
         parts.append(f"cost ${step['cost_so_far']:.4f}")
     if step["loss"] is not None:
         parts.append(f"loss {step['loss']:.4f}")
+    if step["memory_mb"] is not None:
+        parts.append(f"memory {step['memory_mb']:,.0f} MiB")
     return " · ".join(parts)
 
 
@@ -129,9 +147,9 @@ class Dashboard:
         self.title = widgets.HTML(f"<b>{html.escape(title)}</b>" if title else "")
         self.status = widgets.HTML()
         self.status.add_class("jp-ft-dashboard-status")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout={"width": "40%"})
-        self.progress_label = widgets.HTML("step 0")
-        self.progress_label.add_class("jp-ft-dashboard-progress")
+        # Bar and text in one HTML widget: one message per redraw instead of two.
+        self.progress = widgets.HTML()
+        self.progress.add_class("jp-ft-dashboard-progress")
         self.warnings = widgets.HTML()
         self.warnings.add_class("jp-ft-dashboard-warnings")
         self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
@@ -151,7 +169,7 @@ class Dashboard:
         self.widget = widgets.VBox([
             self.title,
             self.status,
-            widgets.HBox([self.progress, self.progress_label]),
+            self.progress,
             self.warnings,
             widgets.HBox([self.stop_button, widgets.HTML("&nbsp;&nbsp;loss axis&nbsp;"), self.scale, self.smoothing],
                          layout={"align_items": "center"}),
@@ -184,23 +202,18 @@ class Dashboard:
     # ---- drawing ------------------------------------------------------------------------------------------------
     def redraw(self) -> None:
         with self._lock:
+            started = time.perf_counter()
             fill_figure(self.fig, self.curves, self._smoother, self.max_points)
             self._draw_text()
             self.redraws += 1
+            self.throttle.cost(time.perf_counter() - started)
 
     def _draw_text(self) -> None:
         state, message = self._ended or status_text(self.curves, self._stopping)
         colour = _STATE_COLOURS.get(state, "#555")
         self.status.value = (f"<span style='color:{colour};font-weight:bold' data-state='{state}'>{state}</span>"
                              f" — {html.escape(message)}")
-        step = self.curves.last_step
-        if self.curves.started is not None:
-            self.progress.max = max(1, self.curves.started["max_steps"])
-        if step is not None:
-            self.progress.max = max(1, step["max_steps"])
-            self.progress.value = min(step["step"], self.progress.max)
-        self.progress.bar_style = {"finished": "success", "stopped": "warning", "failed": "danger"}.get(state, "")
-        self.progress_label.value = html.escape(progress_text(self.curves))
+        self.progress.value = progress_html(self.curves, colour)
         self.warnings.value = warnings_html(self.curves.warnings) + notes_html(self.curves.notes)
         if self.curves.end is not None or self._ended is not None:
             self.stop_button.disabled = True

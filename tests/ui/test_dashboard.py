@@ -1,12 +1,13 @@
 """The dashboard fed synthetic events: figure data, progress, status, warnings, stop, throttling, downsampling."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from ft_jupyter.train.events import Evaluation, Finished, RunStarted, Step, Stopped, Warning
-from ft_jupyter.ui.dashboard import EVAL, LOSS, LOSS_SMOOTH, LR, Dashboard
+from ft_jupyter.ui.dashboard import EVAL, LOSS, LOSS_SMOOTH, LR, Dashboard, progress_fraction
 from ft_jupyter.ui.throttle import Throttle
 
 
@@ -16,6 +17,11 @@ class FakeClock:
 
     def __call__(self):
         return self.now
+
+
+def every_event():
+    """A throttle that lets every update draw: each call sees a clock one second later."""
+    return Throttle(0.0, 0, budget=1.0, clock=itertools.count().__next__)
 
 
 def started(max_steps=100, price=0.0):
@@ -32,7 +38,7 @@ def step(i, max_steps=100, loss=None):
 
 
 def test_figure_and_progress_follow_the_events():
-    board = Dashboard(throttle=Throttle(0.0, 0))  # draw every event
+    board = Dashboard(throttle=every_event())  # draw every event
     board(started())
     assert "running" in board.status.value and "20,000 of 1,000,000" in board.status.value
     for i in range(1, 11):
@@ -42,9 +48,9 @@ def test_figure_and_progress_follow_the_events():
     assert np.allclose(board.fig.data[LOSS].y, [5.0 / i for i in range(1, 11)])
     assert list(board.fig.data[EVAL].y) == [0.9]
     assert board.fig.data[LR].y[-1] == pytest.approx(1e-4)
-    assert board.progress.value == 10 and board.progress.max == 100
-    assert "step 10/100" in board.progress_label.value and "ETA 0:45" in board.progress_label.value
-    assert "cost" not in board.progress_label.value  # no price per hour given
+    assert progress_fraction(board.curves) == 0.1 and "width:10.0%" in board.progress.value
+    assert "step 10/100" in board.progress.value and "ETA 0:45" in board.progress.value
+    assert "cost" not in board.progress.value  # no price per hour given
     board(Finished(step=10, train_loss=0.5, elapsed_s=5.0, artifact_path="/runs/r1/adapter"))
     assert "finished" in board.status.value and "/runs/r1/adapter" in board.status.value
     assert board.stop_button.disabled
@@ -54,11 +60,11 @@ def test_cost_is_shown_when_a_price_is_set():
     board = Dashboard()
     board(started(price=0.35))
     board(step(4))
-    assert "cost $0.0040" in board.progress_label.value
+    assert "cost $0.0040" in board.progress.value
 
 
 def test_nan_loss_is_drawn_as_a_gap_not_an_error():
-    board = Dashboard(throttle=Throttle(0.0, 0))
+    board = Dashboard(throttle=every_event())
     board(started())
     board(step(1, loss=2.0))
     board(step(2, loss=float("nan")))
@@ -110,7 +116,7 @@ def test_long_series_are_downsampled_before_drawing():
 
 
 def test_scale_and_smoothing_controls_change_the_chart():
-    board = Dashboard(throttle=Throttle(0.0, 0))
+    board = Dashboard(throttle=every_event())
     board(started())
     for i, loss in enumerate([4.0, 1.0, 4.0, 1.0], start=1):
         board(step(i, loss=loss))
@@ -143,4 +149,4 @@ def test_a_failed_run_shows_the_error_and_the_advice():
     board(Failed(step=3, error="OutOfMemoryError: CUDA out of memory", advice="Try batch_size 4 with grad_accum 2."))
     assert "data-state='failed'" in board.status.value
     assert "out of memory" in board.status.value and "grad_accum 2" in board.status.value
-    assert board.stop_button.disabled and board.progress.bar_style == "danger"
+    assert board.stop_button.disabled and "background:#c62828" in board.progress.value

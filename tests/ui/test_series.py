@@ -66,3 +66,16 @@ def test_run_curves_follow_events():
     curves.apply({"type": "finished", "step": 2})
     assert curves.state == "finished"
     assert np.isnan(curves.loss.y[0]) and curves.eval_loss.y == [2.5]
+
+
+def test_slow_redraws_widen_the_gap_to_stay_within_the_budget():
+    clock = FakeClock()
+    throttle = Throttle(min_interval_s=0.2, always_first=0, budget=0.01, clock=clock)
+    throttle.cost(0.005)  # 5 ms per redraw: at most one every 0.5 s keeps drawing at 1% of the time
+    drawn = 0
+    for i in range(1000):
+        clock.now = i * 0.01
+        drawn += throttle.ready()
+    assert 18 <= drawn <= 21
+    throttle.cost(0.0001)
+    assert throttle.gap_s == 0.2
