@@ -144,8 +144,10 @@ def _optimizer_term(name: str, tensors: tuple[tuple[int, ...], ...], b: int) -> 
     return MemoryTerm("optimizer", 0, "SGD without momentum keeps no state")
 
 
-def layer_elements(arch: Architecture, config: RunConfig, seq_len: int) -> dict[str, int]:
+def layer_elements(arch: Architecture, config: RunConfig, seq_len: int, *, frozen: bool = False) -> dict[str, int]:
     """Values autograd saves per token in one decoder block whose input needs gradients, by part.
+
+    frozen: a block with no trainable weight that gradients still pass through (freeze below the top blocks).
 
     Read off PyTorch's saved-tensor hooks on Llama/Qwen2/Mistral/Gemma blocks (tests/unit/estimate): each norm keeps
     its input and 1/rms (and the normalised input when its weight trains); SDPA attention keeps q, k, v, the output
@@ -157,7 +159,7 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int) -> dict[
     h, i, d = arch.hidden_size, arch.intermediate_size, arch.head_dim
     q, kv = arch.num_heads * d, arch.num_kv_heads * d
     method = config.method
-    full_like = method.method in ("full", "freeze")
+    full_like = method.method in ("full", "freeze") and not frozen
     norms = arch.norms_per_layer * (h + 1 + (h if full_like else 0))
     if arch.qk_norm:
         norms += q + arch.num_heads + kv + arch.num_kv_heads + ((q + kv) if full_like else 0)
@@ -169,7 +171,7 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int) -> dict[
     out = {"norms": norms, "attention": attention, "mlp": mlp, "linear inputs": 0, "lora": 0}
     block = [lin for lin in arch.linears if lin.layer == 0]
     adapted = {}
-    if method.uses_lora:
+    if method.uses_lora and not frozen:
         adapted = {name.rsplit(".", 1)[-1]: n_in for name, n_in, _, kind in lora_targets(arch, method)[0]
                    if kind == "linear" and arch.layer_of(name) == 0}
     shared_inputs: dict[tuple[str, int], int] = {}
@@ -191,6 +193,24 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int) -> dict[
     return out
 
 
+def saving_blocks(arch: Architecture, config: RunConfig, seq_len: int) -> list[tuple[int, dict[str, int]]]:
+    """[(number of blocks, values saved per token in each)] for the blocks that keep activations.
+
+    Every block does for LoRA and full fine-tuning. With freeze, the top blocks do; the frozen ones below keep
+    activations too when gradients must reach the input embedding (a tied head that trains, or gradient
+    checkpointing, which makes the embedding output require grad), and keep nothing otherwise.
+    """
+    method = config.method
+    if method.method != "freeze":
+        return [(arch.num_layers, layer_elements(arch, config, seq_len))]
+    plan = [(method.freeze_train_blocks, layer_elements(arch, config, seq_len))] if method.freeze_train_blocks else []
+    reaches_embedding = (arch.tied_embeddings and method.freeze_train_head) or config.training.gradient_checkpointing
+    below = arch.num_layers - method.freeze_train_blocks
+    if reaches_embedding and below:
+        plan.append((below, layer_elements(arch, config, seq_len, frozen=True)))
+    return plan
+
+
 def _trains_head(arch: Architecture, config: RunConfig) -> bool:
     method = config.method
     if method.method == "full":
@@ -206,43 +226,42 @@ def activation_terms(arch: Architecture, config: RunConfig, precision: str, batc
     b = BYTES[precision]
     # Quantized runs carry an fp32 residual stream (peft upcasts embeddings and norms), so norm inputs are 4 B.
     stream_b = 4 if config.quantization.mode != "none" else b
-    method = config.method
-    parts = layer_elements(arch, config, seq_len)
-    per_layer = sum(parts.values())
-    per_layer_bytes = b * (per_layer - parts["norms"]) + stream_b * parts["norms"]
-    layers = method.freeze_train_blocks if method.method == "freeze" else arch.num_layers
-    detail = " + ".join(f"{k} {v:,}" for k, v in parts.items() if v)
+    plan = saving_blocks(arch, config, seq_len)
+    layers = sum(n for n, _ in plan)
+
+    def block_bytes(parts: dict[str, int]) -> int:
+        return b * (sum(parts.values()) - parts["norms"]) + stream_b * parts["norms"]
+
     sizes = f"{b} B" if stream_b == b else f"{b} B (norms {stream_b} B)"
+    blocks = " + ".join(f"{n} blocks × {sum(parts.values()):,} values" for n, parts in plan) or "no block"
+    detail = "; ".join(" + ".join(f"{k} {v:,}" for k, v in parts.items() if v) for _, parts in plan)
     if config.training.gradient_checkpointing:
-        saved = tokens * (layers * arch.hidden_size * stream_b + per_layer_bytes)
+        largest = max((block_bytes(parts) for _, parts in plan), default=0)
+        saved = tokens * (layers * arch.hidden_size * stream_b + largest)
         formula = (f"{batch} × {seq_len} tokens × ({layers} blocks × hidden {arch.hidden_size} × {stream_b} B + one "
-                   f"block recomputed {per_layer:,} values × {sizes})")
+                   f"block recomputed, {largest:,} B)")
         note = "gradient checkpointing: block inputs kept, each block recomputed in backward"
     else:
-        saved = tokens * layers * per_layer_bytes
-        formula = f"{batch} × {seq_len} tokens × {layers} blocks × {per_layer:,} values × {sizes} ({detail})"
+        saved = tokens * sum(n * block_bytes(parts) for n, parts in plan)
+        formula = f"{batch} × {seq_len} tokens × ({blocks}) × {sizes} ({detail})"
         note = "without gradient checkpointing (turn it on to keep only block inputs)"
     terms = [MemoryTerm("activations", saved, formula, note)]
     terms.append(loss_head_term(arch, config, b, tokens, labeled_tokens))
     return terms
 
 
-def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int,
-                         terms: list[MemoryTerm]) -> MemoryTerm:
+def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int
+                         ) -> MemoryTerm:
     """CPU only: freed forward-pass temporaries that glibc malloc keeps (process memory, not live tensors).
 
     Measured (benchmarks/RESULTS.md): each block's temporaries are freed but not reused by the next block, so by the
-    end of the forward the heap holds a share of every block's working set as free space. Gradients and optimizer
-    states allocated afterwards reuse it, which is why full fine-tuning shows none.
+    end of the forward pass the heap holds, as free space, about this share of the blocks' working set.
     """
-    blocks = config.method.freeze_train_blocks if config.method.method == "freeze" else arch.num_layers
     tokens = batch * seq_len
-    values = sum(layer_elements(arch, config, seq_len).values())
-    working_set = tokens * blocks * values * BYTES[precision]
-    reused = sum(t.bytes for t in terms if t.name in ("gradients", "optimizer"))
-    cache = max(0, int(CPU_CACHE_FRACTION * working_set) - reused)
-    formula = (f"max(0, {CPU_CACHE_FRACTION} × {tokens:,} tokens × {blocks} blocks × {values:,} values × "
-               f"{BYTES[precision]} B − gradients − optimizer)")
+    values = sum(n * sum(parts.values()) for n, parts in saving_blocks(arch, config, seq_len))
+    cache = int(CPU_CACHE_FRACTION * tokens * values * BYTES[precision])
+    formula = (f"{CPU_CACHE_FRACTION} × {tokens:,} tokens × {values:,} values over the blocks × "
+               f"{BYTES[precision]} B")
     return MemoryTerm("allocator cache", cache, formula, "freed temporaries the C allocator keeps; CPU process "
                       "memory only, fitted to measurements")
 
@@ -299,7 +318,7 @@ def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, 
     labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
     terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":
-        terms.append(allocator_cache_term(arch, config, precision, t.batch_size, seq, terms))
+        terms.append(allocator_cache_term(arch, config, precision, t.batch_size, seq))
         terms.append(MemoryTerm("runtime", CPU_RUNTIME_BYTES, f"{CPU_RUNTIME_BYTES // MIB} MiB measured",
                                 "Python, torch, transformers, TRL, tokenizer and data in the training process"))
     else:
