@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ft_jupyter.config import ConfigError
 from ft_jupyter.evaluate.runs import load_models, open_run, save_result
 
 VARIANTS = {"base": "base, zero-shot", "prompted": "base + prompt", "finetuned": "fine-tuned"}
@@ -135,7 +136,7 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     data = prepare(config.data, seed=config.training.seed)  # the same seeded split the run trained on
     test = data.test[:max_rows] if max_rows else data.test
     if not test:
-        raise ValueError(f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
+        raise ConfigError(f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
                          "a comparison needs held-out rows the model never trained on.")
     task = "classification" if data.labels else "generation"
     k = shots if shots is not None else (len(data.labels) if data.labels else 3)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ft_jupyter.config import ConfigError
 from ft_jupyter.evaluate.runs import open_run
 
 VOLUMES = (1_000, 10_000, 100_000, 1_000_000)
@@ -43,7 +44,7 @@ def training_cost(run: Any, *, runs_dir: str | Path = "runs", price_per_hour: fl
     events, _ = run_dir.read_events()
     ends = [e for e in events if e.get("type") in ("finished", "stopped")]
     if not ends:
-        raise ValueError(f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); its cost "
+        raise ConfigError(f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); its cost "
                          "is known once it finishes or is stopped.")
     end = ends[-1]
     hours = float(end.get("device_hours") or end.get("elapsed_s", 0.0) / 3600)

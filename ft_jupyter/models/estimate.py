@@ -86,6 +86,13 @@ def gpu_fit(total_bytes: int) -> list[dict[str, Any]]:
 class RowTokens:
     longest_row: int       # tokens of the longest training conversation with the chat template
     longest_answer: int    # tokens of the longest assistant part (what assistant-only loss trains on)
+    exact: bool = True     # False: approximated from characters (no tokenizer for this model here)
+
+
+# Without the model's tokenizer: English BPE averages ~4 characters a token; 3 keeps the guess on the safe side,
+# plus a few tokens of role markers per message.
+CHARS_PER_TOKEN = 3
+TOKENS_PER_MESSAGE = 8
 
 
 _ROWS: dict[tuple, RowTokens | None] = {}
@@ -119,9 +126,25 @@ def _local_tokenizer(name: str, trust_remote_code: bool):
     return None
 
 
+def _count_tokens(tokenizer, train) -> RowTokens:
+    texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in train]
+    rows = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    answers = [[m["content"] for m in e.messages if m["role"] == "assistant"] for e in train]
+    flat = tokenizer([a for turn in answers for a in turn], add_special_tokens=False)["input_ids"]
+    sizes, i = [], 0
+    for turn in answers:  # + 1 per answer: the end-of-turn token is trained too
+        sizes.append(sum(len(ids) + 1 for ids in flat[i:i + len(turn)]))
+        i += len(turn)
+    return RowTokens(max(len(r) for r in rows), max(sizes))
+
+
+def _approx_tokens(messages) -> int:
+    return sum(-(-len(m["content"]) // CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for m in messages)
+
+
 def row_tokens(config: RunConfig) -> RowTokens | None:
-    """Token counts of the training rows with the model's chat template, or None when the data or the tokenizer is
-    not on this machine. Cached per data and model settings."""
+    """Token counts of the training rows with the model's chat template (approximated from characters when its
+    tokenizer is not on this machine), or None when the data is not. Cached per data and model settings."""
     key = (config.model.name, repr(config.data), config.training.seed)
     with _ROWS_LOCK:
         if key in _ROWS:
@@ -129,23 +152,18 @@ def row_tokens(config: RunConfig) -> RowTokens | None:
     from ft_jupyter.config import ConfigError
     from ft_jupyter.data.prepare import prepare
 
-    tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code)
+    try:
+        train = prepare(config.data, seed=config.training.seed).train
+    except ConfigError:  # data not available here: size by max_seq_len
+        train = []
+    tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code) if train else None
     found = None
     if tokenizer is not None and tokenizer.chat_template:
-        try:
-            train = prepare(config.data, seed=config.training.seed).train
-        except ConfigError:
-            train = []
-        if train:
-            texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in train]
-            rows = tokenizer(texts, add_special_tokens=False)["input_ids"]
-            answers = [[m["content"] for m in e.messages if m["role"] == "assistant"] for e in train]
-            flat = tokenizer([a for turn in answers for a in turn], add_special_tokens=False)["input_ids"]
-            sizes, i = [], 0
-            for turn in answers:  # + 1 per answer: the end-of-turn token is trained too
-                sizes.append(sum(len(ids) + 1 for ids in flat[i:i + len(turn)]))
-                i += len(turn)
-            found = RowTokens(max(len(r) for r in rows), max(sizes))
+        found = _count_tokens(tokenizer, train)
+    elif train:
+        found = RowTokens(max(_approx_tokens(e.messages) for e in train),
+                          max(_approx_tokens([m for m in e.messages if m["role"] == "assistant"]) for e in train),
+                          exact=False)
     with _ROWS_LOCK:
         _ROWS[key] = found
     return found
@@ -168,7 +186,8 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     longest = rows.longest_row if rows else None
     answer = rows.longest_answer if rows else None
     seq = min(max_len, longest) if longest else max_len
-    note = (f"longest training row {longest} tokens, max_seq_len {max_len}" if longest
+    approx = "" if rows is None or rows.exact else "≈"
+    note = (f"longest training row {approx}{longest} tokens, max_seq_len {max_len}" if longest
             else f"max_seq_len {max_len}, the worst case")
     memory = memory_breakdown(arch, counts, config, device=device, seq_len=seq, answer_tokens=answer)
     on_gpu = (memory if device == "cuda"

@@ -220,3 +220,16 @@ def test_freeze_keeps_activations_below_the_top_blocks_only_when_gradients_reach
     below = [parts for n, parts in plan if n == arch.num_layers - 1]
     assert per_token == (sum(below[0].values()) if saves_below else 0)
     assert sum(n for n, _ in plan) == (arch.num_layers if saves_below else 1)
+
+
+def test_without_the_models_tokenizer_rows_are_sized_from_characters():
+    from ft_jupyter.config import DataConfig
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.models.estimate import CHARS_PER_TOKEN, row_tokens
+
+    config = _config(data=DataConfig(dataset="support-emails"), training=TrainingConfig(max_seq_len=2048))
+    rows = row_tokens(config)
+    longest_chars = max(sum(len(m["content"]) for m in e.messages) for e in prepare(config.data, seed=42).train)
+    assert not rows.exact and rows.longest_row >= longest_chars / CHARS_PER_TOKEN
+    est = estimate_run(config)
+    assert est.memory.seq_len == rows.longest_row < 2048 and "≈" in est.seq_len_note
