@@ -1,8 +1,9 @@
 """The live training dashboard: an observer of training events, drawn with a Plotly FigureWidget.
 
-It is called on the training thread for every event. Taking an event in costs a few list appends; drawing happens
-at most every `min_interval_s` (the first steps, evaluations, warnings and the run's end always draw), inside one
-`batch_update`, with long series downsampled, so watching a run does not slow it.
+It is called on the training thread for every event. Taking an event in costs a few list appends. Drawing happens
+at most every `min_interval_s` and within a 1% time budget (see `throttle`); the first steps, evaluations, warnings
+and the run's end always draw. A redraw is one `plotly_restyle` of downsampled arrays plus one status and one
+progress message, so watching a run does not slow it (benchmarks/bench_dashboard.py measures it).
 """
 
 from __future__ import annotations

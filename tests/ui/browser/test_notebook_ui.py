@@ -14,8 +14,8 @@ from ft_jupyter import ui
 from ft_jupyter.config import preset
 
 config = preset("tiny-smoke").with_overrides({
-    "name": "notebook-ui", "runs_dir": "runs", "training.max_steps": 400, "training.learning_rate": 1e-3, "training.max_seq_len": 128,
-    "data.max_rows": 120})
+    "name": "notebook-ui", "runs_dir": "runs", "training.max_steps": 400, "training.learning_rate": 1e-3,
+    "training.max_seq_len": 128, "data.max_rows": 120})
 panel = ui.configure(config)
 panel"""
 TRAIN = "run = ui.train(panel.config)"
