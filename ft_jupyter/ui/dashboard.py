@@ -1,7 +1,7 @@
 """The live training dashboard: an observer of training events, drawn with a Plotly FigureWidget.
 
 It is called on the training thread for every event. Taking an event in costs a few list appends. Drawing happens
-at most every `min_interval_s` and within a 1% time budget (see `throttle`); the first steps, evaluations, warnings
+at most every `min_interval_s` and within a 0.5% time budget (see `throttle`); the first steps, evaluations, warnings
 and the run's end always draw. A redraw is one `plotly_restyle` of downsampled arrays plus one status and one
 progress message, so watching a run does not slow it (benchmarks/bench_dashboard.py measures it).
 """

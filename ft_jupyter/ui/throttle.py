@@ -3,7 +3,8 @@
 The first steps are always drawn so a learner sees at once that training started (transformers'
 NotebookProgressCallback and fastprogress do the same). After that redraws are at least `min_interval_s` apart
 (≈5 a second), and further apart when drawing is slow: the gap grows so that drawing takes at most `budget` of the
-wall time (1%), whatever the machine or the length of the curves.
+wall time (0.5%), whatever the machine or the length of the curves. The budget is half the 2% a dashboard may cost
+in all, leaving the rest to what a redraw sets off outside this thread (sending, the browser drawing).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Callable
 
 
 class Throttle:
-    def __init__(self, min_interval_s: float = 0.2, always_first: int = 5, budget: float = 0.01,
+    def __init__(self, min_interval_s: float = 0.2, always_first: int = 5, budget: float = 0.005,
                  clock: Callable[[], float] = time.monotonic):
         if min_interval_s < 0 or always_first < 0 or not 0 < budget <= 1:
             raise ValueError("min_interval_s and always_first must be ≥ 0 and budget in (0, 1].")
