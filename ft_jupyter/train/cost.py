@@ -17,5 +17,6 @@ class CostMeter:
         # Loading time counts too: a rented machine bills from the moment it is up.
         return self.prior_hours + (time.perf_counter() - self.started) / 3600 * self.devices
 
-    def cost(self) -> float:
-        return self.device_hours() * self.price_per_hour
+    def cost(self, hours: float | None = None) -> float:
+        """The price of `hours` device-hours (default: now); pass the hours you report so both agree exactly."""
+        return (self.device_hours() if hours is None else hours) * self.price_per_hour

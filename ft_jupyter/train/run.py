@@ -224,7 +224,8 @@ def _save_and_summarise(config: RunConfig, run: RunDir, emit: _Emitter, trainer,
         tokenizer.save_pretrained(str(artifact))
     elapsed = time.perf_counter() - meter.started
     step, max_steps = trainer.state.global_step, trainer.state.max_steps
-    hours, cost = meter.device_hours(), meter.cost()
+    hours = meter.device_hours()
+    cost = meter.cost(hours)
     money = f"; cost {cost:.2f} ({hours:.3f} device-hours)" if meter.price_per_hour else ""
     best = trainer.state.best_model_checkpoint if config.training.load_best_at_end else None
     if best:
@@ -257,7 +258,7 @@ def _record_failure(config: RunConfig, emit: _Emitter, exc: BaseException, step:
     if isinstance(exc, KeyboardInterrupt):  # before training started: nothing to save
         reason = "interrupted before training started"
         emit(Stopped(step=step, reason=reason, elapsed_s=time.perf_counter() - meter.started, artifact_path="",
-                     device_hours=hours, cost=meter.cost()))
+                     device_hours=hours, cost=meter.cost(hours)))
         emit.status("stopped", reason, step=step, device_hours=hours)
         return
     advice = _oom_advice(config) if _is_out_of_memory(exc) else ""
