@@ -119,12 +119,80 @@ def browser(lab):
         instance.close()
 
 
+FAILED_KEY = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED_KEY] = report.failed
+    return report
+
+
 @pytest.fixture()
-def page(browser):
+def page(browser, lab, request):
+    """A fresh browser page. When the test fails, the page is saved as test-artifacts/<test>-failure.png and the
+    lab's log tail and the browser console are printed, so a failure far away (CI) can be read."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
     yield page
+    if request.node.stash.get(FAILED_KEY, False):
+        ARTIFACTS.mkdir(exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"))
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not mask the failure
+            print(f"no failure screenshot: {exc}")
+        print("---- browser console (last 40) ----\n" + "\n".join(console[-40:]))
+        print("---- lab log (tail) ----\n" + lab.log_tail())
     context.close()
+    _shut_down_sessions(lab)
+
+
+def _kernel_idle(lab: Lab, notebook: str, timeout: float = 180.0) -> None:
+    """Wait until the notebook's kernel exists and is idle, as the server sees it (the toolbar can say 'idle'
+    before a kernel is attached, and Shift+Enter then opens a kernel picker instead of running the cell)."""
+    deadline, seen = time.monotonic() + timeout, "no session"
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(lab.url("/api/sessions"), timeout=5) as response:
+            sessions = json.loads(response.read())
+        mine = [s for s in sessions if s.get("path", "").endswith(notebook) and s.get("kernel")]
+        if mine:
+            seen = mine[0]["kernel"].get("execution_state", "unknown")
+            if seen == "idle":
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the kernel of {notebook} was not idle within {timeout:.0f} s (last state: {seen})\n"
+                         f"{lab.log_tail()}")
+
+
+def _run_cell(page, cell, timeout: float = 30.0) -> None:
+    """Run one cell with Shift+Enter and make sure it was queued (its prompt leaves '[ ]'). A key press the
+    notebook dropped (its kernel connection not ready yet) is repeated; a dialog in the way is reported."""
+    prompt = cell.locator(".jp-InputPrompt").first
+    for _attempt in range(3):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + timeout / 3
+        while time.monotonic() < deadline:
+            if prompt.inner_text().strip() not in ("[ ]:", ""):
+                return
+            if page.locator(".jp-Dialog").count():
+                raise AssertionError("a dialog opened instead of running the cell: "
+                                     + page.locator(".jp-Dialog").inner_text())
+            time.sleep(0.25)
+    raise AssertionError(f"the cell was not queued within {timeout:.0f} s (prompt {prompt.inner_text()!r})")
+
+
+def _shut_down_sessions(lab: Lab) -> None:
+    """Each browser test starts with no kernels: one test's idle kernel must not pass for the next test's."""
+    with urllib.request.urlopen(lab.url("/api/sessions"), timeout=10) as response:
+        sessions = json.loads(response.read())
+    for session in sessions:
+        request = urllib.request.Request(lab.url(f"/api/sessions/{session['id']}"), method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +218,15 @@ def _write_notebook(path: Path, cells: list[str]) -> None:
         "nbformat": 4, "nbformat_minor": 5,
     }
     path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def kernel_idle(lab):
+    """kernel_idle(notebook_name): wait until that notebook's kernel is up and idle."""
+    return lambda notebook, timeout=180.0: _kernel_idle(lab, notebook, timeout)
+
+
+@pytest.fixture(scope="session")
+def run_cell():
+    """run_cell(page, cell_locator): Shift+Enter on the cell, checked to have queued it."""
+    return _run_cell

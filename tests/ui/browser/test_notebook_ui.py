@@ -29,27 +29,21 @@ def plotted_steps(page) -> int:
     }""")
 
 
-def run_cell(page, index: int) -> None:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-
-
 def trainable(page) -> str:
     return page.locator(".jp-ft-config-panel .jp-ft-trainable").first.get_attribute("data-trainable")
 
 
-def test_configure_train_watch_and_stop_in_jupyterlab(lab, page, artifacts, write_notebook):
+def test_configure_train_watch_and_stop_in_jupyterlab(lab, page, artifacts, write_notebook, kernel_idle, run_cell):
     write_notebook(lab.root_dir / "ui_test.ipynb", [SETUP, TRAIN])
     widget_errors = []
     page.on("console", lambda m: widget_errors.append(m.text) if "Could not create a view" in m.text else None)
     page.set_default_timeout(120_000)
     page.goto(lab.url("/lab/workspaces/ui-test/tree/ui_test.ipynb?reset"))
-    page.locator(".jp-Notebook .jp-Cell").nth(1).wait_for()
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                 ".jp-Toolbar-kernelStatus").first.wait_for()
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.nth(1).wait_for()
+    kernel_idle("ui_test.ipynb")
 
-    run_cell(page, 0)
+    run_cell(page, cells.nth(0))
     page.locator(".jp-ft-config-panel").wait_for()
     page.locator(".jp-ft-config-panel .jp-ft-trainable").wait_for()
     before = trainable(page)
@@ -66,7 +60,7 @@ def test_configure_train_watch_and_stop_in_jupyterlab(lab, page, artifacts, writ
     assert int(after) > int(before)  # rank 8 -> 32 trains more parameters
     page.screenshot(path=str(artifacts / "notebook-ui-2-rank-32.png"))
 
-    run_cell(page, 1)
+    run_cell(page, cells.nth(1))
     page.locator(".jp-ft-dashboard").wait_for()
     page.wait_for_function("() => { const p = document.querySelector('.jp-ft-dashboard .js-plotly-plot');"
                            " return p && p.data && p.data[0].x && p.data[0].x.length >= 3; }")

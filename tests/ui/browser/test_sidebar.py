@@ -44,15 +44,7 @@ def sparkline_points(page) -> int:
     return int(run_row(page).locator("svg.jp-ft-Sparkline").get_attribute("data-ft-points"))
 
 
-def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts):
-    try:
-        configure_insert_watch_and_stop(lab, page, artifacts)
-    except Exception:
-        page.screenshot(path=str(artifacts / "sidebar-failure.png"))  # what the browser saw when it failed
-        raise
-
-
-def configure_insert_watch_and_stop(lab, page, artifacts):
+def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, kernel_idle, run_cell):
     page.set_default_timeout(180_000)  # a loaded 2-core CI machine starts kernels slowly
     page.goto(lab.url("/lab/workspaces/sidebar-test?reset"))
     page.locator("li[data-id='ft-jupyter-sidebar']").click()
@@ -80,9 +72,8 @@ def configure_insert_watch_and_stop(lab, page, artifacts):
     cell = page.locator(".jp-Notebook .jp-Cell").filter(has_text="ui.train(config)")
     cell.wait_for()
     assert "name='tiny-random'" in cell.inner_text()
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
+    kernel_idle(".ipynb")  # the notebook the sidebar created, whatever it is named
+    run_cell(page, cell)
 
     # The run shows up in the sidebar with a sparkline that grows while it trains.
     run_row(page).locator("[data-ft-points]").wait_for()
