@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,7 +193,11 @@ def _shut_down_sessions(lab: Lab) -> None:
         sessions = json.loads(response.read())
     for session in sessions:
         request = urllib.request.Request(lab.url(f"/api/sessions/{session['id']}"), method="DELETE")
-        urllib.request.urlopen(request, timeout=30).close()
+        try:
+            urllib.request.urlopen(request, timeout=30).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # already gone is fine
+                raise
 
 
 @pytest.fixture(scope="session")
