@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,6 +24,10 @@ from ft_jupyter.train.interrupts import StopRequest, graceful_interrupts
 from ft_jupyter.train.store import RunDir, RunStore
 
 RUN_ID_ENV = "FT_JUPYTER_RUN_ID"
+
+# TRL reads a property that transformers 5 renamed, and transformers warns on every run: noise in a learner's
+# notebook that says nothing about their run. Only that one message is silenced.
+warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 @dataclass
