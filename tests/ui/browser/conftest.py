@@ -153,8 +153,8 @@ def page(browser, lab, request):
 
 
 def _kernel_idle(lab: Lab, notebook: str, timeout: float = 180.0) -> None:
-    """Wait until the notebook's kernel exists and is idle, as the server sees it (the toolbar can say 'idle'
-    before a kernel is attached, and Shift+Enter then opens a kernel picker instead of running the cell)."""
+    """Wait until the notebook's kernel exists and is idle, as the server sees it. The toolbar is there before a
+    kernel is attached, and a Shift+Enter pressed then can be dropped without a trace."""
     deadline, seen = time.monotonic() + timeout, "no session"
     while time.monotonic() < deadline:
         with urllib.request.urlopen(lab.url("/api/sessions"), timeout=5) as response:
