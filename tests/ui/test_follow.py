@@ -2,7 +2,6 @@
 
 import json
 import socket
-import time
 
 from ft_jupyter.config import RunConfig
 from ft_jupyter.train.events import Finished, RunStarted, Step
@@ -21,13 +20,6 @@ def step(i):
                 tokens_per_second=1.0, memory_mb=None, elapsed_s=float(i), eta_s=1.0)
 
 
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-    return predicate()
-
-
 def test_old_events_without_newer_fields_still_draw(tmp_path):
     run = RunStore(tmp_path).create(RunConfig())
     old_step = step(1).to_json()
@@ -40,19 +32,19 @@ def test_old_events_without_newer_fields_still_draw(tmp_path):
     assert board.follower._thread is None  # an ended run is read once, not followed
 
 
-def test_a_live_run_keeps_updating_and_stop_writes_the_stop_file(tmp_path):
+def test_a_live_run_keeps_updating_and_stop_writes_the_stop_file(tmp_path, wait_for):
     run = RunStore(tmp_path).create(RunConfig())
     run.set_status("running", "training")  # this process's pid: alive
     run.append_event(started().to_json())
     board = open_run(run.path, display="widgets")
     board.follower.poll_s = 0.05
     run.append_event(step(1).to_json())
-    assert wait_for(lambda: len(board.curves.loss) == 1)
+    wait_for(lambda: len(board.curves.loss) == 1, timeout=20, what="the first step drawn")
     board.stop_button.click()
     assert run.stop_requested() and "stop requested" in run.stop_path.read_text()
     run.append_event(Finished(step=1, train_loss=2.0, elapsed_s=1.0, artifact_path=str(run.path / "adapter"))
                      .to_json())
-    assert wait_for(lambda: "data-state='finished'" in board.status.value)
+    wait_for(lambda: "data-state='finished'" in board.status.value, timeout=20, what="the status to say finished")
     board.follower._thread.join(timeout=5)
     assert not board.follower._thread.is_alive()
 

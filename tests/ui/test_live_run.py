@@ -1,7 +1,6 @@
 """Real tiny runs watched by the dashboard: curves grow, Stop works mid-run (also from a re-opened run folder),
 the learning-rate preview matches what training used, runs compare, and the chat playground toggles the adapter."""
 
-import time
 
 import numpy as np
 import pytest
@@ -12,15 +11,6 @@ from ft_jupyter.ui.schedule import lr_schedule
 from ft_jupyter.ui.services import PanelServices
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +24,7 @@ def finished(ui_runs_dir, tiny_run_config):
 
 
 @pytest.fixture(scope="module")
-def stopped(ui_runs_dir, tiny_run_config):
+def stopped(ui_runs_dir, tiny_run_config, wait_for):
     config = tiny_run_config(ui_runs_dir, max_steps=500, learning_rate=1e-3, warmup_ratio=0.0, eval_steps=0)
     view = ui.train(config, display="widgets")
     wait_for(lambda: view.dashboard.curves.last_step is not None and view.dashboard.curves.last_step["step"] >= 3,

@@ -13,15 +13,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def _wait_for(predicate, timeout=600.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _lora_weights(model):
     return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
 
@@ -107,23 +98,23 @@ def _cli_train(config, tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _run_reaching(config, step):
+def _run_reaching(config, step, wait_for):
     from ft_jupyter.train.store import RunStore
 
     def reached():
         runs = RunStore(config.runs_dir).list_runs()
         return runs and any(e["type"] == "step" and e["step"] >= step for e in runs[0].read_events(0)[0])
 
-    _wait_for(reached, what=f"step {step}")
+    wait_for(reached, timeout=600.0, what=f"step {step}")
     return RunStore(config.runs_dir).list_runs()[0]
 
 
-def test_a_killed_cli_run_reads_as_stopped_and_the_cli_resumes_it_from_its_last_checkpoint(tiny, tmp_path):
+def test_a_killed_cli_run_reads_as_stopped_and_the_cli_resumes_it_from_its_last_checkpoint(tiny, tmp_path, wait_for):
     from ft_jupyter.cli import main
 
     config = tiny(**{"training.max_steps": 8, "training.save_steps": 3, "runs_dir": str(tmp_path / "runs")})
     proc = _cli_train(config, tmp_path)
-    run = _run_reaching(config, 4)  # checkpoint-3 is on disk once step 4 is logged
+    run = _run_reaching(config, 4, wait_for)  # checkpoint-3 is on disk once step 4 is logged
     proc.kill()  # like a kernel restart: no chance to write anything
     proc.communicate(timeout=60)
     last = run.last_checkpoint()  # checkpoint-3, or a later one if the process got further before dying
