@@ -16,6 +16,9 @@ from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
     RunConfig,
     TrainingConfig,
 )
+from ft_jupyter.noise import silence_known_noise  # noqa: E402
+
+silence_known_noise()
 
 __all__ = [
     "__version__",

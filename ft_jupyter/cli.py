@@ -82,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("ft_jupyter"):
+            raise  # a broken install of the kit itself, not a missing dependency: keep the traceback
+        from ft_jupyter.install import missing_module_message
+
+        print(f"error: {missing_module_message(exc)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

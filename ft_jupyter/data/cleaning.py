@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ft_jupyter.config.sections import CLEANING_STEPS
-from ft_jupyter.data.load import Row
+from ft_jupyter.data.load import PROGRESS_FROM_ROWS, Row
 
 _NON_WORD = re.compile(r"[\W_]+")
 # A row this many times longer than the median row is almost never a real example (pasted logs, merged rows).
@@ -35,11 +35,36 @@ def normalise(text: str) -> str:
 
 def row_key(row: Row) -> str:
     """The normalised text of a whole row: rows with equal keys are duplicates, however they are spaced or cased."""
-    return "\x1f".join(f"{m['role']}:{normalise(m['content'])}" for m in row.messages)
+    return _joined(row.messages, [normalise(m["content"]) for m in row.messages])
 
 
-def _prompt_key(row: Row) -> str:
-    return "\x1f".join(f"{m['role']}:{normalise(m['content'])}" for m in row.prompt)
+def _joined(messages: tuple[dict[str, str], ...], normalised: list[str]) -> str:
+    return "\x1f".join(f"{m['role']}:{text}" for m, text in zip(messages, normalised))
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What the findings compare, computed once per row: normalising text is the slow part of the report."""
+
+    exact: str            # the row verbatim
+    near: str             # row_key(row)
+    prompt: str | None    # the normalised prompt; None when it holds no input (plain-text rows share an empty one)
+    answer: str           # the normalised answer
+
+
+def _keys(row: Row) -> _Keys:
+    normalised = [normalise(m["content"]) for m in row.messages]
+    has_input = any(text for m, text in zip(row.prompt, normalised) if m["role"] != "system")
+    return _Keys(json.dumps(row.messages, sort_keys=True), _joined(row.messages, normalised),
+                 _joined(row.prompt, normalised) if has_input else None, normalised[-1])
+
+
+def _row_keys(rows: list[Row], progress: bool | None) -> list[_Keys]:
+    from ft_jupyter.progress import progress_bar, tracked
+
+    with progress_bar(len(rows), "Cleaning report", unit="rows", progress=progress,
+                      min_total=PROGRESS_FROM_ROWS) as bar:
+        return [_keys(row) for row in tracked(rows, bar)]
 
 
 @dataclass(frozen=True)
@@ -143,12 +168,12 @@ def _group_text(rows: list[Row], group: tuple[int, ...]) -> str:
     return f"{preview}: " + "; ".join(parts) + more
 
 
-def _duplicates(rows: list[Row]) -> tuple[Finding, Finding]:
+def _duplicates(keys: list[_Keys]) -> tuple[Finding, Finding]:
     exact: dict[str, list[int]] = defaultdict(list)
     near: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        exact[json.dumps(row.messages, sort_keys=True)].append(i)
-        near[row_key(row)].append(i)
+    for i, key in enumerate(keys):
+        exact[key.exact].append(i)
+        near[key.near].append(i)
     exact_groups = tuple(tuple(g) for g in exact.values() if len(g) > 1)
     exact_of = {i: g[0] for g in exact.values() for i in g}
     near_groups, near_drop = [], []
@@ -165,20 +190,19 @@ def _duplicates(rows: list[Row]) -> tuple[Finding, Finding]:
     )
 
 
-def _contradictions(rows: list[Row]) -> Finding:
+def _contradictions(keys: list[_Keys]) -> Finding:
     by_prompt: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        # Plain-text rows share an empty prompt, which is not "the same input".
-        if any(normalise(m["content"]) for m in row.prompt if m["role"] != "system"):
-            by_prompt[_prompt_key(row)].append(i)
-    groups = tuple(tuple(g) for g in by_prompt.values() if len({normalise(rows[i].answer) for i in g}) > 1)
+    for i, key in enumerate(keys):
+        if key.prompt is not None:
+            by_prompt[key.prompt].append(i)
+    groups = tuple(tuple(g) for g in by_prompt.values() if len({keys[i].answer for i in g}) > 1)
     return Finding("contradictions", "Contradictions (same input, different answers)", groups,
                    tuple(sorted(i for g in groups for i in g)),
                    "The model cannot learn two answers to one input; keep the right one by hand, or drop all.")
 
 
-def _empty_answers(rows: list[Row]) -> Finding:
-    bad = tuple(i for i, row in enumerate(rows) if len(normalise(row.answer).replace(" ", "")) < 2)
+def _empty_answers(keys: list[_Keys]) -> Finding:
+    bad = tuple(i for i, key in enumerate(keys) if len(key.answer.replace(" ", "")) < 2)
     return Finding("empty-answers", "Empty or near-empty answers", tuple((i,) for i in bad), bad,
                    "An answer of a character or two (or punctuation only) teaches the model to say nothing.")
 
@@ -212,12 +236,15 @@ def _chars(row: Row) -> int:
     return sum(len(m["content"]) for m in row.messages)
 
 
-def clean_report(rows: list[Row], labels: tuple[str, ...] | None = None) -> CleaningReport:
-    """Every finding on `rows` (as loaded by load_data); indices in the report refer to this list."""
+def clean_report(rows: list[Row], labels: tuple[str, ...] | None = None, *,
+                 progress: bool | None = None) -> CleaningReport:
+    """Every finding on `rows` (as loaded by load_data); indices in the report refer to this list. A progress bar
+    shows from PROGRESS_FROM_ROWS rows on (progress=False hides it)."""
     median = statistics.median(_chars(r) for r in rows) if rows else 0
     counts = dict(Counter(r.label for r in rows if r.label is not None)) if labels else None
-    exact, near = _duplicates(rows)
-    findings = [exact, near, _contradictions(rows), _empty_answers(rows), _rare_labels(rows, counts),
+    keys = _row_keys(rows, progress)
+    exact, near = _duplicates(keys)
+    findings = [exact, near, _contradictions(keys), _empty_answers(keys), _rare_labels(rows, counts),
                 _length_outliers(rows, median)]
     assert tuple(f.step for f in findings) == CLEANING_STEPS
     rare = tuple(sorted({rows[g[0]].label for g in findings[4].groups}))

@@ -122,13 +122,21 @@ def _row_length(tokenizer, template: str | None, example) -> RowLength:
                      loss[-1] + 1 if loss else len(ids))
 
 
-def length_stats(tokenizer, splits: dict[str, list], template: str | None = None) -> LengthStats:
+def length_stats(tokenizer, splits: dict[str, list], template: str | None = None, *,
+                 progress: bool | None = None) -> LengthStats:
     """Token lengths of every row of every split (PreparedData.splits() or any {name: [Example or Row]}).
 
     `template`: the training template (with generation markers) to locate the answers; without one, lengths are
-    counted with the tokenizer's own template and every token counts as answer.
+    counted with the tokenizer's own template and every token counts as answer. A progress bar shows from
+    PROGRESS_FROM_ROWS rows on (progress=False hides it).
     """
-    return LengthStats({name: [_row_length(tokenizer, template, ex) for ex in rows] for name, rows in splits.items()})
+    from ft_jupyter.data.load import PROGRESS_FROM_ROWS
+    from ft_jupyter.progress import progress_bar, tracked
+
+    total = sum(len(rows) for rows in splits.values())
+    with progress_bar(total, "Token lengths", unit="rows", progress=progress, min_total=PROGRESS_FROM_ROWS) as bar:
+        return LengthStats({name: [_row_length(tokenizer, template, ex) for ex in tracked(rows, bar)]
+                            for name, rows in splits.items()})
 
 
 def truncation_warning(stats: LengthStats, max_length: int) -> str:

@@ -15,6 +15,10 @@ from ft_jupyter.data.loaders import Record, describe_source, read_records
 from ft_jupyter.data.problems import DataError, Problem
 from ft_jupyter.data.validate import DEFAULT_MAX_ROW_CHARS, check_messages
 
+# Checks of fewer rows finish in a second or two and stay quiet; from this many on they draw a progress bar
+# (measured on 2 CPU cores: ~0.07 ms per row for the cleaning report, ~0.45 ms per row for token lengths).
+PROGRESS_FROM_ROWS = 5000
+
 # Answers look like class labels when there are few distinct ones, each short and used several times.
 _MAX_LABELS = 20
 _MAX_LABEL_CHARS = 40

@@ -237,8 +237,9 @@ def _read_parquet(path: Path) -> RecordSet:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise DataError([], "Reading Parquet needs pyarrow: pip install 'ft-jupyter[train]' (or pip install "
-                            "pyarrow).") from None
+        from ft_jupyter.install import install_line
+
+        raise DataError([], f"Reading Parquet needs pyarrow: {install_line('pyarrow')}") from None
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a damaged file

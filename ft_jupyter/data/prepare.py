@@ -88,10 +88,11 @@ def _skipped_warning(problems: list[Problem], dataset: str) -> list[str]:
             f"all with: ft-jupyter data check {dataset} --lenient"]
 
 
-def prepare(config: DataConfig, seed: int = 42, *, source: Any = None) -> PreparedData:
-    """Load, clean (only what config.drop names), and split. `source` overrides config.dataset (e.g. a DataFrame)."""
+def prepare(config: DataConfig, seed: int = 42, *, source: Any = None, progress: bool | None = None) -> PreparedData:
+    """Load, clean (only what config.drop names), and split. `source` overrides config.dataset (e.g. a DataFrame);
+    progress=False hides the cleaning report's bar on big data."""
     loaded = load_for_config(config, source)
-    report = clean_report(loaded.rows, loaded.labels)
+    report = clean_report(loaded.rows, loaded.labels, progress=progress)
     cleaned = apply_cleaning(report, config.drop)
     rows, labels, instruction = _refresh_instruction(cleaned.rows, loaded, config)
     examples = [Example(r.messages, r.label, r.where) for r in rows]

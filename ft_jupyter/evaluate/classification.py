@@ -35,9 +35,12 @@ def label_token_budget(tokenizer: Any, label_set: tuple[str, ...]) -> int:
 
 
 def evaluate_classification(model: Any, tokenizer: Any, examples: list[Any], label_set: tuple[str, ...], *,
-                            batch_size: int = 16) -> ClassificationReport:
+                            batch_size: int = 16, desc: str = "Classifying",
+                            progress: bool | None = None) -> ClassificationReport:
+    """Generate a label for each example and score it; a bar labelled `desc` counts the rows."""
     from ft_jupyter.evaluate.generation import generate_answers
 
     answers = generate_answers(model, tokenizer, [e.prompt for e in examples],
-                               max_new_tokens=label_token_budget(tokenizer, label_set), batch_size=batch_size)
+                               max_new_tokens=label_token_budget(tokenizer, label_set), batch_size=batch_size,
+                               desc=desc, progress=progress)
     return score_labels(answers, [e.label for e in examples], label_set)

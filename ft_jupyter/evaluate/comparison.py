@@ -121,11 +121,13 @@ def _budget(tokenizer, data, references: list[str]) -> int:
 
 
 def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
-            system_prompt: str | None = None, batch_size: int = 8, save: bool = True) -> Comparison:
+            system_prompt: str | None = None, batch_size: int = 8, save: bool = True,
+            progress: bool | None = None) -> Comparison:
     """Compare base zero-shot, base prompted and fine-tuned on the run's test split; printable as a table.
 
     run: a RunResult (its model in memory is used), a RunDir, a run folder or a run id under `runs_dir`.
     shots: few-shot examples from the training split (default: one per label for classification, else 3).
+    progress: one bar per variant with its ETA (default: on unless FT_JUPYTER_PROGRESS=0).
     """
     from ft_jupyter.data.prepare import prepare
     from ft_jupyter.evaluate.generation import generate_answers
@@ -146,14 +148,15 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     models = load_models(run_dir, result)
     budget = _budget(models.tokenizer, data, references)
 
-    def answer(model, prompts) -> list[str]:
-        return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size)
+    def answer(variant: str, model, prompts) -> list[str]:
+        return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size,
+                                desc=f"Comparing: {VARIANTS[variant]}", progress=progress)
 
     answers: dict[str, list[str]] = {}
     with models.base() as base:
-        answers["base"] = answer(base, [e.prompt for e in test])
-        answers["prompted"] = answer(base, [prompted_messages(e, examples, system) for e in test])
-    answers["finetuned"] = answer(models.tuned, [e.prompt for e in test])
+        answers["base"] = answer("base", base, [e.prompt for e in test])
+        answers["prompted"] = answer("prompted", base, [prompted_messages(e, examples, system) for e in test])
+    answers["finetuned"] = answer("finetuned", models.tuned, [e.prompt for e in test])
     scores, per_example = {}, {}
     for key in VARIANTS:
         scores[key], per_example[key] = _score(task, data, answers[key], references)

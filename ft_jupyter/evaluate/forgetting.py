@@ -91,26 +91,32 @@ def general_texts(config: RunConfig, limit: int | None = None) -> list[str]:
     return texts[:limit] if limit else texts
 
 
-def perplexity(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int = 8,
-               max_tokens: int = MAX_TOKENS) -> tuple[float, int]:
-    """(perplexity, tokens scored): exp of the mean next-token loss over all tokens of all texts."""
+def perplexity(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int = 8, max_tokens: int = MAX_TOKENS,
+               desc: str = "Perplexity", progress: bool | None = None) -> tuple[float, int]:
+    """(perplexity, tokens scored): exp of the mean next-token loss over all tokens of all texts; a bar labelled
+    `desc` counts the texts."""
     import torch
     import torch.nn.functional as F
+
+    from ft_jupyter.progress import progress_bar
 
     was_training = model.training
     model.eval()
     side, tokenizer.padding_side = tokenizer.padding_side, "right"
     total, count = 0.0, 0
     try:
-        for start in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True, truncation=True,
-                            max_length=max_tokens).to(model.device)
-            with torch.inference_mode():
-                logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-            targets = enc["input_ids"][:, 1:].masked_fill(enc["attention_mask"][:, 1:] == 0, -100)
-            total += F.cross_entropy(logits[:, :-1].float().transpose(1, 2), targets, ignore_index=-100,
-                                     reduction="sum").item()
-            count += int((targets != -100).sum())
+        with progress_bar(len(texts), desc, unit="texts", progress=progress) as bar:
+            for start in range(0, len(texts), batch_size):
+                batch = texts[start:start + batch_size]
+                enc = tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
+                                max_length=max_tokens).to(model.device)
+                with torch.inference_mode():
+                    logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+                targets = enc["input_ids"][:, 1:].masked_fill(enc["attention_mask"][:, 1:] == 0, -100)
+                total += F.cross_entropy(logits[:, :-1].float().transpose(1, 2), targets, ignore_index=-100,
+                                         reduction="sum").item()
+                count += int((targets != -100).sum())
+                bar.update(len(batch))
     finally:
         tokenizer.padding_side = side
         if was_training:
@@ -119,15 +125,19 @@ def perplexity(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int 
 
 
 def forgetting_check(run: Any, *, runs_dir: str | Path = "runs", threshold: float = THRESHOLD,
-                     max_texts: int | None = None, batch_size: int = 8, save: bool = True) -> ForgettingReport:
-    """Perplexity of base and fine-tuned model on general text the run never saw; flagged above `threshold`."""
+                     max_texts: int | None = None, batch_size: int = 8, save: bool = True,
+                     progress: bool | None = None) -> ForgettingReport:
+    """Perplexity of base and fine-tuned model on general text the run never saw; flagged above `threshold`.
+    progress: a bar for before and one for after, with ETA (default: on unless FT_JUPYTER_PROGRESS=0)."""
     run_dir, result = open_run(run, runs_dir)
     config = run_dir.config()
     texts = general_texts(config, max_texts)
     models = load_models(run_dir, result)
     with models.base() as base:
-        before, tokens = perplexity(base, models.tokenizer, texts, batch_size=batch_size)
-    after, _ = perplexity(models.tuned, models.tokenizer, texts, batch_size=batch_size)
+        before, tokens = perplexity(base, models.tokenizer, texts, batch_size=batch_size,
+                                    desc="Forgetting: before (base)", progress=progress)
+    after, _ = perplexity(models.tuned, models.tokenizer, texts, batch_size=batch_size,
+                          desc="Forgetting: after (fine-tuned)", progress=progress)
     report = ForgettingReport(run_dir.run_id, len(texts), tokens, before, after, threshold, mitigations(config))
     if save:
         save_result(run_dir, "forgetting", report.to_json())

@@ -56,35 +56,43 @@ class LatencyReport:
 
 
 def measure_latency(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], *, n: int = 20,
-                    max_new_tokens: int = 32, warmup: int = 2, price_per_hour: float = 0.0) -> LatencyReport:
-    """Time `n` greedy requests (cycling through `prompts`) after `warmup` untimed ones."""
+                    max_new_tokens: int = 32, warmup: int = 2, price_per_hour: float = 0.0,
+                    desc: str = "Latency", progress: bool | None = None) -> LatencyReport:
+    """Time `n` greedy requests (cycling through `prompts`) after `warmup` untimed ones; a bar labelled `desc`
+    counts the requests, warm-up included."""
     import torch
+
+    from ft_jupyter.progress import progress_bar
 
     if not prompts:
         raise ValueError("measure_latency needs at least one prompt")
     model.eval()
     seconds, new_tokens = [], []
-    for i in range(warmup + n):
-        text = tokenizer.apply_chat_template(prompts[i % len(prompts)], tokenize=False, add_generation_prompt=True)
-        enc = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-        started = time.perf_counter()
-        with torch.inference_mode():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        if i >= warmup:
-            seconds.append(time.perf_counter() - started)
-            new_tokens.append(out.shape[1] - enc["input_ids"].shape[1])
+    with progress_bar(warmup + n, desc, unit="requests", progress=progress) as bar:
+        for i in range(warmup + n):
+            text = tokenizer.apply_chat_template(prompts[i % len(prompts)], tokenize=False,
+                                                 add_generation_prompt=True)
+            enc = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+            started = time.perf_counter()
+            with torch.inference_mode():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            if i >= warmup:
+                seconds.append(time.perf_counter() - started)
+                new_tokens.append(out.shape[1] - enc["input_ids"].shape[1])
+            bar.update()  # after the clock stopped: drawing the bar is not part of a request's latency
     total = sum(seconds)
     return LatencyReport(n, percentile(seconds, 50), percentile(seconds, 95), total / n,
                          sum(new_tokens) / total if total else 0.0, sum(new_tokens) / n, price_per_hour, seconds)
 
 
 def run_latency(run: Any, *, runs_dir: str | Path = "runs", n: int = 20, max_new_tokens: int = 32,
-                price_per_hour: float | None = None, save: bool = True) -> dict[str, LatencyReport]:
+                price_per_hour: float | None = None, save: bool = True,
+                progress: bool | None = None) -> dict[str, LatencyReport]:
     """Latency of the base and the fine-tuned model on the run's test prompts; the price defaults to the run's
-    training.price_per_hour. Saved for the budget checklist."""
+    training.price_per_hour. Saved for the budget checklist. progress: a bar per model (FT_JUPYTER_PROGRESS)."""
     from ft_jupyter.data.prepare import prepare
 
     run_dir, result = open_run(run, runs_dir)
@@ -93,10 +101,11 @@ def run_latency(run: Any, *, runs_dir: str | Path = "runs", n: int = 20, max_new
     prompts = [e.prompt for e in (data.test or data.validation or data.train)]
     price = config.training.price_per_hour if price_per_hour is None else price_per_hour
     models = load_models(run_dir, result)
-    kwargs = dict(n=n, max_new_tokens=max_new_tokens, price_per_hour=price)
+    kwargs = dict(n=n, max_new_tokens=max_new_tokens, price_per_hour=price, progress=progress)
     with models.base() as base:
-        reports = {"base": measure_latency(base, models.tokenizer, prompts, **kwargs)}
-    reports["finetuned"] = measure_latency(models.tuned, models.tokenizer, prompts, **kwargs)
+        reports = {"base": measure_latency(base, models.tokenizer, prompts, desc="Latency: base", **kwargs)}
+    reports["finetuned"] = measure_latency(models.tuned, models.tokenizer, prompts, desc="Latency: fine-tuned",
+                                           **kwargs)
     if save:
         save_result(run_dir, "latency", {k: v.to_json() for k, v in reports.items()})
     return reports

@@ -103,8 +103,9 @@ def _rouge_scorer():
     try:
         from rouge_score import rouge_scorer
     except ImportError:
-        raise ImportError("ROUGE-L needs the rouge-score package: pip install 'ft-jupyter[eval]' "
-                          "(or pip install rouge-score).") from None
+        from ft_jupyter.install import install_line
+
+        raise ImportError(f"ROUGE-L needs the rouge-score package: {install_line('rouge_score')}") from None
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 

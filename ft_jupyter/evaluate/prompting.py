@@ -7,6 +7,7 @@ occurs in the test split (a duplicate across splits) is skipped, so the baseline
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from ft_jupyter.data.prepare import Example
@@ -54,3 +55,9 @@ def prompted_messages(example: Example, shots: list[Example], system_prompt: str
     for shot in shots:
         messages += [dict(m) for m in shot.messages if m["role"] != "system"]
     return messages + [dict(m) for m in own]
+
+
+def with_prompt(examples: list[Example], shots: list[Example], system_prompt: str) -> list[Example]:
+    """The examples as the prompted baseline sees them: system prompt and shots before each one's own prompt, the
+    reference answer unchanged (so they score exactly like the originals)."""
+    return [replace(e, messages=(*prompted_messages(e, shots, system_prompt), e.messages[-1])) for e in examples]

@@ -54,7 +54,8 @@ def verify_gguf(path: Path) -> None:
 
 
 def ensure_smollm2(*, verbose: bool = True) -> Path:
-    """Return the converted model folder, converting it on first use (~20 s, ~270 MB on disk)."""
+    """Return the converted model folder, converting it on first use (~20 s, ~270 MB on disk) with a progress bar
+    over the stages (verbose=False, or FT_JUPYTER_PROGRESS=0, keeps it quiet)."""
     target = cache_home() / "models" / FOLDER_NAME
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
@@ -66,7 +67,7 @@ def ensure_smollm2(*, verbose: bool = True) -> Path:
     started = time.perf_counter()
     tmp = target.with_name(target.name + f".tmp-{int(time.time() * 1000)}")
     try:
-        _convert(source, tmp)
+        _convert(source, tmp, progress=None if verbose else False)
         if target.exists():  # another process finished first
             shutil.rmtree(tmp, ignore_errors=True)
         else:
@@ -78,16 +79,38 @@ def ensure_smollm2(*, verbose: bool = True) -> Path:
     return target
 
 
-def _convert(source: Path, out: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _convert(source: Path, out: Path, progress: bool | None = None) -> None:
+    from ft_jupyter.progress import progress_bar
 
-    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    # Stages, not tensors: transformers dequantises every tensor inside one call (and draws its own bar for them).
+    with progress_bar(3, "Converting SmolLM2", unit="stages", progress=progress) as bar:
+        tokenizer = _load_tokenizer(source)
+        bar.update()
+        model = _load_weights(source)
+        bar.update()
+        _save(model, tokenizer, out)
+        bar.update()
+
+
+def _load_tokenizer(source: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+
+
+def _load_weights(source: Path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.bfloat16)
     # The GGUF loader marks the model as quantized; it is plain dequantized weights now, so make it saveable.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    return model
+
+
+def _save(model, tokenizer, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))

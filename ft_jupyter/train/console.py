@@ -1,4 +1,9 @@
-"""Text progress for consoles and CLI runs: one line per reported step, throttled, with ETA."""
+"""Text progress for consoles and CLI runs: one line per reported step, throttled, with ETA.
+
+Training reports through events rather than a bar, because its steps carry loss, rate and cost worth keeping in a log;
+the lines share the duration format and the FT_JUPYTER_PROGRESS switch of `ft_jupyter.progress`, the one mechanism
+that evaluation, conversion and data checks draw their bars with.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,22 @@ import sys
 import time
 from typing import TextIO
 
+from ft_jupyter.progress import fmt_duration, progress_enabled
 from ft_jupyter.train.events import Event
 
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+__all__ = ["ConsoleProgress", "fmt_duration"]
 
 
 class ConsoleProgress:
     """An observer printing readable progress; the first steps always show, then at most one line per `every_s`."""
 
-    def __init__(self, stream: TextIO | None = None, every_s: float = 2.0, always_first: int = 3):
+    def __init__(self, stream: TextIO | None = None, every_s: float = 2.0, always_first: int = 3,
+                 steps: bool | None = None):
+        """steps: print the step lines (default: unless FT_JUPYTER_PROGRESS=0); start, end and warnings always show."""
         self.stream = stream or sys.stdout
         self.every_s = every_s
         self.always_first = always_first
+        self.steps = progress_enabled(steps)
         self._last = 0.0
         self._shown = 0
 
@@ -41,7 +43,7 @@ class ConsoleProgress:
                         f"train ({100 * data['params_trainable'] / max(1, data['params_total']):.2f}%), "
                         f"{data['train_rows']} training rows, {data['max_steps']} steps on {data['device']} "
                         f"in {data['precision']} ({data['precision_reason']}).")
-        elif kind == "step":
+        elif kind == "step" and self.steps:
             now = time.monotonic()
             last = data["step"] >= data["max_steps"]
             if self._shown < self.always_first or last or now - self._last >= self.every_s:

@@ -62,8 +62,9 @@ def bnb_config(config: RunConfig, precision: Precision):
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
-        raise ConfigError("quantization.mode needs bitsandbytes: pip install 'ft-jupyter[quant]' "
-                          "(or pip install bitsandbytes).") from None
+        from ft_jupyter.install import install_line
+
+        raise ConfigError(f"quantization.mode needs bitsandbytes: {install_line('bitsandbytes')}") from None
     import torch
     from transformers import BitsAndBytesConfig
 
@@ -115,8 +116,10 @@ def check_run_needs(config: RunConfig, has_eval: bool) -> None:
         try:
             import bitsandbytes  # noqa: F401
         except ImportError:
-            raise ConfigError(f"training.optimizer = {t.optimizer!r} needs bitsandbytes: pip install "
-                              "'ft-jupyter[quant]' (or pip install bitsandbytes).") from None
+            from ft_jupyter.install import install_line
+
+            raise ConfigError(f"training.optimizer = {t.optimizer!r} needs bitsandbytes: "
+                              f"{install_line('bitsandbytes')}") from None
 
 
 def _save_plan(config: RunConfig, steps: int) -> dict:

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ft_jupyter.train.console import fmt_duration
+from ft_jupyter.progress import fmt_duration
 from ft_jupyter.ui.series import RunCurves, RunningEma, downsample
 from ft_jupyter.ui.throttle import Throttle
 

@@ -48,7 +48,8 @@ class PanelServices:
         if key not in self._data:
             from ft_jupyter.data.prepare import prepare
 
-            self._data[key] = prepare(config.data, seed=config.training.seed)
+            # The panel calls this from widget callbacks, whose output has no cell to land in: no progress bars.
+            self._data[key] = prepare(config.data, seed=config.training.seed, progress=False)
         return self._data[key]
 
     def total_steps(self, config: RunConfig) -> int:
@@ -86,7 +87,7 @@ class PanelServices:
 
             data, tokenizer = self.prepared(config), self.tokenizer(config)
             checked = preflight(data, tokenizer, config)
-            stats = length_stats(tokenizer, {"train": data.train}, checked.template)
+            stats = length_stats(tokenizer, {"train": data.train}, checked.template, progress=False)
             self._checks[key] = DataCheck(checked.template, checked.template_note, checked.warnings, stats)
         return self._checks[key]
 

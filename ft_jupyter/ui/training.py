@@ -14,7 +14,7 @@ from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.train.background import start_training
 from ft_jupyter.train.events import event_from_json
 from ft_jupyter.train.store import RunDir
-from ft_jupyter.ui.frontend import display_mode
+from ft_jupyter.frontend import display_mode
 from ft_jupyter.ui.series import TERMINAL, RunCurves
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ft_jupyter.config import ConfigError
-from ft_jupyter.ui.frontend import ENV_VAR, display_mode
+from ft_jupyter.frontend import ENV_VAR, display_mode
 
 
 def test_outside_a_kernel_progress_is_console_text(monkeypatch):

@@ -120,3 +120,26 @@ def test_checklist_and_cost_from_the_command_line(finished, capsys):
     assert "Before training" in capsys.readouterr().out
     assert main(["cost", "--run", finished.run_dir.run_id, "--runs-dir", runs, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["training_cost"] > 0
+
+
+def test_long_evaluations_show_progress_on_stderr_and_keep_stdout_for_results(finished, capsys, monkeypatch):
+    from ft_jupyter.cli import main
+
+    monkeypatch.delenv("FT_JUPYTER_PROGRESS", raising=False)
+    runs = finished.run_dir.config().runs_dir
+    assert main(["compare", finished.run_dir.run_id, "--runs-dir", runs, "--max-rows", "6", "--shots", "2",
+                 "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == 6  # stdout holds the JSON and nothing else
+    for variant in ("base, zero-shot", "base + prompt", "fine-tuned"):
+        assert f"Comparing: {variant}" in captured.err
+    assert "6/6 rows" in captured.err and "ETA" in captured.err
+
+    main(["forgetting", finished.run_dir.run_id, "--runs-dir", runs, "--max-texts", "4"])
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Forgetting check") and "ETA" not in captured.out
+    assert "Forgetting: before (base)" in captured.err and "Forgetting: after (fine-tuned)" in captured.err
+
+    monkeypatch.setenv("FT_JUPYTER_PROGRESS", "0")
+    main(["forgetting", finished.run_dir.run_id, "--runs-dir", runs, "--max-texts", "4", "--json"])
+    assert "Forgetting:" not in capsys.readouterr().err

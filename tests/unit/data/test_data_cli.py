@@ -86,3 +86,17 @@ def test_lengths_and_mask_with_the_tiny_model(tiny_tokenizer_path, capsys):
     assert "support_emails.jsonl:4" in out and "tokens carry loss" in out and "[[" in out
     assert main(["data", "mask", "support-emails", "--model", "tiny-random", "--max-seq-len", "16"]) == 2
     assert "All labels are -100" in capsys.readouterr().out
+
+
+def test_checking_a_big_file_shows_progress_on_stderr_and_a_small_one_stays_quiet(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("FT_JUPYTER_PROGRESS", raising=False)
+    path = tmp_path / "big.jsonl"
+    labels = ("billing", "question", "feedback")
+    path.write_text("".join(json.dumps({"text": f"mail number {i} about my order", "label": labels[i % 3]}) + "\n"
+                            for i in range(6000)), encoding="utf-8")
+    assert main(["data", "check", str(path), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["usable_rows"] == 6000
+    assert "Cleaning report" in captured.err and "6000/6000 rows" in captured.err and "ETA" in captured.err
+    assert main(["data", "check", "support-emails", "--json"]) == 0
+    assert capsys.readouterr().err == ""

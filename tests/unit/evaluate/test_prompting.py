@@ -1,6 +1,6 @@
 from ft_jupyter.config import DataConfig
 from ft_jupyter.data.prepare import Example, prepare
-from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages
+from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages, with_prompt
 
 
 def _ex(text, label):
@@ -33,3 +33,13 @@ def test_prompted_messages_put_system_prompt_shots_then_the_question():
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert "billing, bug_report" in messages[0]["content"] and "Be brief." in messages[0]["content"]
     assert messages[-1]["content"] == "App crashes"  # the answer itself is never in the prompt
+
+
+def test_with_prompt_keeps_the_reference_so_prompted_rows_score_like_the_originals():
+    shots = [_ex("Refund me twice charged", "billing"), _ex("App crashes", "bug_report")]
+    rows = [_ex("Why was I billed twice?", "billing"), _ex("Login button does nothing", "bug_report")]
+    prompted = with_prompt(rows, shots, default_system_prompt(("billing", "bug_report")))
+    for original, row in zip(rows, prompted):
+        assert row.label == original.label and row.answer == original.answer and row.where == original.where
+        assert row.prompt == prompted_messages(original, shots, default_system_prompt(("billing", "bug_report")))
+        assert original.answer not in [m["content"] for m in row.prompt[-1:]]  # its own answer is never shown

@@ -14,11 +14,15 @@ import os
 import sys
 
 from ft_jupyter.config import ConfigError
+from ft_jupyter.install import install_line
 
 MODES = ("widgets", "static", "console")
 ENV_VAR = "FT_JUPYTER_UI"
-INSTALL_HINT = "pip install 'ft-jupyter[notebook]'"
 _WIDGET_PACKAGES = ("ipywidgets", "plotly", "anywidget")
+
+
+def _install_hint() -> str:
+    return "; ".join(install_line(name) for name in missing_widget_packages())
 
 
 def in_kernel() -> bool:
@@ -42,14 +46,14 @@ def display_mode(requested: str | None = None) -> str:
         raise ConfigError(f"display = {mode!r} is not allowed; use one of auto, {', '.join(MODES)} "
                           f"(argument or ${ENV_VAR}).")
     if mode == "widgets" and missing_widget_packages():
-        raise ConfigError(f"Widgets need {', '.join(missing_widget_packages())}: {INSTALL_HINT}")
+        raise ConfigError(f"Widgets need {', '.join(missing_widget_packages())}: {_install_hint()}")
     if mode != "auto":
         return mode
     if not in_kernel():
         return "console"
     missing = missing_widget_packages()
     if missing:
-        print(f"ft-jupyter: live charts need {', '.join(missing)} ({INSTALL_HINT}); showing text progress and a "
+        print(f"ft-jupyter: live charts need {', '.join(missing)} ({_install_hint()}); showing text progress and a "
               "static figure instead.", file=sys.stderr)
         return "static"
     _enable_colab_widgets()

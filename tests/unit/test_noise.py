@@ -1,0 +1,36 @@
+"""bitsandbytes' CPU-kernel advert is gone from every run, and nothing else it says is hidden."""
+
+import subprocess
+import sys
+
+from ft_jupyter.noise import BNB_CPU_KERNEL_MESSAGE
+
+SCRIPT = """
+import logging, sys
+{first}
+import peft  # imports bitsandbytes whenever it is installed
+logging.getLogger("bitsandbytes.backends.cpu.ops").warning("a different bitsandbytes warning")
+"""
+
+
+def _stderr(first: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(first=first)], capture_output=True, text=True,
+                          timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_importing_the_kit_first_drops_exactly_the_cpu_kernel_message():
+    quiet = _stderr("import ft_jupyter")
+    assert BNB_CPU_KERNEL_MESSAGE not in quiet
+    assert "a different bitsandbytes warning" in quiet
+
+
+def test_the_message_is_real_on_this_cpu_so_the_filter_is_what_removes_it():
+    from bitsandbytes.functional import has_avx512bf16
+
+    loud = _stderr("")
+    if has_avx512bf16():
+        assert BNB_CPU_KERNEL_MESSAGE in loud
+    else:  # CPUs without avx512_bf16 never print it: the filter is then a no-op, which the first test still checks
+        assert BNB_CPU_KERNEL_MESSAGE not in loud
