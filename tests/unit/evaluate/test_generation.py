@@ -54,3 +54,33 @@ def test_sorted_batches_answer_like_one_by_one_in_the_given_order(tiny_model, pr
     assert batched == one_by_one
     captured = capsys.readouterr()
     assert "Generating: test" in captured.err and "12/12 rows" in captured.err and captured.out == ""
+
+
+def test_shared_prefix_is_found_only_when_long_and_most_of_each_prompt():
+    from ft_jupyter.evaluate.generation import shared_prefix_length
+
+    common = list(range(100))
+    assert shared_prefix_length([common + [1, 2], common + [3], common + [1, 5, 6]]) == 100
+    assert shared_prefix_length([common, common]) == 99  # one token always stays with each row
+    assert shared_prefix_length([common[:20] + [1], common[:20] + [2]]) == 0  # too short to be worth it
+    assert shared_prefix_length([common + list(range(500, 800)), common + [7]]) == 0  # a small part of the prompts
+    assert shared_prefix_length([common + [1]]) == 0  # one prompt: nothing to share
+
+
+def test_few_shot_prompts_share_their_prefix_and_answer_as_without_sharing(tiny_model, monkeypatch):
+    from ft_jupyter.config import DataConfig
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.evaluate import generation
+    from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, with_prompt
+
+    model, tokenizer = tiny_model
+    data = prepare(DataConfig(dataset="support-emails"), seed=7)
+    shots = few_shot_examples(data.train, data.test, 5, seed=7, labels=data.labels)
+    prompts = [e.prompt for e in with_prompt(data.test[:16], shots, default_system_prompt(data.labels))]
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert generation.shared_prefix_length(ids) > 300  # system prompt + five worked examples
+    shared = generation.generate_answers(model, tokenizer, prompts, max_new_tokens=6, batch_size=4, progress=False)
+    monkeypatch.setattr(generation, "SHARED_PREFIX_MIN_TOKENS", 10**9)  # the plain batched path
+    plain = generation.generate_answers(model, tokenizer, prompts, max_new_tokens=6, batch_size=4, progress=False)
+    assert len(set(plain)) > 1 and shared == plain
