@@ -30,7 +30,7 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
             if shared:
                 _generate_after_prefix(model, tokenizer, ids, shared, max_new_tokens, batch_size, answers, bar)
                 return answers
-            for batch in length_batches(tokenizer, texts, batch_size):
+            for batch in _by_length([len(row) for row in ids], batch_size):
                 for i, answer in zip(batch, _generate(model, tokenizer, [texts[i] for i in batch], max_new_tokens)):
                     answers[i] = answer
                 bar.update(len(batch))
@@ -49,7 +49,11 @@ def length_batches(tokenizer: Any, texts: list[str], batch_size: int) -> list[li
     once, and the ETA errs long rather than short.
     """
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # stable: equal lengths keep their order
+    return _by_length(lengths, batch_size)
+
+
+def _by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])  # stable: equal lengths keep their order
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
 
 
