@@ -67,17 +67,17 @@ def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]
     todo_compare = f"ft-jupyter compare {run.run_id} (or ft_jupyter.evaluate.compare(run))"
     license_id = facts["license"]
     items = [
-        Item("before", "Have you tried prompting first?", MET if comp else UNMET, prompted, todo_compare),
-        Item("before", "Have you considered RAG if the issue is knowledge access?", ASK,
+        Item("before", "Was a prompt tried before training?", MET if comp else UNMET, prompted, todo_compare),
+        Item("before", "If the model lacks facts rather than a skill, was retrieval (RAG) weighed first?", ASK,
              "the kit cannot tell what your model lacks", "If answers need facts that change or live in your "
              "documents, retrieval is cheaper than training."),
-        Item("before", "Do you have a baseline score from the prompted model?", MET if comp else UNMET, prompted,
+        Item("before", "Is there a measured score for the prompted base model?", MET if comp else UNMET, prompted,
              todo_compare),
-        Item("before", "Are the model license terms acceptable for your use case?",
+        Item("before", "Does the base model's license allow what you plan to do with it?",
              MET if license_id in PERMISSIVE else (ASK if license_id else UNKNOWN),
              f"license: {license_id or 'not in the built-in table'}",
              "Read its clauses on commercial use, acceptable use and fine-tuned derivatives."),
-        Item("before", "Did you choose the smallest model that could plausibly work?", ASK,
+        Item("before", "Is this the smallest base model likely to be good enough?", ASK,
              f"{facts['params'] / 1e6:,.1f} M parameters" if facts["params"] else "size unknown",
              "If a smaller model fine-tunes to the same score, it is cheaper to train and to serve."),
     ]
@@ -90,7 +90,8 @@ def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]
                       f"Add {', '.join(DUPLICATE_STEPS)} (and the other findings) to data.drop, or fix the file."))
     sizes = facts["sizes"]
     split_ok = bool(sizes.get("validation")) and bool(sizes.get("test"))
-    items.append(Item("before", "Do you have separate validation and test splits?", MET if split_ok else UNMET,
+    items.append(Item("before", "Are validation and test rows held apart from training and from each other?",
+                      MET if split_ok else UNMET,
                       f"train {sizes.get('train', 0)}, validation {sizes.get('validation', 0)}, test "
                       f"{sizes.get('test', 0)} rows", "Set data.validation_fraction 0.1 and data.test_fraction 0.15."))
     return items
@@ -105,18 +106,18 @@ def _during(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]
     artifact = run.artifact_path()
     previous = facts["previous_diff"]
     return [
-        Item("during", "Are you using LoRA or QLoRA instead of full fine-tuning?",
+        Item("during", "Does the run train adapters (LoRA/QLoRA) rather than every weight?",
              MET if method.uses_lora else UNMET, f"method: {method.method}", "Set method.method: lora (or qlora)."),
-        Item("during", "Is sequence length capped at what the task actually needs?",
+        Item("during", "Is max_seq_len no longer than the data requires?",
              UNKNOWN if capped is None else (MET if capped else UNMET),
              f"max_seq_len {t.max_seq_len}" + (f", longest training row {longest} tokens" if longest else ""),
              f"Set training.max_seq_len near {longest or 'the longest row'} (rounded up to a multiple of 32)."),
         Item("during", "Are you tracking GPU-hours per run?", MET if hours is not None else UNMET,
              (f"{hours:.4f} device-hours" + (f", ${cost:.2f}" if cost else " (set training.price_per_hour for $)"))
              if hours is not None else "the run has not finished", "Let the run finish or stop it to record them."),
-        Item("during", "Is checkpointing configured to save only what you need?", MET if checkpoints_ok else UNMET,
+        Item("during", "Are checkpoints limited to the ones worth keeping?", MET if checkpoints_ok else UNMET,
              f"save_steps {t.save_steps}, save_total_limit {t.save_total_limit}", "Set training.save_total_limit: 1-2."),
-        Item("during", "Are you saving adapters instead of full model copies where possible?",
+        Item("during", "Is the result stored as an adapter, not a full copy of the model?",
              MET if artifact is not None and artifact.name == "adapter" else UNMET,
              f"saved {artifact.name}/" if artifact else "nothing saved yet", "LoRA/QLoRA runs save only the adapter."),
         Item("during", "Are you changing one major variable per experiment?",
@@ -134,7 +135,8 @@ def _after(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
         Item("after", "Did the fine-tuned model beat the prompted base model?",
              UNKNOWN if beat is None else (MET if beat else UNMET), comp["verdict"] if comp else "not compared yet",
              "Improve data and prompts before a bigger model." if comp else f"ft-jupyter compare {run.run_id}"),
-        Item("after", "Did it beat RAG, if RAG was relevant?", ASK, "the kit does not build RAG baselines",
+        Item("after", "If retrieval was an option, does the fine-tune beat it?", ASK,
+             "the kit does not build RAG baselines",
              "Compare against your retrieval setup on the same test rows."),
     ]
     if latency:
@@ -149,10 +151,11 @@ def _after(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
     items.append(Item("after", "Can you quantize without unacceptable quality loss?", UNKNOWN,
                       "no quantized copy evaluated", "Export a quantized model and rerun the comparison on it."))
     per_1k = latency["finetuned"].get("cost_per_1k") if latency else None
-    items.append(Item("after", "Do you know your cost per 1,000 requests?", MET if per_1k else UNMET,
+    items.append(Item("after", "Is the serving cost per 1,000 requests known?", MET if per_1k else UNMET,
                       f"${per_1k:.4f} per 1,000 requests" if per_1k else "not measured with a price",
                       f"ft-jupyter latency {run.run_id} --price-per-hour <your hourly rate>"))
-    items.append(Item("after", "Do you have monitoring and a rollback plan?", ASK, "outside the kit",
+    items.append(Item("after", "Is there monitoring in production, and a way back to the previous model?", ASK,
+                      "outside the kit",
                       "Keep the previous adapter and log live quality before switching traffic."))
     return items
 
