@@ -14,7 +14,7 @@ export PIP_CONSTRAINT := $(abspath $(LOCK))
 # jupyter refuses to start as root (containers, Colab-style machines) unless asked.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: install lab demo test lock clean-venv
+.PHONY: install lab demo test test-export lock clean-venv
 
 install: $(STAMP)
 
@@ -34,11 +34,22 @@ lab: $(STAMP)
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/ft-jupyter demo
 
+# System tools the suite drives for real: Chromium for the browser tests (Playwright never downloads one) and Go, whose
+# text/template renders the Ollama Modelfile templates exactly as Ollama does. Installed once when missing.
+SYSTEM_TOOLS := $(if $(shell command -v chromium),,chromium) $(if $(shell command -v go),,golang-go)
+
 test: $(STAMP)
-	@# Browser tests drive the system Chromium (Playwright never downloads one): install it once when missing.
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || \
-	  echo "chromium is not installed and could not be installed: the browser tests will be skipped"
+	@test -z "$(strip $(SYSTEM_TOOLS))" || (apt-get update -qq && apt-get install -y -qq $(SYSTEM_TOOLS)) || \
+	  echo "could not install $(SYSTEM_TOOLS): the browser tests / Modelfile rendering tests will be skipped"
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
+
+# The export checks that need llama.cpp itself: llama-cpp-python has no binary wheel for this platform and builds
+# from source (5-15 minutes on 2 cores, then pip's cache makes it instant), too slow for every `make test`.
+LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
+
+test-export: $(STAMP)
+	$(BIN)/python -c "import llama_cpp" 2>/dev/null || $(BIN)/python -m pip install $(LLAMA_CPP_PYTHON)
+	HF_HUB_OFFLINE=1 FT_JUPYTER_REQUIRE_LLAMA_CPP=1 $(BIN)/python -m pytest tests/integration/export tests/unit/export
 
 # Re-resolve the dependency ranges in a scratch venv and write the exact versions to constraints.txt. Run it to take
 # newer releases on purpose, then run `make test` and commit constraints.txt with the result.

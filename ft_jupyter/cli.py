@@ -10,6 +10,7 @@ from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
 from ft_jupyter.data import commands as data_commands
 from ft_jupyter.evaluate import commands as evaluate_commands
+from ft_jupyter.export import commands as export_commands
 from ft_jupyter.train import commands as train_commands
 
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.register(sub)
     train_commands.register(sub)
     evaluate_commands.register(sub)
+    export_commands.register(sub)
     return parser
 
 

@@ -28,3 +28,22 @@ def silence_known_noise() -> None:
     logger = logging.getLogger(BNB_CPU_LOGGER)
     if not any(isinstance(f, _DropMessage) for f in logger.filters):
         logger.addFilter(_DropMessage(BNB_CPU_KERNEL_MESSAGE))
+
+
+BNB_INT8_LOGGER = "bitsandbytes.autograd._functions"
+BNB_INT8_CAST_MESSAGE = "MatMul8bitLt: inputs will be cast from"
+
+
+class quiet_message:
+    """`with quiet_message(logger, prefix):` drops that one message for the block, e.g. bitsandbytes' 8-bit matmul
+    logging the same fp32 → fp16 cast on every call while a quantized copy is scored (the cost is what is measured)."""
+
+    def __init__(self, logger: str, prefix: str):
+        self.logger, self.filter = logging.getLogger(logger), _DropMessage(prefix)
+
+    def __enter__(self) -> "quiet_message":
+        self.logger.addFilter(self.filter)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeFilter(self.filter)

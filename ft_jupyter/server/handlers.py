@@ -91,6 +91,7 @@ def route_handlers(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         RenderHandler,
         SchemaHandler,
     )
+    from ft_jupyter.server.export import ExportHandler
     from ft_jupyter.server.runs import EventsHandler, RunHandler, RunsHandler, StopHandler
 
     def route(*parts: str) -> str:
@@ -109,4 +110,5 @@ def route_handlers(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         (route("runs", run_id), RunHandler),
         (route("runs", run_id, "events"), EventsHandler),
         (route("runs", run_id, "stop"), StopHandler),
+        (route("runs", run_id, "export"), ExportHandler),
     ]

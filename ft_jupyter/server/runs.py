@@ -51,7 +51,20 @@ def run_summary(run: RunDir, server_root: Path, runs_root: Path) -> dict[str, An
         "stop_requested": run.stop_requested(),
         "artifact": artifact.relative_to(run.path).as_posix() if artifact else None,
         "browser_path": browser_path(server_root, run.path),
+        "export": _export_summary(run, server_root),
     }
+
+
+def _export_summary(run: RunDir, server_root: Path) -> dict[str, Any] | None:
+    """The export's state and, once written, where its report is (for the sidebar's Report button)."""
+    from ft_jupyter.export.folder import export_status
+
+    status = export_status(run.path)
+    if status is None:
+        return None
+    report = run.path / "export" / "REPORT.md"
+    return {"state": status.get("state"), "message": status.get("message", ""),
+            "report": browser_path(server_root, report) if report.is_file() else None}
 
 
 class RunsMixin(FtHandler):

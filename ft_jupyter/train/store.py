@@ -67,7 +67,7 @@ class RunDir:
     def status(self) -> dict[str, Any]:
         """status.json, except that a "running" run whose process is gone reads as stopped (with `stale: true`)."""
         data = self._read_status()
-        if data.get("state") == "running" and not _process_alive(data.get("pid"), data.get("host")):
+        if data.get("state") == "running" and not process_alive(data.get("pid"), data.get("host")):
             last = self.last_checkpoint()
             how = (f"`ft-jupyter resume {self.run_id}` continues from {last.name}" if last is not None else
                    "no checkpoint was saved (set training.save_steps to make runs resumable)")
@@ -130,7 +130,7 @@ class RunDir:
         return None
 
 
-def _process_alive(pid: Any, host: Any) -> bool:
+def process_alive(pid: Any, host: Any) -> bool:
     if not isinstance(pid, int) or host != socket.gethostname():
         return True  # another machine's run (shared folder): we cannot tell, so trust the file
     try:

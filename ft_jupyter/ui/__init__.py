@@ -8,6 +8,7 @@ The only package that imports ipywidgets and plotly, and only when one of these 
     ui.open_run("runs/<run-id>")      # the same dashboard for a finished or running run folder
     ui.compare_runs(run_a, run_b)     # overlaid curves + the settings that differ
     ui.chat_playground(run)           # base vs adapter answers side by side
+    ui.export(run)                    # merge + verify, GGUF + Ollama, quantized copies re-measured
 
 Outside Jupyter, `train` prints text progress with ETA instead (see `frontend.display_mode`).
 """
@@ -43,10 +44,17 @@ def compare_runs(*runs: Any, smoothing: float = 0.6):
     return _compare(*runs, smoothing=smoothing)
 
 
+def export(run: Any):
+    """The Export section for a finished run: merge + verify, GGUF, Ollama, quantized copies re-measured."""
+    from ft_jupyter.ui.export import export_panel
+
+    return export_panel(run)
+
+
 def chat_playground(run: Any = None, *, model: str | None = None, adapter: Any = None, prompt: str = ""):
     from ft_jupyter.ui.chat import chat_playground as _chat
 
     return _chat(run, model=model, adapter=adapter, prompt=prompt)
 
 
-__all__ = ["chat_playground", "compare_runs", "configure", "open_run", "train"]
+__all__ = ["chat_playground", "compare_runs", "configure", "export", "open_run", "train"]

@@ -142,6 +142,7 @@ class Dashboard:
         self._stopping = False
         self._ended: tuple[str, str] | None = None  # set when a run folder says it ended without a final event
         self.follower = None  # the RunFollower feeding a re-opened run, if any
+        self.export = None    # the Export section, once add_export() gave the dashboard its run folder
         self._lock = threading.RLock()
         self._smoother = RunningEma(smoothing)
         self.fig = curves_figure(widget=True)
@@ -244,6 +245,16 @@ class Dashboard:
         self.stop_button.description = "Stopping…"
         self.on_stop()
         self._draw_text()
+
+    def add_export(self, run_dir: Callable[[], Any]) -> None:
+        """A collapsed Export section under the curves, for when the run has ended (see ui/export.py)."""
+        from ft_jupyter.ui.export import ExportPanel
+
+        self.export = ExportPanel(run_dir)
+        section = widgets.Accordion(children=[self.export.widget], titles=("Export: merge, GGUF, Ollama, "
+                                                                           "quantized copies",))
+        section.selected_index = None
+        self.widget.children = (*self.widget.children, section)
 
     # ---- display ------------------------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

@@ -96,6 +96,7 @@ def train(config: RunConfig, *, display: str | None = None, dashboard_title: str
         dashboard = Dashboard(title=dashboard_title or f"run: {config.name}")
         show(dashboard)
         handle = start_training(config, [dashboard])
+        dashboard.add_export(lambda: handle.run_dir)
         dashboard.on_stop = handle.stop
         dashboard.stop_button.disabled = False
         return TrainingView(handle, dashboard)
@@ -185,6 +186,7 @@ def open_run(path: Any, *, display: str | None = None):
 
     dashboard = Dashboard(title=f"run: {run_dir.run_id}",
                           on_stop=lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
+    dashboard.add_export(lambda: run_dir)
     dashboard.follower = RunFollower(run_dir, dashboard)
     dashboard.follower.start()
     return dashboard

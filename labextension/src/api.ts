@@ -148,3 +148,13 @@ export function stopRun(runId: string): Promise<{ stop_requested: boolean }> {
     { method: 'POST' }
   );
 }
+
+export function startExport(
+  runId: string,
+  request: Record<string, unknown>
+): Promise<{ pid: number; state: string }> {
+  return requestAPI<{ pid: number; state: string }>(
+    `runs/${encodeURIComponent(runId)}/export`,
+    postJSON(request)
+  );
+}

@@ -44,6 +44,9 @@ function makeHost(app: JupyterFrontEnd): ISidebarHost {
     },
     openFolder: async path => {
       await commands.execute(CommandIDs.showInBrowser, { path });
+    },
+    openFile: async path => {
+      await commands.execute('docmanager:open', { path });
     }
   };
 }

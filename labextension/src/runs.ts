@@ -4,6 +4,21 @@
  * only works while the panel is shown.
  */
 
+/** A run's export (`ft-jupyter export` started from the sidebar or anywhere else). */
+export interface IExportSummary {
+  state: 'running' | 'finished' | 'failed';
+  message: string;
+  /** REPORT.md as the file browser names it, once written. */
+  report: string | null;
+}
+
+/** What the sidebar's Export asks for: merge + verify, a q8_0 GGUF with its Modelfile, every copy re-measured. */
+export const DEFAULT_EXPORT = {
+  gguf: ['q8_0'],
+  ollama: true,
+  quantized: ['merged', '8bit', '4bit', 'q8_0']
+};
+
 /** One run of `GET /ft-jupyter/runs`. */
 export interface IRunSummary {
   id: string;
@@ -21,6 +36,13 @@ export interface IRunSummary {
   artifact: string | null;
   /** The run folder as the file browser names it, or null outside the server root. */
   browser_path: string | null;
+  /** The run's export, null before the first one. */
+  export?: IExportSummary | null;
+}
+
+/** Whether the sidebar offers Export: the run ended with something saved and no export is under way. */
+export function canExport(run: IRunSummary): boolean {
+  return !LIVE_STATES.includes(run.state) && run.artifact !== null && run.export?.state !== 'running';
 }
 
 export interface IRunList {

@@ -1,10 +1,12 @@
 import React, { useEffect, useRef, useState } from 'react';
 
-import { fetchEvents, fetchRuns, stopRun } from './api';
+import { fetchEvents, fetchRuns, startExport, stopRun } from './api';
 import { errorText } from './configure';
 import { SidebarModel } from './model';
 import {
   applyPage,
+  canExport,
+  DEFAULT_EXPORT,
   emptyTrace,
   IRunList,
   IRunSummary,
@@ -23,6 +25,8 @@ const SPARK_HEIGHT = 28;
 export interface IRunsHost {
   /** Show a folder (path relative to the server root) in the file browser. */
   openFolder(path: string): Promise<void>;
+  /** Open a file (path relative to the server root) in the main area. */
+  openFile(path: string): Promise<void>;
 }
 
 function Sparkline(props: { trace: IRunTrace | undefined }): JSX.Element {
@@ -47,6 +51,8 @@ function RunRow(props: {
   trace: IRunTrace | undefined;
   onStop: (run: IRunSummary) => void;
   onOpen: (path: string) => void;
+  onExport: (run: IRunSummary) => void;
+  onOpenFile: (path: string) => void;
 }): JSX.Element {
   const { run, trace } = props;
   const live = LIVE_STATES.includes(run.state);
@@ -87,10 +93,34 @@ function RunRow(props: {
               Folder
             </button>
           )}
+          {canExport(run) && (
+            <button
+              className="jp-ft-Button"
+              title="Merge the adapter and check it answers like the adapter, write a q8_0 GGUF and an Ollama Modelfile, and score each smaller copy on the test split (runs in its own process; results in export/)"
+              onClick={() => props.onExport(run)}
+            >
+              Export
+            </button>
+          )}
+          {run.export?.report && (
+            <button
+              className="jp-ft-Button jp-ft-mod-link"
+              title={`Open ${run.export.report}`}
+              onClick={() => props.onOpenFile(run.export?.report ?? '')}
+            >
+              Report
+            </button>
+          )}
         </div>
       </div>
       <div className="jp-ft-Run-progress">{progressText(trace)}</div>
       {!live && run.message && <div className="jp-ft-Run-message">{run.message}</div>}
+      {run.export && (
+        <div className={`jp-ft-Run-export jp-ft-mod-${run.export.state}`} data-ft-export={run.export.state}>
+          export {run.export.state}
+          {run.export.message && `: ${run.export.message}`}
+        </div>
+      )}
     </li>
   );
 }
@@ -164,6 +194,14 @@ export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open:
     }
     await pollNow();
   };
+  const exportRun = async (run: IRunSummary) => {
+    try {
+      await startExport(run.id, DEFAULT_EXPORT);
+    } catch (e) {
+      setError(`Could not export ${run.id}: ${errorText(e)}`);
+    }
+    await pollNow();
+  };
 
   return (
     <div className="jp-ft-Runs">
@@ -190,6 +228,8 @@ export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open:
               trace={traces[run.id]}
               onStop={r => void stop(r)}
               onOpen={path => void props.host.openFolder(path)}
+              onExport={r => void exportRun(r)}
+              onOpenFile={path => void props.host.openFile(path)}
             />
           ))}
         </ul>

@@ -1,5 +1,7 @@
 import {
   applyPage,
+  canExport,
+  DEFAULT_EXPORT,
   downsample,
   emptyTrace,
   formatCost,
@@ -153,5 +155,34 @@ describe('Poller', () => {
     await flush();
     expect(errors).toHaveLength(1);
     poller.dispose();
+  });
+});
+
+describe('export from the run list', () => {
+  const run = (state: string, artifact: string | null, exportState?: string): IRunSummary => ({
+    id: 'r',
+    state,
+    message: '',
+    updated: null,
+    stale: false,
+    stop_requested: false,
+    artifact,
+    browser_path: 'runs/r',
+    export: exportState ? { state: exportState as 'running', message: '', report: null } : null
+  });
+
+  it('is offered for an ended run with a saved result and no export under way', () => {
+    expect(canExport(run('finished', 'adapter'))).toBe(true);
+    expect(canExport(run('stopped', 'adapter', 'failed'))).toBe(true);
+    expect(canExport(run('finished', 'adapter', 'finished'))).toBe(true);
+    expect(canExport(run('running', 'adapter'))).toBe(false);
+    expect(canExport(run('failed', null))).toBe(false);
+    expect(canExport(run('finished', 'adapter', 'running'))).toBe(false);
+  });
+
+  it('asks for a GGUF the Modelfile and the q8_0 score can use', () => {
+    expect(DEFAULT_EXPORT.ollama).toBe(true);
+    expect(DEFAULT_EXPORT.gguf).toContain('q8_0');
+    expect(DEFAULT_EXPORT.quantized).toContain('q8_0');
   });
 });

@@ -64,7 +64,7 @@ async def test_runs_lists_runs_with_status_and_config_summary(jp_fetch, jp_root_
     assert by_id[newer.run_id] | {"updated": None} == {
         "id": newer.run_id, "name": "second", "model": "tiny-random", "method": "lora", "max_steps": -1,
         "state": "running", "message": "running for the test", "updated": None, "stale": False,
-        "stop_requested": False, "artifact": None, "browser_path": f"runs/{newer.run_id}"}
+        "stop_requested": False, "artifact": None, "browser_path": f"runs/{newer.run_id}", "export": None}
 
 
 async def test_runs_is_empty_before_any_run(jp_fetch):

@@ -34,3 +34,31 @@ def test_the_message_is_real_on_this_cpu_so_the_filter_is_what_removes_it():
         assert BNB_CPU_KERNEL_MESSAGE in loud
     else:  # CPUs without avx512_bf16 never print it: the filter is then a no-op, which the first test still checks
         assert BNB_CPU_KERNEL_MESSAGE not in loud
+
+
+def test_a_message_is_quiet_only_inside_the_block():
+    import logging
+
+    from ft_jupyter.noise import BNB_INT8_CAST_MESSAGE, BNB_INT8_LOGGER, quiet_message
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.seen = []
+
+        def emit(self, record):
+            self.seen.append(record.getMessage()[:22])
+
+    # A handler on the logger itself: bitsandbytes, once imported by other tests, may configure its loggers.
+    logger, keep = logging.getLogger(BNB_INT8_LOGGER), Keep()
+    logger.addHandler(keep)
+    level, logger.level = logger.level, logging.WARNING
+    try:
+        with quiet_message(BNB_INT8_LOGGER, BNB_INT8_CAST_MESSAGE):
+            logger.warning("MatMul8bitLt: inputs will be cast from %s to float16 during quantization", "fp32")
+            logger.warning("another bitsandbytes warning")
+        logger.warning("MatMul8bitLt: inputs will be cast from %s to float16 during quantization", "fp32")
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert keep.seen == ["another bitsandbytes w", "MatMul8bitLt: inputs w"]

@@ -1,12 +1,14 @@
 """The Fine-tune sidebar in a real JupyterLab and Chromium, from an empty workspace to a stopped run:
 open the sidebar, change the rank and see the estimate change, insert the config into a new notebook and run that
 one cell, watch the run appear with a growing loss sparkline, stop it from the sidebar, see "stopped" and the
-adapter on disk.
+adapter on disk, export it from the sidebar and open the export's report.
 
 Screenshots land in test-artifacts/sidebar-*.png.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -105,9 +107,20 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     page.locator(".jp-FileBrowser .jp-BreadCrumbs", has_text=run_id).wait_for()
     page.locator(".jp-FileBrowser .jp-DirListing-item", has_text="adapter").wait_for()
 
+    # Export from the sidebar: a separate `ft-jupyter export` process merges, verifies, writes a GGUF and a Modelfile
+    # and scores the smaller copies; the row follows it to "finished" and its report opens in a tab.
+    run_row(page).get_by_role("button", name="Export").click()
+    page.locator(f"{SIDEBAR} [data-ft-run$='-{RUN_NAME}'] [data-ft-export='finished']").wait_for()
+    assert not run_row(page).get_by_role("button", name="Export").is_disabled()
+    run_row(page).get_by_role("button", name="Report").click()
+    page.locator(".lm-TabBar-tab", has_text="REPORT.md").wait_for()
+    assert (run_dir / "export" / "ollama" / "Modelfile").is_file()
+    assert json.loads((run_dir / "export" / "report.json").read_text())["merge"]["ok"]
+    page.screenshot(path=str(artifacts / "sidebar-4-exported.png"))
+
     # The same sidebar in the dark theme (only --jp-* colours, so it follows).
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel").get_by_text("Theme", exact=True).hover()
     page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
-    page.screenshot(path=str(artifacts / "sidebar-4-dark.png"))
+    page.screenshot(path=str(artifacts / "sidebar-5-dark.png"))
