@@ -102,11 +102,6 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
     assert (run_dir / "STOP").is_file()
 
-    # The run's folder opens in the file browser, result included.
-    run_row(page).get_by_role("button", name="Folder").click()
-    page.locator(".jp-FileBrowser .jp-BreadCrumbs", has_text=run_id).wait_for()
-    page.locator(".jp-FileBrowser .jp-DirListing-item", has_text="adapter").wait_for()
-
     # Export from the sidebar: a separate `ft-jupyter export` process merges, verifies, writes a GGUF and a Modelfile
     # and scores the smaller copies; the row follows it to "finished" and its report opens in a tab.
     run_row(page).get_by_role("button", name="Export").click()
@@ -117,6 +112,11 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     assert (run_dir / "export" / "ollama" / "Modelfile").is_file()
     assert json.loads((run_dir / "export" / "report.json").read_text())["merge"]["ok"]
     page.screenshot(path=str(artifacts / "sidebar-4-exported.png"))
+
+    # The run's folder opens in the file browser, result included.
+    run_row(page).get_by_role("button", name="Folder").click()
+    page.locator(".jp-FileBrowser .jp-BreadCrumbs", has_text=run_id).wait_for()
+    page.locator(".jp-FileBrowser .jp-DirListing-item", has_text="adapter").wait_for()
 
     # The same sidebar in the dark theme (only --jp-* colours, so it follows).
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
