@@ -215,10 +215,10 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
         report.gguf.append(_gguf_step(merged, folder / "gguf" / f"model-{kind}.gguf", kind, conversations,
                                       progress))
     if lora_gguf:
-        report.gguf.append(_lora_gguf_step(run_dir, folder / "gguf" / "adapter-f16.gguf", progress))
+        report.gguf += _lora_gguf_step(run_dir, folder, progress)
     modelfile = None
     if ollama:
-        modelfile = _modelfile_step(run_dir, merged, folder, gguf)
+        modelfile = _modelfile_step(run_dir, merged, folder, gguf, lora_gguf)
         report.modelfile = str(modelfile)
     if quantized:
         from ft_jupyter.export.quantized import quantized_copies
@@ -261,21 +261,27 @@ def _gguf_step(merged: Path, out: Path, kind: str, prompts: list[list[dict[str, 
     return entry
 
 
-def _lora_gguf_step(run_dir: Any, out: Path, progress: bool | None) -> dict[str, Any]:
-    from ft_jupyter.export.gguf import write_lora_gguf
+def _lora_gguf_step(run_dir: Any, folder: Path, progress: bool | None) -> list[dict[str, Any]]:
+    """The adapter alone as GGUF, and the base model it applies to (an adapter GGUF only works on its own base)."""
+    from ft_jupyter.export.gguf import write_gguf, write_lora_gguf
     from ft_jupyter.models.catalogue import resolve
 
     artifact = run_dir.artifact_path()
     if artifact is None or artifact.name != "adapter":
         raise ConfigError(f"Run {run_dir.run_id} has no LoRA adapter to write as a GGUF adapter; drop --lora-gguf.")
     config = run_dir.config()
-    written = write_lora_gguf(artifact, resolve(config.model.name, revision=config.model.revision), out,
-                              progress=progress)
-    return {"path": str(written.path), "type": "lora-f16", "bytes": written.bytes, "tensors": written.tensors,
-            "seconds": written.seconds}
+    base = Path(resolve(config.model.name, revision=config.model.revision))
+    entries = []
+    for written in (write_gguf(base, folder / "gguf" / "base-f16.gguf", type="f16", progress=progress),
+                    write_lora_gguf(artifact, base, folder / "gguf" / "adapter-f16.gguf", progress=progress)):
+        entries.append({"path": str(written.path), "type": "base-f16" if written.path.name.startswith("base")
+                        else "lora-f16", "bytes": written.bytes, "tensors": written.tensors,
+                        "seconds": written.seconds})
+    return entries
 
 
-def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, ...]) -> Path:
+def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, ...], lora_gguf: bool) -> Path:
+    """ollama/Modelfile on the merged GGUF; with the adapter GGUF, also Modelfile.adapter (base + ADAPTER)."""
     from transformers import AutoTokenizer
 
     from ft_jupyter.export.folder import staged
@@ -284,11 +290,21 @@ def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, .
     kind = "q8_0" if "q8_0" in gguf else gguf[0]
     tokenizer = AutoTokenizer.from_pretrained(merged)
     system = run_dir.config().data.system_prompt  # the run trained with it: serve with it
-    modelfile = build_modelfile(tokenizer, from_path=f"../gguf/model-{kind}.gguf", system=system)
-    target = folder / "ollama" / "Modelfile"
-    with staged(target) as tmp:
-        tmp.write_text(modelfile.text, encoding="utf-8")
-    return target
+    name = ollama_name(run_dir.run_id)
+    variants = {"Modelfile": dict(from_path=f"../gguf/model-{kind}.gguf")}
+    if lora_gguf:
+        variants["Modelfile.adapter"] = dict(from_path="../gguf/base-f16.gguf",
+                                             adapter_path="../gguf/adapter-f16.gguf")
+    for filename, paths in variants.items():
+        modelfile = build_modelfile(tokenizer, system=system, name=name, **paths)
+        with staged(folder / "ollama" / filename) as tmp:
+            tmp.write_text(modelfile.text, encoding="utf-8")
+    return folder / "ollama" / "Modelfile"
+
+
+def ollama_name(run_id: str) -> str:
+    """Ollama model names are lower case."""
+    return run_id.lower()
 
 
 def _throughput_step(run_dir: Any, merged: Path, prompts: list[list[dict[str, str]]], sizes: tuple[int, ...],

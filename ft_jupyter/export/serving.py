@@ -185,7 +185,7 @@ def serving_commands(run_dir: Any, merged: Path | None = None, modelfile: Path |
     if merged is not None:
         out["vllm (merged)"] = f"vllm serve {shlex.quote(str(merged))}"
     if modelfile is not None:
-        name = run_dir.run_id.lower()
+        name = run_dir.run_id.lower()  # Ollama model names are lower case
         out["ollama"] = (f"cd {shlex.quote(str(modelfile.parent))} && ollama create {shlex.quote(name)} -f Modelfile "
                          f"&& ollama run {shlex.quote(name)}")
     return out

@@ -196,3 +196,34 @@ def test_export_of_a_run_without_adapter_says_what_to_do(finished, capsys):
     assert main(["export", str(empty)]) == 2
     assert "has no adapter/ or model/ folder" in capsys.readouterr().err
     assert not (empty / "export").exists() or not any((empty / "export").iterdir())
+
+
+def test_export_writes_checked_ggufs_and_ollama_modelfiles(finished, capsys):
+    import shutil as sh
+
+    from ft_jupyter.cli import main
+    from ft_jupyter.export.ollama import render_with_go
+
+    assert main(["export", str(finished.path), "--dtype", "float32", "--gguf", "f16,q8_0", "--lora-gguf",
+                 "--ollama", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_type = {g["type"]: g for g in out["gguf"]}
+    assert set(by_type) == {"f16", "q8_0", "base-f16", "lora-f16"}
+    # Read back through transformers: f16 within float16 rounding, q8_0 mostly the same next token.
+    assert by_type["f16"]["transformers_check"]["relative_diff"] < 0.01
+    assert by_type["q8_0"]["transformers_check"]["top1_agreement"] > 0.85
+    ollama = finished.path / "export" / "ollama"
+    merged_file, adapter_file = (ollama / "Modelfile").read_text(), (ollama / "Modelfile.adapter").read_text()
+    assert "FROM ../gguf/model-q8_0.gguf" in merged_file and "ADAPTER" not in merged_file
+    assert "FROM ../gguf/base-f16.gguf" in adapter_file and "ADAPTER ../gguf/adapter-f16.gguf" in adapter_file
+    assert 'PARAMETER stop "<|im_end|>"' in merged_file
+    assert out["commands"]["ollama"].endswith(f"ollama run {finished.run_id.lower()}")
+    if sh.which("go"):
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(out["merge"]["folder"])
+        template = merged_file.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
+        chat = [{"role": "user", "content": "Where is my refund?"}, {"role": "assistant", "content": "billing"},
+                {"role": "user", "content": "And the invoice?"}]
+        assert render_with_go(template, chat) == tokenizer.apply_chat_template(chat, tokenize=False,
+                                                                               add_generation_prompt=True)
