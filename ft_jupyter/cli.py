@@ -12,6 +12,7 @@ from ft_jupyter.data import commands as data_commands
 from ft_jupyter.evaluate import commands as evaluate_commands
 from ft_jupyter.export import commands as export_commands
 from ft_jupyter.train import commands as train_commands
+from ft_jupyter.train import launch as launch_commands
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
     data_commands.register(sub)
     train_commands.register(sub)
+    launch_commands.register(sub)
     evaluate_commands.register(sub)
     export_commands.register(sub)
     return parser

@@ -145,9 +145,16 @@ def _load_tuned_fp32(run_dir: Any):
     return PeftModel.from_pretrained(base, str(artifact)).eval(), tokenizer, True
 
 
-def _storage_dtype(name: str, model: Any) -> str:
-    if name == "auto":  # what the model was published in; fp32 checkpoints stay fp32
-        published = str(getattr(model.config, "dtype", None) or "float32").replace("torch.", "")
+def _storage_dtype(name: str, config: Any) -> str:
+    if name == "auto":  # what the base was published in (not what it was loaded as here: fp32); fp32 stays fp32
+        from transformers import AutoConfig
+
+        from ft_jupyter.models.catalogue import resolve
+
+        published = AutoConfig.from_pretrained(resolve(config.model.name, revision=config.model.revision),
+                                               revision=config.model.revision,
+                                               trust_remote_code=config.model.trust_remote_code).dtype
+        published = str(published or "float32").replace("torch.", "")
         return published if published in MERGE_DTYPES else "float32"
     if name not in MERGE_DTYPES:
         raise ConfigError(f"merge dtype {name!r} is not one of {', '.join(MERGE_DTYPES)} (or auto: the base's own).")
@@ -178,7 +185,7 @@ def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", p
     conversations, budget = probe_conversations(run_dir, probes)
     with progress_bar(6, f"Merging {run_dir.run_id}", unit="steps", progress=progress) as bar:
         tuned, tokenizer, is_adapter = _load_tuned_fp32(run_dir)
-        storage = _storage_dtype(dtype, tuned.get_base_model() if is_adapter else tuned)
+        storage = _storage_dtype(dtype, config)
         batch = _positions(tokenizer, conversations)
         prompts = [c[:-1] for c in conversations]
         bar.update()

@@ -33,6 +33,21 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def _any_process(flag: bool, device) -> bool:
+    import torch
+    import torch.distributed as dist
+
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 STATUS_EVERY_S = 10.0  # how often status.json learns the current step while a run trains
 
 
@@ -64,7 +79,12 @@ class EventCallback(TrainerCallback):
         if self._first_step_at is None:
             self._first_step_at = time.perf_counter()
             self._first_step = state.global_step
-        if self.stop_event.is_set() or self.run.stop_requested():
+        requested = self.stop_event.is_set() or self.run.stop_requested()
+        if _distributed():
+            # Each process reads STOP at its own moment; if one left the loop a step before the others, they would
+            # wait for it forever in the next all-reduce. So all stop when any asks, after the same step.
+            requested = _any_process(requested, args.device)
+        if requested:
             self.stop_reason = self.stop_reason or self._reason()
             control.should_training_stop = True
             # With checkpointing on, the stop leaves a checkpoint at this very step, so resume loses nothing.

@@ -1,4 +1,4 @@
-"""`ft-jupyter train | runs list|show|stop | resume`: the headless twin of the notebook's training flow.
+"""`ft-jupyter train | runs list|show|stop | resume | eject`: the headless twin of the notebook's training flow.
 
 Same code path as notebooks (`run_training`, `resume`, the run folders); progress prints as text with ETA, and the
 first Ctrl-C stops gracefully at the end of the step with the adapter (and a checkpoint, when enabled) saved.
@@ -116,6 +116,40 @@ def cmd_runs_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_from(name: str) -> RunConfig:
+    """A YAML file when one exists at `name`, else a preset of that name."""
+    from pathlib import Path
+
+    if Path(name).is_file() or name.endswith((".yaml", ".yml")):
+        return RunConfig.load(name)
+    if name in PRESETS:
+        return preset(name)
+    raise ConfigError(f"{name!r} is neither a config file nor a preset; give a YAML path or one of: "
+                      f"{', '.join(sorted(PRESETS))}.")
+
+
+def cmd_eject(args: argparse.Namespace) -> int:
+    from ft_jupyter.cli import _parse_sets
+    from ft_jupyter.train.eject import eject
+    from ft_jupyter.train.eject_script import ALWAYS_LEFT_OUT
+
+    config = _config_from(args.config)
+    if args.set:
+        config = config.with_overrides(_parse_sets(args.set))
+    result = eject(config, args.output, overwrite=args.overwrite)
+    print(f"Wrote a plain TRL project to {result.folder}:")
+    for path in result.files:
+        print(f"  {path.relative_to(result.folder)}")
+    print("Kit extras this config uses that train.py does not have:")
+    for line in result.extras_not_included or ["none"]:
+        print(f"  - {line}")
+    print("Always left out (they watch and report on a run, they do not change it):")
+    for line in ALWAYS_LEFT_OUT:
+        print(f"  - {line}")
+    print(f"Run it: cd {result.folder} && python train.py   (README.md: several processes, DeepSpeed, FSDP, clusters)")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train from a YAML config (Ctrl-C stops gracefully)")
     p.add_argument("config", nargs="?", help="run config YAML (default: --preset)")
@@ -128,6 +162,14 @@ def register(sub) -> None:
     p.add_argument("run_id")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("eject", help="write the run config as a plain TRL script with its data and launch configs")
+    p.add_argument("config", help="run config YAML, or a preset name (" + ", ".join(sorted(PRESETS)) + ")")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to create (new or empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR and everything in it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. --set training.max_steps=100 (repeatable)")
+    p.set_defaults(func=cmd_eject)
 
     runs = sub.add_parser("runs", help="list, inspect and stop runs").add_subparsers(dest="runs_command",
                                                                                         required=True)

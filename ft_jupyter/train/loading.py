@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,10 @@ def load_base_model(config: RunConfig, precision: Precision, source: str):
                               "trust_remote_code": config.model.trust_remote_code}
     if quant is not None:
         kwargs["quantization_config"] = quant
-        kwargs["device_map"] = {"": torch.cuda.current_device() if precision.device == "cuda" else "cpu"}
+        # In a multi-process launch each process owns the GPU of its LOCAL_RANK; accelerate has not switched the
+        # current device yet when the model loads, so current_device() would put every rank on cuda:0.
+        gpu = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())) if precision.device == "cuda" else None
+        kwargs["device_map"] = {"": gpu if gpu is not None else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     if config.quantization.mode == "4bit" and precision.device == "cpu":
         _disable_cpu_inference_repack(model)

@@ -224,7 +224,12 @@ def _checkpoint_step(checkpoint: Path | None) -> int:
 def _save_and_summarise(config: RunConfig, run: RunDir, emit: _Emitter, trainer, tokenizer, events, health,
                         meter: CostMeter, runtime: float) -> RunResult:
     artifact = run.path / ("adapter" if config.method.uses_lora else "model")
-    if emit.main:
+    if trainer.args.world_size > 1:
+        # Every process takes part: under ZeRO-3/FSDP the weights are sharded and saving gathers them first.
+        trainer.save_model(str(artifact))
+        if emit.main:
+            tokenizer.save_pretrained(str(artifact))
+    elif emit.main:
         trainer.model.save_pretrained(str(artifact))
         tokenizer.save_pretrained(str(artifact))
     elapsed = time.perf_counter() - meter.started

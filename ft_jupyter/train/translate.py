@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ft_jupyter.config import ConfigError, RunConfig
+
+STRATEGY_ENV = "FT_JUPYTER_STRATEGY"   # set by `ft-jupyter launch` in every process it starts
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,11 @@ def bnb_config(config: RunConfig, precision: Precision):
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = {"auto": precision.torch_dtype, "bfloat16": torch.bfloat16, "float16": torch.float16,
                "float32": torch.float32}[quant.compute_dtype]
+    # Under FSDP the packed 4-bit weights are flattened with everything else in a unit: they must be stored in the
+    # same dtype as the rest (QLoRA + FSDP), which the launcher says through FT_JUPYTER_STRATEGY.
+    storage = {"bnb_4bit_quant_storage": compute} if os.environ.get(STRATEGY_ENV) == "fsdp" else {}
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant.quant_type,
-                              bnb_4bit_use_double_quant=quant.double_quant, bnb_4bit_compute_dtype=compute)
+                              bnb_4bit_use_double_quant=quant.double_quant, bnb_4bit_compute_dtype=compute, **storage)
 
 
 def peft_config(config: RunConfig):

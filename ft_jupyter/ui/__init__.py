@@ -5,6 +5,7 @@ The only package that imports ipywidgets and plotly, and only when one of these 
     from ft_jupyter import ui
     panel = ui.configure()            # edit a RunConfig; panel.config is the last valid one
     run = ui.train(panel.config)      # live dashboard with a Stop button; training runs in the background
+    ui.launch(config, processes=2)    # the same on several processes (accelerate DDP, DeepSpeed ZeRO)
     ui.open_run("runs/<run-id>")      # the same dashboard for a finished or running run folder
     ui.compare_runs(run_a, run_b)     # overlaid curves + the settings that differ
     ui.chat_playground(run)           # base vs adapter answers side by side
@@ -32,6 +33,13 @@ def train(config, *, display: str | None = None):
     return _train(config, display=display)
 
 
+def launch(config, *, processes: int = 2, strategy: str = "ddp", offload: bool = False, display: str | None = None):
+    """Train `config` on several processes (ddp, zero1/2/3, fsdp on GPUs) with the same live dashboard and Stop."""
+    from ft_jupyter.ui.training import launch as _launch
+
+    return _launch(config, processes=processes, strategy=strategy, offload=offload, display=display)
+
+
 def open_run(run: Any, *, display: str | None = None):
     from ft_jupyter.ui.training import open_run as _open_run
 
@@ -57,4 +65,4 @@ def chat_playground(run: Any = None, *, model: str | None = None, adapter: Any =
     return _chat(run, model=model, adapter=adapter, prompt=prompt)
 
 
-__all__ = ["chat_playground", "compare_runs", "configure", "export", "open_run", "train"]
+__all__ = ["chat_playground", "compare_runs", "configure", "export", "launch", "open_run", "train"]

@@ -7,6 +7,7 @@ of raising, and the previews keep showing the last valid state until it is fixed
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -118,10 +119,14 @@ class ConfigPanel:
         tabs = widgets.Tab(children=pages, titles=(*LAYOUT, "Run"))
         show_code = widgets.Button(description="Show as code", icon="code")
         show_yaml = widgets.Button(description="Show as YAML", icon="file-text")
+        eject = widgets.Button(description="Eject to TRL", icon="share-square",
+                               tooltip="Write this config as a plain TRL script, with its data and accelerate "
+                                       "configs, to ejected-<name>/ beside the runs folder")
         show_code.on_click(lambda _: self.toggle_code("python"))
         show_yaml.on_click(lambda _: self.toggle_code("yaml"))
-        box = widgets.VBox([self.preflight.widget, self.error_box, tabs, widgets.HBox([show_code, show_yaml]),
-                            self.code])
+        eject.on_click(lambda _: self.eject())
+        box = widgets.VBox([self.preflight.widget, self.error_box, tabs,
+                            widgets.HBox([show_code, eject, show_yaml]), self.code])
         box.add_class("jp-ft-config-panel")
         return box
 
@@ -221,7 +226,7 @@ class ConfigPanel:
         self.lengths.update(self.config)
         self.preflight.update(self.config)
         self.data_view.update(self.config)
-        if self._code_kind:
+        if self._code_kind in ("python", "yaml"):  # an ejected script stays as written until ejected again
             self._show_code()
 
     def on_change(self, callback: Callable[[RunConfig], None]) -> None:
@@ -237,4 +242,24 @@ class ConfigPanel:
 
     def _show_code(self) -> None:
         self.code.value = config_to_code(self.config) if self._code_kind == "python" else self.config.to_yaml()
+
+    def eject(self) -> Path | None:
+        """Write the config as a plain TRL project to `ejected-<name>/` beside the runs folder (replacing an earlier
+        one) and show its train.py; returns the folder, or None if the config cannot be ejected (the view says why)."""
+        from ft_jupyter.train.eject import eject
+
+        folder = Path(self.config.runs_dir).parent / f"ejected-{self.config.name}"
+        self._code_kind = "eject"
+        self.code.layout.display = None
+        self.code.value = f"# Writing {folder} ..."
+        try:
+            result = eject(self.config, folder, overwrite=True)
+        except ConfigError as exc:
+            self.code.value = f"# Could not eject this config: {exc}"
+            return None
+        extras = "".join(f"#   - {line}\n" for line in result.extras_not_included) or "#   none\n"
+        self.code.value = (f"# Written to {result.folder}: run `python train.py` there; README.md shows launches on "
+                           f"several processes.\n# Kit extras this config uses that the script lacks:\n{extras}\n"
+                           + (result.folder / "train.py").read_text(encoding="utf-8"))
+        return result.folder
 

@@ -103,6 +103,27 @@ def train(config: RunConfig, *, display: str | None = None, dashboard_title: str
     return TrainingView(_train_in_foreground(config, static=mode == "static"))
 
 
+def launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offload: bool = False,
+           display: str | None = None):
+    """Train on several processes (accelerate DDP / DeepSpeed ZeRO) with the same live dashboard and Stop as
+    `train`; returns the LaunchHandle (`.run_dir`, `.stop()`, `.wait()`)."""
+    from ft_jupyter.train.launch import start_launch
+
+    handle = start_launch(config, processes=processes, strategy=strategy, offload=offload)
+    if display_mode(display) == "widgets":
+        from IPython.display import display as show
+
+        from ft_jupyter.ui.dashboard import Dashboard
+
+        dashboard = Dashboard(title=f"run: {config.name} · {processes} processes, {strategy}", on_stop=handle.stop)
+        dashboard.add_export(lambda: handle.run_dir)
+        dashboard.follower = RunFollower(handle.run_dir, dashboard)
+        dashboard.follower.start()
+        handle.dashboard = dashboard
+        show(dashboard)
+    return handle
+
+
 def _show_static(curves: RunCurves) -> None:
     """One plain figure (Plotly's own mime bundle, which non-widget front-ends render) and the final status."""
     from IPython.display import display

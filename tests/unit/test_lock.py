@@ -23,7 +23,8 @@ def _lock() -> dict[str, Version]:
 
 def _direct() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    specs = (project["project"]["dependencies"] + project["project"]["optional-dependencies"]["test"]
+    extras = project["project"]["optional-dependencies"]
+    specs = (project["project"]["dependencies"] + [s for group in extras.values() for s in group]
              + project["build-system"]["requires"])
     return [Requirement(s) for s in specs]
 
