@@ -1,5 +1,5 @@
-"""`ft-jupyter estimate | compare | forgetting | latency | cost | checklist`: the headless twins of the pre-flight
-strip and the evaluation lesson. Heavy libraries load only inside the handlers."""
+"""`ft-jupyter estimate | forecast | compare | forgetting | latency | cost | checklist`: the headless twins of the
+pre-flight strip and the evaluation lesson. Heavy libraries load only inside the handlers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ import sys
 from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.models.sharding import STRATEGIES
+from ft_jupyter.models.throughput import GPU_CLASSES
+
+GPU_NAMES = [g.name for g in GPU_CLASSES]
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
@@ -43,8 +47,26 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     config = _estimate_config(args)
     # Without a run config, "the bundled emails" would be an arbitrary choice of data: size by max_seq_len.
-    est = estimate_run(config, device=args.device, measure_data=bool(args.config))
+    est = estimate_run(config, device=args.device, measure_data=bool(args.config), gpus=args.gpus,
+                       strategy=args.strategy, offload=args.offload)
     _emit(args, est.to_json(), est.to_text())
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from ft_jupyter.models.forecast import forecast_run, forecast_vs_actual
+
+    if args.run:
+        if args.config:
+            raise ConfigError("Give a run config or --run RUN_ID, not both: with --run the run's own config is used.")
+        check = forecast_vs_actual(args.run, runs_dir=args.runs_dir, gpu=args.gpu, probe=args.probe)
+        _emit(args, check.to_json(), check.to_text())
+        return 0
+    if not args.config:
+        raise ConfigError("Give the run config to forecast (a YAML file), or --run RUN_ID to compare a finished run "
+                          "with its forecast.")
+    forecast = forecast_run(RunConfig.load(args.config), gpu=args.gpu, gpus=args.gpus, probe=args.probe)
+    _emit(args, forecast.to_json(), forecast.to_text())
     return 0
 
 
@@ -121,8 +143,24 @@ def register(sub) -> None:
     p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "adafactor", "sgd"))
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="dtypes and runtime of (default: cuda)")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs (processes) the run is spread over; memory is per GPU")
+    p.add_argument("--strategy", choices=STRATEGIES, default="ddp", help="how the GPUs share the model: ddp "
+                   "replicates it, zero1/zero2/zero3 (DeepSpeed) and fsdp (full shard) split it (default: ddp)")
+    p.add_argument("--offload", action="store_true", help="ZeRO-Offload / FSDP CPU offload: optimizer state (and "
+                   "with zero3/fsdp the weights) in CPU RAM")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("forecast", help="training time, GPU-hours and cost of a run before starting it")
+    p.add_argument("config", nargs="?", help="run config YAML")
+    p.add_argument("--gpu", help=f"GPU class for nominal figures: {', '.join(GPU_NAMES)} (default: A100-80GB)")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs the run is spread over (default 1)")
+    p.add_argument("--probe", action="store_true", help="measure this machine: train a few steps of the config "
+                   "first (seconds on a small model)")
+    p.add_argument("--run", help="compare this finished run (id or folder) with the forecast for its config")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_forecast)
 
     p = _run_parser(sub, "compare", "base zero-shot vs base prompted vs fine-tuned on the test split", cmd_compare)
     p.add_argument("--max-rows", type=int, help="score at most this many test rows")

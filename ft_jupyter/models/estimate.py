@@ -3,6 +3,7 @@ it fits. Offline, no weights: the model is built on the meta device (see models.
 
     >>> est = estimate_run(RunConfig.load("run.yaml"))
     >>> est.params_trainable, est.memory.total_bytes, [g["name"] for g in est.gpu_fit if g["fits"]]
+    >>> estimate_run(config, gpus=4, strategy="zero3").memory.total_bytes   # per GPU (models.sharding)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ft_jupyter.config import RunConfig
 from ft_jupyter.models.architecture import Architecture, architecture, linear_module_names
 from ft_jupyter.models.memory import GIB, MemoryBreakdown, memory_breakdown
 from ft_jupyter.models.params import ParamCount, count_parameters
+from ft_jupyter.models.sharding import ShardedMemory, check_strategy, shard_breakdown, shard_inputs
 
 __all__ = ["GPUS", "RunEstimate", "estimate_run", "linear_module_names"]
 
@@ -36,17 +38,19 @@ class RunEstimate:
     trainable_percent: float
     params: ParamCount = field(repr=False)
     architecture: Architecture = field(repr=False)
-    memory: MemoryBreakdown = field(repr=False)       # on `memory.device` (GPU unless asked for CPU)
+    memory: MemoryBreakdown = field(repr=False)       # per GPU (per process) on `memory.device`
     gpu_fit: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seq_len_note: str = ""
+    sharding: ShardedMemory | None = field(default=None, repr=False)  # None: one process
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "source": self.source, "license": self.license,
                 "params_total": self.params_total, "params_trainable": self.params_trainable,
                 "trainable_percent": round(self.trainable_percent, 4), "params": self.params.to_json(),
                 "architecture": self.architecture.to_json(), "memory": self.memory.to_json(),
-                "gpu_fit": self.gpu_fit, "warnings": list(self.warnings), "seq_len_note": self.seq_len_note}
+                "gpu_fit": self.gpu_fit, "warnings": list(self.warnings), "seq_len_note": self.seq_len_note,
+                "sharding": self.sharding.to_json() if self.sharding else None}
 
     def to_text(self) -> str:
         arch, mem = self.architecture, self.memory
@@ -57,12 +61,19 @@ class RunEstimate:
                  f"  trainable    {self.params_trainable:>15,}   ({self.trainable_percent:.3f} % of "
                  f"{self.params_total:,}{' with adapters' if self.params_total != self.params.base else ''})"]
         lines += [f"               {line}" for line in self.params.lines]
-        lines.append(f"  memory on {mem.device} ({mem.precision} compute, {mem.weights_dtype} weights), batch "
+        unit = "GPU" if mem.device == "cuda" else "process"
+        where = (f"per {unit} on {self.sharding.gpus} × {mem.device}, {self.sharding.label}" if self.sharding
+                 else f"on {mem.device}")
+        lines.append(f"  memory {where} ({mem.precision} compute, {mem.weights_dtype} weights), batch "
                      f"{mem.batch_size} × {mem.seq_len} tokens" + (f"  [{self.seq_len_note}]" if self.seq_len_note
                                                                    else ""))
         for term in mem.terms:
             lines.append(f"    {term.name:<12} {term.bytes / GIB:8.3f} GiB   {term.formula}")
-        lines.append(f"    {'total':<12} {mem.total_bytes / GIB:8.3f} GiB")
+        lines.append(f"    {'total':<12} {mem.total_bytes / GIB:8.3f} GiB"
+                     + (f"   (one {unit} alone: {self.sharding.single.total_bytes / GIB:.3f} GiB)" if self.sharding
+                        else ""))
+        if self.sharding:
+            lines += self.sharding.summary_lines()
         fits = [f"{g['name']} ({g['headroom_gib']:+.1f} GiB{', tight' if g['tight'] else ''})"
                 for g in self.gpu_fit if g["fits"]]
         lines.append("  fits on: " + (", ".join(fits) if fits else "none of the common single GPUs"))
@@ -169,16 +180,20 @@ def row_tokens(config: RunConfig) -> RowTokens | None:
     return found
 
 
-def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool = True) -> RunEstimate:
+def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool = True, gpus: int = 1,
+                 strategy: str = "ddp", offload: bool = False) -> RunEstimate:
     """Parameters, trainable parameters, memory by term and GPU fit for `config`, without loading weights.
 
     device: "cuda" (default; dtypes as on a bf16 GPU) or "cpu" (fp32, process memory). measure_data: size the
     activations by the longest training row when the data and tokenizer are on this machine, else by max_seq_len.
+    gpus, strategy (ddp | zero1 | zero2 | zero3 | fsdp), offload: memory is per GPU under that split; one GPU with
+    ddp is a plain single-process run.
     """
     from ft_jupyter.config.lint import lint
 
     if device not in ("cuda", "cpu"):
         raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
+    check_strategy(gpus, strategy, offload)
     arch = architecture(config.model.name, config.model.trust_remote_code)
     counts = count_parameters(arch, config.method)
     max_len = config.training.max_seq_len
@@ -192,6 +207,15 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     memory = memory_breakdown(arch, counts, config, device=device, seq_len=seq, answer_tokens=answer)
     on_gpu = (memory if device == "cuda"
               else memory_breakdown(arch, counts, config, device="cuda", seq_len=seq, answer_tokens=answer))
+    sharding = None
+    if gpus > 1 or strategy != "ddp":
+        def split(breakdown: MemoryBreakdown) -> ShardedMemory:
+            inputs = shard_inputs(arch, counts, config, breakdown)
+            return shard_breakdown(breakdown, gpus=gpus, strategy=strategy, offload=offload, inputs=inputs)
+
+        sharding = split(memory)
+        memory = sharding.per_gpu
+        on_gpu = memory if device == "cuda" else split(on_gpu).per_gpu
     fit = gpu_fit(on_gpu.total_bytes)
     warnings = [str(w) for w in lint(config, device=device, longest_row_tokens=longest)]
     if counts.unmatched:
@@ -200,9 +224,13 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     if config.method.uses_lora and counts.trainable == 0:
         warnings.append("No layer gets a LoRA adapter, so nothing would train; pick targets from: "
                         f"{', '.join(arch.linear_names())}.")
-    if not any(g["fits"] for g in fit):
+    if not any(g["fits"] for g in fit) and sharding is None:
         warnings.append(f"Needs ~{on_gpu.total_bytes / GIB:.0f} GiB on a GPU, more than any single common GPU: use "
                         "qlora (4-bit base), gradient_checkpointing, a smaller batch_size or max_seq_len, or a "
                         "smaller model.")
+    elif not any(g["fits"] for g in fit):
+        warnings.append(f"Needs ~{on_gpu.total_bytes / GIB:.0f} GiB per GPU with {gpus} GPUs under "
+                        f"{sharding.label}, more than any common GPU: shard more (zero3 or fsdp splits the weights), "
+                        "add GPUs or offload, or use qlora, gradient_checkpointing or a smaller batch_size.")
     return RunEstimate(config.model.name, arch.source, arch.license, counts.total, counts.trainable, counts.percent,
-                       counts, arch, memory, fit, warnings, note)
+                       counts, arch, memory, fit, warnings, note, sharding)

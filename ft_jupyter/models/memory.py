@@ -99,6 +99,14 @@ def _fmt(n: float) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.4g}"
 
 
+def nf4_bytes_per_weight(config: RunConfig) -> tuple[float, str]:
+    """(bytes per 4-bit weight including its block constants, the constants as text)."""
+    if config.quantization.double_quant:
+        per_weight = 0.5 + 1 / NF4_BLOCK + 4 / (NF4_BLOCK * DOUBLE_QUANT_BLOCK)
+        return per_weight, f"(1 + 4/{DOUBLE_QUANT_BLOCK}) B per {NF4_BLOCK}"
+    return 0.5 + 4 / NF4_BLOCK, f"4 B per {NF4_BLOCK}"
+
+
 def weights_term(arch: Architecture, config: RunConfig, weights_dtype: str) -> MemoryTerm:
     mode = config.quantization.mode
     if mode == "none":
@@ -113,19 +121,14 @@ def weights_term(arch: Architecture, config: RunConfig, weights_dtype: str) -> M
         formula = (f"{_fmt(n_q)} linear weights × 1 B + {_fmt(scales)} row scales × 4 B + {_fmt(rest)} other "
                    "params × 4 B (fp32)")
         return MemoryTerm("weights", total, formula, "LLM.int8 weights; embeddings, norms and head upcast to fp32")
-    if config.quantization.double_quant:
-        per_weight = 0.5 + 1 / NF4_BLOCK + 4 / (NF4_BLOCK * DOUBLE_QUANT_BLOCK)
-        constants = f"(1 + 4/{DOUBLE_QUANT_BLOCK}) B per {NF4_BLOCK}"
-    else:
-        per_weight = 0.5 + 4 / NF4_BLOCK
-        constants = f"4 B per {NF4_BLOCK}"
+    per_weight, constants = nf4_bytes_per_weight(config)
     total = math.ceil(n_q * per_weight) + 4 * rest
     formula = (f"{_fmt(n_q)} linear weights × (0.5 B + {constants}) + {_fmt(rest)} other params × 4 B (fp32)")
     return MemoryTerm("weights", total, formula, f"4-bit {config.quantization.quant_type}; embeddings, norms and "
                       "head upcast to fp32 by peft's k-bit preparation")
 
 
-def _optimizer_term(name: str, tensors: tuple[tuple[int, ...], ...], b: int) -> MemoryTerm:
+def optimizer_term(name: str, tensors: tuple[tuple[int, ...], ...], b: int) -> MemoryTerm:
     numels = [math.prod(s) for s in tensors]
     n = sum(numels)
     if name == "adamw":
@@ -314,7 +317,7 @@ def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, 
         train_b = BYTES[weights_dtype]
     terms.append(MemoryTerm("gradients", counts.trainable * train_b,
                             f"{_fmt(counts.trainable)} trainable × {train_b} B"))
-    terms.append(_optimizer_term(t.optimizer, counts.tensors, train_b))
+    terms.append(optimizer_term(t.optimizer, counts.tensors, train_b))
     labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
     terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":

@@ -65,18 +65,44 @@ class CatalogueHandler(FtHandler):
 _ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ft-jupyter-estimate")
 
 
-def _estimate(config: RunConfig) -> dict[str, Any]:
-    from ft_jupyter.models.estimate import estimate_run
+def _split_from(body: dict[str, Any]) -> dict[str, Any]:
+    """The optional multi-GPU fields of an estimate request, checked: {"gpus", "strategy", "offload"}."""
+    from ft_jupyter.models.sharding import check_strategy
 
-    return estimate_run(config).to_json()
+    split = {"gpus": body.get("gpus", 1), "strategy": body.get("strategy", "ddp"),
+             "offload": body.get("offload", False)}
+    try:
+        check_strategy(**split)
+    except ConfigError as error:
+        raise tornado.web.HTTPError(400, str(error)) from error
+    return split
+
+
+def _estimate(config: RunConfig, split: dict[str, Any]) -> dict[str, Any]:
+    """The estimate, with a nominal forecast on the smallest listed GPU it fits (or why there is none)."""
+    from ft_jupyter.models.estimate import estimate_run
+    from ft_jupyter.models.forecast import forecast_run
+    from ft_jupyter.models.throughput import fitting_gpu
+
+    estimate = estimate_run(config, **split).to_json()
+    try:
+        forecast = forecast_run(config, gpu=fitting_gpu(estimate["gpu_fit"]), gpus=split["gpus"])
+        estimate.update(forecast=forecast.to_json(), forecast_error=None)
+    except ConfigError as error:  # e.g. the data file is not on this machine: the estimate still stands
+        estimate.update(forecast=None, forecast_error=str(error))
+    return estimate
 
 
 class EstimateHandler(FtHandler):
+    """`{"config", "gpus"?, "strategy"?, "offload"?}` → the estimate per GPU, with a `forecast` of time and cost."""
+
     @tornado.web.authenticated
     async def post(self) -> None:
-        config = config_from(self.json_body().get("config"))
+        body = self.json_body()
+        config = config_from(body.get("config"))
+        split = _split_from(body)
         try:
-            estimate = await IOLoop.current().run_in_executor(_ESTIMATES, _estimate, config)
+            estimate = await IOLoop.current().run_in_executor(_ESTIMATES, _estimate, config, split)
         except ConfigError as error:
             raise tornado.web.HTTPError(400, str(error)) from error
         except (ImportError, OSError) as error:

@@ -75,9 +75,10 @@ def bnb_config(config: RunConfig, precision: Precision):
         return BitsAndBytesConfig(load_in_8bit=True)
     compute = {"auto": precision.torch_dtype, "bfloat16": torch.bfloat16, "float16": torch.float16,
                "float32": torch.float32}[quant.compute_dtype]
-    # Under FSDP the packed 4-bit weights are flattened with everything else in a unit: they must be stored in the
-    # same dtype as the rest (QLoRA + FSDP), which the launcher says through FT_JUPYTER_STRATEGY.
-    storage = {"bnb_4bit_quant_storage": compute} if os.environ.get(STRATEGY_ENV) == "fsdp" else {}
+    # Under FSDP and ZeRO-3 the packed 4-bit weights are sharded with everything else: they must be stored in the
+    # same dtype as the rest (QLoRA + FSDP / ZeRO-3), which the launcher says through FT_JUPYTER_STRATEGY.
+    sharded = os.environ.get(STRATEGY_ENV) in ("fsdp", "zero3")
+    storage = {"bnb_4bit_quant_storage": compute} if sharded else {}
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant.quant_type,
                               bnb_4bit_use_double_quant=quant.double_quant, bnb_4bit_compute_dtype=compute, **storage)
 
