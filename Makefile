@@ -44,11 +44,19 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest tests
 
 # The export checks that need llama.cpp itself: llama-cpp-python has no binary wheel for this platform and builds
-# from source (5-15 minutes on 2 cores, then pip's cache makes it instant), too slow for every `make test`.
+# from source (5-15 minutes on 2 cores), too slow for every `make test`. The wheel is built once into .wheels/. It is
+# built for a generic x86-64 with AVX2/AVX-512 but without AMX: some virtual machines advertise AMX and trap it,
+# and llama.cpp's q8_0 kernels then die with an illegal instruction.
 LLAMA_CPP_PYTHON ?= llama-cpp-python==0.3.36
+LLAMA_CPP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+  -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 test-export: $(STAMP)
-	$(BIN)/python -c "import llama_cpp" 2>/dev/null || $(BIN)/python -m pip install $(LLAMA_CPP_PYTHON)
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || { \
+	  ls .wheels/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	    CMAKE_ARGS="$(LLAMA_CPP_CMAKE_ARGS)" $(BIN)/python -m pip wheel --no-cache-dir --no-deps -w .wheels \
+	      $(LLAMA_CPP_PYTHON); \
+	  $(BIN)/python -m pip install .wheels/llama_cpp_python-*.whl; }
 	HF_HUB_OFFLINE=1 FT_JUPYTER_REQUIRE_LLAMA_CPP=1 $(BIN)/python -m pytest tests/integration/export tests/unit/export
 
 # Re-resolve the dependency ranges in a scratch venv and write the exact versions to constraints.txt. Run it to take

@@ -365,3 +365,16 @@ def test_a_llama_cpp_crash_is_reported_not_fatal(tiny, tmp_path):
     result = check_with_llama_cpp_isolated(tiny, broken, prompts, max_new_tokens=4)
     assert "llama.cpp died on broken.gguf" in result["crashed"]
     assert check_with_llama_cpp_isolated(tiny, whole.path, prompts, max_new_tokens=4)["tokens_equal"] == [True]
+
+
+def test_llama_cpp_runs_a_q8_0_file_close_to_transformers(tiny, tiny_gguf):
+    """q8_0 blocks run on llama.cpp's integer kernels, a path f16 never takes: a build using CPU features the
+    machine traps dies here (reported by the child process, so this fails instead of killing pytest)."""
+    needs_llama_cpp()
+    from ft_jupyter.export.gguf_check import check_with_llama_cpp_isolated
+
+    _, prompts = _prompts(tiny)
+    result = check_with_llama_cpp_isolated(tiny, tiny_gguf["q8_0"].path, prompts, max_new_tokens=16)
+    assert "crashed" not in result, result.get("crashed")
+    assert result["tokens_equal"] == [True] * len(prompts)
+    assert result["top1_agreement"] >= 0.8, result   # measured 90 % (teacher-forced, 5 prompts)
