@@ -2,7 +2,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { ConfigValues, IConfigSchema } from './form';
-import { IEstimate } from './preflight';
+import { estimateBody, IEstimate, ISplit, ONE_GPU } from './preflight';
 import { IEventPage, IRunList } from './runs';
 
 /** Reply of `GET /ft-jupyter/version`. */
@@ -118,8 +118,9 @@ export function fetchCatalogue(): Promise<ICatalogue> {
   return requestAPI<ICatalogue>('catalogue');
 }
 
-export function estimate(config: ConfigValues): Promise<IEstimate> {
-  return requestAPI<IEstimate>('estimate', postJSON({ config }));
+/** The estimate for `config`; split over several GPUs, its memory is per GPU. */
+export function estimate(config: ConfigValues, split: ISplit = ONE_GPU): Promise<IEstimate> {
+  return requestAPI<IEstimate>('estimate', postJSON(estimateBody(config, split)));
 }
 
 /**

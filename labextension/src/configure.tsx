@@ -11,15 +11,8 @@ import {
   groupFields,
   ISection
 } from './form';
-import {
-  fitClass,
-  formatCount,
-  formatGiB,
-  formatPercent,
-  IEstimate,
-  LatestDebouncer,
-  memoryRows
-} from './preflight';
+import { IEstimate, ISplit, LatestDebouncer, ONE_GPU } from './preflight';
+import { Preflight, SplitControls } from './preflightview';
 
 /** What the Configure section asks of JupyterLab (implemented in index.ts). */
 export interface IConfigureHost {
@@ -31,85 +24,21 @@ export interface IConfigureHost {
 
 const ESTIMATE_DELAY_MS = 400;
 
-/** The estimate for `config`, or why there is none (a ConfigError's message from the server). */
+/** What the pre-flight asks about: the config, and how the run is split over GPUs. */
+interface IQuestion {
+  config: ConfigValues;
+  split: ISplit;
+}
+
+/** The estimate for a question, or why there is none (a ConfigError's message from the server). */
 interface IAnswer {
-  config: ConfigValues | null;
+  asked: IQuestion | null;
   result: IEstimate | null;
   error: string | null;
 }
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function Preflight(props: {
-  estimate: IEstimate | null;
-  error: string | null;
-  pending: boolean;
-}): JSX.Element {
-  const { estimate: e } = props;
-  if (props.error !== null) {
-    return (
-      <div className="jp-ft-Preflight jp-ft-Sidebar-warning" role="alert" data-ft-preflight="error">
-        {props.error}
-      </div>
-    );
-  }
-  if (e === null) {
-    return <div className="jp-ft-Preflight jp-ft-Sidebar-empty">Estimating…</div>;
-  }
-  const total = e.memory.total_bytes;
-  return (
-    <div
-      className={`jp-ft-Preflight${props.pending ? ' jp-ft-mod-pending' : ''}`}
-      data-ft-preflight="ok"
-      data-ft-model={e.model}
-    >
-      <div className="jp-ft-Preflight-trainable" data-ft-trainable={e.params_trainable}>
-        <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters
-        train ({formatPercent(e.trainable_percent)})
-      </div>
-      {/* Folded so the docked pre-flight stays short; the open/closed state survives re-estimates. */}
-      <details className="jp-ft-Preflight-memory">
-        <summary className="jp-ft-Preflight-summary">
-          Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> on{' '}
-          {e.memory.device === 'cuda' ? 'a GPU' : e.memory.device} ({e.memory.precision},
-          batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
-        </summary>
-        <ul className="jp-ft-MemoryBars">
-          {memoryRows(e.memory).map(row => (
-            <li key={row.label} className="jp-ft-MemoryBars-row" title={row.detail}>
-              <span className="jp-ft-MemoryBars-label">{row.label}</span>
-              <span className="jp-ft-MemoryBars-track">
-                <span className="jp-ft-MemoryBars-bar" style={{ width: `${Math.max(2, row.share * 100)}%` }} />
-              </span>
-              <span className="jp-ft-MemoryBars-value">{formatGiB(row.bytes)}</span>
-            </li>
-          ))}
-        </ul>
-      </details>
-      <div className="jp-ft-Chips">
-        {e.gpu_fit.map(gpu => (
-          <span
-            key={gpu.name}
-            className={`jp-ft-Chip jp-ft-mod-${fitClass(gpu)}`}
-            data-ft-fits={fitClass(gpu)}
-            title={`${gpu.memory_gib} GiB usable; ${gpu.fits ? 'headroom' : 'short by'} ${Math.abs(gpu.headroom_gib).toFixed(1)} GiB`}
-          >
-            {gpu.fits ? '✓' : '✗'} {gpu.name}
-          </span>
-        ))}
-      </div>
-      {e.seq_len_note && <div className="jp-ft-Preflight-note">{e.seq_len_note}</div>}
-      {e.warnings.length > 0 && (
-        <ul className="jp-ft-Preflight-warnings">
-          {e.warnings.map(w => (
-            <li key={w}>{w}</li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
 }
 
 function Actions(props: {
@@ -170,38 +99,40 @@ function useSchema(): ISchemaState {
 }
 
 /**
- * The estimate of `config`, asked for once values settle. Each reply remembers the config it answers, so
- * `pending` is known at once when the config changes (and a test can wait for it to clear).
+ * The estimate of `config` split as `split`, asked for once values settle. Each reply remembers what it answers,
+ * so `pending` is known at once when either changes (and a test can wait for it to clear).
  */
 function useEstimate(
   config: ConfigValues | null,
+  split: ISplit,
   invalid: boolean,
   active: boolean
 ): { answer: IAnswer | null; pending: boolean } {
   const [answer, setAnswer] = useState<IAnswer | null>(null);
   const debouncer = useRef(
-    new LatestDebouncer<ConfigValues, IAnswer>(
+    new LatestDebouncer<IQuestion, IAnswer>(
       async asked => {
         try {
-          return { config: asked, result: await estimate(asked), error: null };
+          return { asked, result: await estimate(asked.config, asked.split), error: null };
         } catch (e) {
-          return { config: asked, result: null, error: errorText(e) };
+          return { asked, result: null, error: errorText(e) };
         }
       },
       ESTIMATE_DELAY_MS,
       setAnswer,
-      e => setAnswer({ config: null, result: null, error: errorText(e) })
+      e => setAnswer({ asked: null, result: null, error: errorText(e) })
     )
   );
   useEffect(() => () => debouncer.current.cancel(), []);
+  const answered = answer?.asked?.config === config && answer?.asked?.split === split;
   useEffect(() => {
     if (config === null || invalid || !active) {
       debouncer.current.cancel();
-    } else if (answer?.config !== config) {
-      debouncer.current.request(config);
+    } else if (!answered) {
+      debouncer.current.request({ config, split });
     }
-  }, [config, invalid, active]);
-  return { answer, pending: config !== null && !invalid && answer?.config !== config };
+  }, [config, split, invalid, active]);
+  return { answer, pending: config !== null && !invalid && !answered };
 }
 
 /** Errors of fields whose text does not parse, by path; the estimate waits while there are any. */
@@ -231,7 +162,8 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
   const config = edited ?? schema.defaults;
   const [fieldErrors, onError] = useFieldErrors();
   const invalid = Object.keys(fieldErrors).length > 0;
-  const { answer, pending } = useEstimate(config, invalid, props.active);
+  const [split, setSplit] = useState<ISplit>(ONE_GPU);
+  const { answer, pending } = useEstimate(config, split, invalid, props.active);
   const [note, setNote] = useState<string | null>(null);
 
   if (schema.error !== null) {
@@ -282,6 +214,7 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
       {/* Sticky: while scrolling through the form, the estimate stays in view and follows every change. */}
       <div className="jp-ft-Preflight-dock">
         <h4 className="jp-ft-Sidebar-subsection">Pre-flight</h4>
+        <SplitControls split={split} onChange={setSplit} />
         <Preflight
           estimate={answer?.result ?? null}
           error={invalid ? Object.values(fieldErrors)[0] : answer?.error ?? null}

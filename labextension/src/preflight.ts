@@ -1,8 +1,11 @@
 /**
  * Pre-flight logic apart from React: the estimate's numbers as a learner reads
- * them, and the debounce + latest-reply-wins rule that keeps the estimate in
- * step with the form while values change.
+ * them, how a run is split over GPUs (pre-flight state, not part of the
+ * RunConfig), and the debounce + latest-reply-wins rule that keeps the
+ * estimate in step with the form while values change.
  */
+
+import { ConfigValues } from './form';
 
 /** One GPU of `RunEstimate.gpu_fit`. */
 export interface IGpuFit {
@@ -32,7 +35,45 @@ export interface IMemory {
   total_bytes: number;
 }
 
-/** `RunEstimate.to_json()` as `POST /ft-jupyter/estimate` returns it. */
+/** What each GPU sends per optimizer step (`Communication.to_json()`). */
+export interface ICommunication {
+  bytes_per_step: number;
+  formula: string;
+  sentence: string;
+}
+
+/** `ShardedMemory.to_json()`: present when the estimate is for more than one GPU. */
+export interface ISharding {
+  strategy: Strategy;
+  /** "ZeRO-3 + CPU offload" and the like. */
+  label: string;
+  gpus: number;
+  offload: boolean;
+  per_gpu_total_bytes: number;
+  single_gpu_total_bytes: number;
+  cpu_bytes_all_processes: number;
+  communication: ICommunication | null;
+  notes: string[];
+}
+
+/** `Forecast.to_json()`: time and cost on the smallest listed GPU the run fits. */
+export interface IForecast {
+  headline: string;
+  gpu: string;
+  gpus: number;
+  wall_s: number;
+  gpu_hours: number;
+  cost: number | null;
+  /** How the token count was reached. */
+  tokens_text: string;
+  how: string[];
+  notes: string[];
+}
+
+/**
+ * `RunEstimate.to_json()` as `POST /ft-jupyter/estimate` returns it; with
+ * more than one GPU, `memory` and `gpu_fit` are per GPU.
+ */
 export interface IEstimate {
   model: string;
   license: string | null;
@@ -43,6 +84,10 @@ export interface IEstimate {
   gpu_fit: IGpuFit[];
   warnings: string[];
   seq_len_note: string;
+  sharding?: ISharding | null;
+  forecast?: IForecast | null;
+  /** Why there is no forecast (the data file is not on this machine, say). */
+  forecast_error?: string | null;
 }
 
 export interface IMemoryRow {
@@ -112,6 +157,112 @@ export function fitClass(gpu: IGpuFit): 'fits' | 'tight' | 'nofit' {
     return 'nofit';
   }
   return gpu.tight ? 'tight' : 'fits';
+}
+
+// ---- Splitting a run over GPUs -------------------------------------------------------------------------------
+
+export const STRATEGIES = ['ddp', 'zero1', 'zero2', 'zero3', 'fsdp'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export const MAX_GPUS = 64;
+
+/** How the pre-flight asks the run to be split; sent next to the config. */
+export interface ISplit {
+  gpus: number;
+  strategy: Strategy;
+  offload: boolean;
+}
+
+export const ONE_GPU: ISplit = { gpus: 1, strategy: 'ddp', offload: false };
+
+/** The split fields of an estimate request body: none for one GPU, offload only where ZeRO can launch it. */
+export function splitRequest(split: ISplit): Partial<ISplit> {
+  if (split.gpus <= 1) {
+    return {};
+  }
+  return { gpus: split.gpus, strategy: split.strategy, offload: split.offload && offloadApplies(split) };
+}
+
+/** The JSON body of `POST /ft-jupyter/estimate`. */
+export function estimateBody(config: ConfigValues, split: ISplit): { config: ConfigValues } & Partial<ISplit> {
+  return { config, ...splitRequest(split) };
+}
+
+/** ZeRO stages can move state to CPU RAM (what the launcher supports); DDP and FSDP here cannot. */
+function offloadApplies(split: ISplit): boolean {
+  return split.strategy.startsWith('zero');
+}
+
+/** Which split controls to show: the strategy only for several GPUs, offload only for ZeRO then. */
+export function splitControls(split: ISplit): { strategy: boolean; offload: boolean } {
+  const several = split.gpus > 1;
+  return { strategy: several, offload: several && offloadApplies(split) };
+}
+
+/** The GPU count typed in the box, or why it is not one. */
+export function parseGpus(text: string): { ok: true; value: number } | { ok: false; error: string } {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  if (!/^\d+$/.test(trimmed) || value < 1 || value > MAX_GPUS) {
+    return { ok: false, error: `GPUs: give a whole number from 1 to ${MAX_GPUS}, not "${text}".` };
+  }
+  return { ok: true, value };
+}
+
+/** Where the memory total applies: "per GPU" when split, else the device. */
+export function memoryWhere(e: IEstimate): string {
+  if (e.sharding) {
+    return 'per GPU';
+  }
+  return e.memory.device === 'cuda' ? 'on a GPU' : `on ${e.memory.device}`;
+}
+
+export interface ILine {
+  text: string;
+  /** The arithmetic or the reasoning, shown on hover. */
+  title: string;
+}
+
+/** "4 GPUs × ZeRO-3: 1.58 GiB per GPU (one GPU alone 0.66 GiB)", titled with what the GPUs send each other. */
+export function shardingLine(e: IEstimate): ILine | null {
+  const s = e.sharding;
+  if (!s) {
+    return null;
+  }
+  const comm = s.communication;
+  const title = comm
+    ? [comm.sentence, `${formatGiB(comm.bytes_per_step)} sent per GPU per optimizer step = ${comm.formula}`]
+    : [];
+  return {
+    text:
+      `${s.gpus} GPUs × ${s.label}: ${formatGiB(s.per_gpu_total_bytes)} per GPU ` +
+      `(one GPU alone ${formatGiB(s.single_gpu_total_bytes)})`,
+    title: [...title, ...s.notes].join('\n')
+  };
+}
+
+/** CPU RAM the offloaded state takes on one machine, or null when nothing is offloaded. */
+export function offloadLine(e: IEstimate): string | null {
+  const s = e.sharding;
+  if (!s || s.cpu_bytes_all_processes <= 0) {
+    return null;
+  }
+  return `CPU RAM for offloaded state: ${formatGiB(s.cpu_bytes_all_processes)} for all ${s.gpus} processes`;
+}
+
+/** "Time and cost: ≈ 1.9 s on 4 × T4 …", or why there is no forecast; null from a server without forecasts. */
+export function forecastLine(e: IEstimate): (ILine & { error: boolean }) | null {
+  if (e.forecast) {
+    const f = e.forecast;
+    return {
+      text: `Time and cost: ${f.headline}`,
+      title: [f.tokens_text, ...f.how, ...f.notes].join('\n'),
+      error: false
+    };
+  }
+  if (e.forecast_error) {
+    return { text: `Time and cost: ${e.forecast_error}`, title: '', error: true };
+  }
+  return null;
 }
 
 /**

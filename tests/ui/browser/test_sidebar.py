@@ -38,6 +38,21 @@ def settled_trainable(page, other_than: int = -1) -> int:
     return int(page.locator(f"{SIDEBAR} [data-ft-trainable]").get_attribute("data-ft-trainable"))
 
 
+def settled_split(page, strategy: str | None) -> dict:
+    """The pre-flight's per-GPU line once it answers a split over GPUs with `strategy` (None: no split, one GPU)."""
+    page.wait_for_function(
+        "strategy => { const e = document.querySelector(\"#ft-jupyter-sidebar [data-ft-preflight='ok']\");"
+        " if (!e || e.classList.contains('jp-ft-mod-pending')) return false;"
+        " const line = e.querySelector('[data-ft-per-gpu-bytes]');"
+        " return strategy === null ? line === null : line !== null && line.dataset.ftStrategy === strategy; }",
+        arg=strategy)
+    line = page.locator(f"{SIDEBAR} [data-ft-per-gpu-bytes]")
+    if strategy is None:
+        return {}
+    return {"text": line.inner_text(), "per_gpu": int(line.get_attribute("data-ft-per-gpu-bytes")),
+            "single": int(line.get_attribute("data-ft-single-gpu-bytes"))}
+
+
 def run_row(page):
     return page.locator(f"{SIDEBAR} [data-ft-run$='-{RUN_NAME}']")
 
@@ -61,6 +76,32 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     page.locator(f"{SIDEBAR} .jp-ft-Preflight-summary").click()  # unfold the memory breakdown
     assert page.locator(f"{SIDEBAR} .jp-ft-MemoryBars-row").count() >= 4
     page.screenshot(path=str(artifacts / "sidebar-1-configure.png"))
+
+    # Split over 4 GPUs: memory is per GPU, next to what one GPU alone would hold; time and cost follow the split.
+    one_gpu = int(page.locator(f"{SIDEBAR} [data-ft-memory]").get_attribute("data-ft-memory"))
+    page.locator(f"{SIDEBAR} [data-ft-split-gpus]").fill("4")
+    page.locator(f"{SIDEBAR} [data-ft-split-strategy]").select_option("zero3")
+    zero3 = settled_split(page, "zero3")
+    assert zero3["single"] == one_gpu  # "one GPU alone" is the estimate from before the split
+    assert zero3["text"].startswith("4 GPUs × ZeRO-3: ") and "per GPU (one GPU alone" in zero3["text"]
+    assert "per GPU" in page.locator(f"{SIDEBAR} .jp-ft-Preflight-summary").inner_text()
+    assert int(page.locator(f"{SIDEBAR} [data-ft-memory]").get_attribute("data-ft-memory")) == zero3["per_gpu"]
+    forecast = page.locator(f"{SIDEBAR} [data-ft-forecast='ok']")
+    assert forecast.inner_text().startswith("Time and cost: ") and "4 ×" in forecast.inner_text()
+    page.locator(f"{SIDEBAR} .jp-ft-Preflight-dock").screenshot(path=str(artifacts / "sidebar-1b-sharded.png"))
+    page.locator(f"{SIDEBAR} [data-ft-split-offload]").check()
+    page.locator(f"{SIDEBAR} [data-ft-cpu-bytes]").wait_for()  # offloaded weights and optimizer: CPU RAM
+    assert "ZeRO-3 + CPU offload" in settled_split(page, "zero3")["text"]
+    # ZeRO-3's 5e8-value reduce bucket outweighs everything tiny-random holds, so its per-GPU figure is higher here;
+    # FSDP splits parameters, gradients and optimizer state with no such bucket, so each GPU holds less.
+    page.locator(f"{SIDEBAR} [data-ft-split-strategy]").select_option("fsdp")
+    fsdp = settled_split(page, "fsdp")
+    assert fsdp["per_gpu"] < fsdp["single"] == one_gpu
+    assert "offload" not in fsdp["text"]  # the launcher offloads only under ZeRO, so neither box nor request has it
+    page.locator(f"{SIDEBAR} [data-ft-split-gpus]").fill("1")
+    settled_split(page, None)
+    assert page.locator(f"{SIDEBAR} [data-ft-split-strategy]").count() == 0
+    assert page.locator(f"{SIDEBAR} [data-ft-forecast='ok']").inner_text().startswith("Time and cost: ")
 
     for path, value in [("name", RUN_NAME), ("training.max_steps", "3000"), ("training.learning_rate", "0.001"),
                         ("training.max_seq_len", "128"), ("data.max_rows", "120"), ("method.dropout", "0")]:
