@@ -65,6 +65,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_threads(processes: int, asked: str, cores: int) -> int:
+    """Threads per CPU process. Torch starts one per core in every process; N processes then run N× more threads
+    than cores and wait on each other (see benchmarks/RESULTS.md). A user's OMP_NUM_THREADS that fits is kept."""
+    if asked.isdigit() and 0 < int(asked) * processes <= cores:
+        return int(asked)
+    return max(1, cores // processes)
+
+
 class LaunchHandle:
     def __init__(self, run_dir: RunDir, process: subprocess.Popen, processes: int, strategy: str):
         self.run_dir, self.process, self.processes, self.strategy = run_dir, process, processes, strategy
@@ -113,8 +121,8 @@ def start_launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp"
     env = {**os.environ, STRATEGY_ENV: strategy, "FT_JUPYTER_EXPECTED_PROCESSES": str(processes),
            "FT_JUPYTER_RUN_ID": run.run_id, "FT_JUPYTER_PROGRESS": "0"}
     if not cuda:
-        # N processes share the CPU cores: each torch would otherwise start a thread per core and they thrash.
-        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
+        env["OMP_NUM_THREADS"] = str(cpu_threads(processes, os.environ.get("OMP_NUM_THREADS", ""),
+                                                 os.cpu_count() or 1))
     run.set_status("queued", f"launching {processes} processes ({strategy})", processes=processes,
                    strategy=strategy)
     with open(run.path / "launch" / "launch.log", "w", encoding="utf-8") as log:
