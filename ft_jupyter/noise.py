@@ -3,7 +3,8 @@
 bitsandbytes logs "Failed to load CPU gemm_4bit_forward from kernels-community ..." whenever it is imported on a CPU
 with avx512_bf16, and peft imports it whenever it is installed, so every run (quantized or not) and the first cell
 of every notebook showed it. It advertises an optional kernel fetched from a model hub at run time; 4-bit layers
-work without it. Only that message is dropped: every other bitsandbytes warning still reaches the user.
+work without it. Only that message is dropped: every other bitsandbytes warning still reaches the user. The same for
+DeepSpeed's "Setting accelerator to CPU" notice, printed on every import on a machine without a GPU.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import logging
 
 BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
 BNB_CPU_KERNEL_MESSAGE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+# DeepSpeed (the optional extra for ZeRO launches), once installed, is imported by accelerate and peft in every
+# process, and on a machine without a GPU announces on each import that it chose the CPU.
+DEEPSPEED_LOGGER = "DeepSpeed"
+DEEPSPEED_CPU_MESSAGE = "Setting accelerator to CPU"
 
 
 class _DropMessage(logging.Filter):
@@ -25,9 +30,10 @@ class _DropMessage(logging.Filter):
 
 def silence_known_noise() -> None:
     """Install the filters once; cheap (logging only), so `import ft_jupyter` does it before peft can load."""
-    logger = logging.getLogger(BNB_CPU_LOGGER)
-    if not any(isinstance(f, _DropMessage) for f in logger.filters):
-        logger.addFilter(_DropMessage(BNB_CPU_KERNEL_MESSAGE))
+    for name, message in ((BNB_CPU_LOGGER, BNB_CPU_KERNEL_MESSAGE), (DEEPSPEED_LOGGER, DEEPSPEED_CPU_MESSAGE)):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) for f in logger.filters):
+            logger.addFilter(_DropMessage(message))
 
 
 BNB_INT8_LOGGER = "bitsandbytes.autograd._functions"

@@ -62,3 +62,25 @@ def test_a_message_is_quiet_only_inside_the_block():
         logger.removeHandler(keep)
         logger.setLevel(level)
     assert keep.seen == ["another bitsandbytes w", "MatMul8bitLt: inputs w"]
+
+
+def test_deepspeed_cpu_notice_is_dropped_and_its_other_warnings_are_not():
+    import logging
+
+    from ft_jupyter.noise import DEEPSPEED_LOGGER, silence_known_noise
+
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    silence_known_noise()
+    logger, keep = logging.getLogger(DEEPSPEED_LOGGER), Keep()
+    logger.addHandler(keep)
+    try:
+        logger.warning("Setting accelerator to CPU. If you have GPU or other accelerator, we were unable to detect it.")
+        logger.warning("ZeRO stage 3 needs more memory than you have")
+    finally:
+        logger.removeHandler(keep)
+    assert seen == ["ZeRO stage 3 needs more memory than you have"]
