@@ -37,9 +37,9 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     from ft_jupyter.export.serving import AdapterServer
 
     server = AdapterServer.from_runs(args.runs, runs_dir=args.runs_dir)
-    messages = [{"role": "user", "content": args.prompt}]
     names = [*server.adapters, None]
-    answers = server.generate([(name, messages) for name in names], max_new_tokens=args.max_new_tokens)
+    answers = server.generate([(name, server.messages(name, args.prompt)) for name in names],
+                              max_new_tokens=args.max_new_tokens)
     for name, answer in zip(names, answers):
         print(f"{name or 'base model':<40} {answer!r}")
     return 0

@@ -26,8 +26,16 @@ class AdapterServer:
     >>> server.generate([("run-a", messages), ("run-b", messages)])   # one batch, each row its own adapter
     """
 
-    def __init__(self, model: Any, tokenizer: Any, adapters: dict[str, Path], base_name: str):
+    def __init__(self, model: Any, tokenizer: Any, adapters: dict[str, Path], base_name: str,
+                 system_prompts: dict[str, str | None] | None = None):
         self.model, self.tokenizer, self.adapters, self.base_name = model, tokenizer, adapters, base_name
+        # The system prompt each run trained with: its adapter expects to be asked the same way.
+        self.system_prompts = system_prompts or {}
+
+    def messages(self, adapter: str | None, user: str) -> list[dict[str, str]]:
+        """A one-turn request as `adapter` was trained to see it (with its run's system prompt, if any)."""
+        system = self.system_prompts.get(adapter) if adapter else None
+        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
 
     @classmethod
     def from_runs(cls, runs: list[Any], *, runs_dir: str | Path = "runs") -> "AdapterServer":
@@ -66,7 +74,8 @@ class AdapterServer:
         tokenizer = AutoTokenizer.from_pretrained(str(adapters[names[0]]))
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return cls(model.to("cuda" if cuda else "cpu").eval(), tokenizer, adapters, config.model.name)
+        return cls(model.to("cuda" if cuda else "cpu").eval(), tokenizer, adapters, config.model.name,
+                   {d.run_id: d.config().data.system_prompt for d in dirs})
 
     def generate(self, requests: list[tuple[str | None, list[dict[str, str]]]], *, max_new_tokens: int = 32
                  ) -> list[str]:

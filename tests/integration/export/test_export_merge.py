@@ -227,3 +227,22 @@ def test_export_writes_checked_ggufs_and_ollama_modelfiles(finished, capsys):
                 {"role": "user", "content": "And the invoice?"}]
         assert render_with_go(template, chat) == tokenizer.apply_chat_template(chat, tokenize=False,
                                                                                add_generation_prompt=True)
+
+
+def test_each_adapter_is_asked_the_way_its_run_trained(finished, capsys):
+    from ft_jupyter.cli import main
+    from ft_jupyter.config import RunConfig
+    from ft_jupyter.export import AdapterServer
+
+    prompted = _variant(finished, "with-system", lambda b: b)
+    config = RunConfig.load(prompted / "config.yaml")
+    config.with_overrides({"data.system_prompt": "You sort customer emails."}).save(prompted / "config.yaml")
+    server = AdapterServer.from_runs([finished.path, prompted])
+    assert server.messages("with-system", "Hi") == [{"role": "system", "content": "You sort customer emails."},
+                                                     {"role": "user", "content": "Hi"}]
+    assert server.messages(finished.run_id, "Hi") == server.messages(None, "Hi") == [{"role": "user",
+                                                                                     "content": "Hi"}]
+    assert main(["adapters", str(finished.path), str(prompted), "--prompt", "Where is my refund?",
+                 "--max-new-tokens", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [finished.run_id, "with-system", "base"]
