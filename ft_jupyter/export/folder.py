@@ -83,8 +83,10 @@ def set_export_status(run_path: Path, state: str, message: str = "", **extra: An
 
     if state not in EXPORT_STATES:
         raise ValueError(f"export state must be one of {EXPORT_STATES}, got {state!r}")
-    data = {"pid": os.getpid(), **extra, "state": state, "message": message, "updated": time.time(),
-            "host": socket.gethostname()}
+    # The request stays recorded across the progress messages of one export, unless this call gives one.
+    old = read_json(export_dir(run_path) / "status.json") or {}
+    data = {**({"request": old["request"]} if "request" in old else {}), "pid": os.getpid(), **extra,
+            "state": state, "message": message, "updated": time.time(), "host": socket.gethostname()}
     write_json(export_dir(run_path) / "status.json", data)
 
 

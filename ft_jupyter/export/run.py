@@ -201,9 +201,12 @@ def export_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", 
 def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ollama: bool,
             quantized: tuple[str, ...], throughput: tuple[int, ...], price_per_hour: float | None, probes: int,
             progress: bool | None) -> ExportReport:
-    from ft_jupyter.export.folder import export_dir, write_json
+    from ft_jupyter.export.folder import export_dir, set_export_status, write_json
     from ft_jupyter.export.merge import merge_run
     from ft_jupyter.export.serving import serving_commands
+
+    def step(message: str) -> None:  # the sidebar's run list shows where a long export is
+        set_export_status(run_dir.path, "running", message)
 
     started = time.perf_counter()
     folder = export_dir(run_dir.path)
@@ -212,9 +215,11 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
     report = ExportReport(run_dir.run_id, str(folder), merge)
     conversations = _probe_prompts(run_dir, probes)
     for kind in gguf:
+        step(f"writing and checking the {kind} GGUF")
         report.gguf.append(_gguf_step(merged, folder / "gguf" / f"model-{kind}.gguf", kind, conversations,
                                       progress))
     if lora_gguf:
+        step("writing the adapter GGUF and its base")
         report.gguf += _lora_gguf_step(run_dir, folder, progress)
     modelfile = None
     if ollama:
@@ -223,8 +228,10 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
     if quantized:
         from ft_jupyter.export.quantized import quantized_copies
 
+        step(f"scoring {', '.join(quantized)} on the test split")
         report.quantized = quantized_copies(run_dir, copies=quantized, merged=merged, progress=progress)
     if throughput:
+        step("measuring batched serving")
         report.throughput = _throughput_step(run_dir, merged, conversations, throughput, price_per_hour, progress)
     report.commands = serving_commands(run_dir, merged, modelfile)
     report.seconds = time.perf_counter() - started

@@ -38,3 +38,15 @@ def test_a_block_that_writes_nothing_is_an_error(tmp_path):
         with staged(tmp_path / "x"):
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_export_status_keeps_the_request_across_progress_messages_and_reads_a_dead_export_as_failed(tmp_path):
+    from ft_jupyter.export.folder import export_status, set_export_status
+
+    set_export_status(tmp_path, "running", "merging", request={"gguf": ["q8_0"]}, ok=True)
+    set_export_status(tmp_path, "running", "scoring 4bit on the test split")
+    status = export_status(tmp_path)
+    assert status["message"] == "scoring 4bit on the test split" and status["request"] == {"gguf": ["q8_0"]}
+    assert "ok" not in status
+    set_export_status(tmp_path, "running", "writing", pid=2 ** 22 + 12345)   # no such process
+    assert export_status(tmp_path)["state"] == "failed"
