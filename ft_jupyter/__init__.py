@@ -16,6 +16,8 @@ from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
     RunConfig,
     TrainingConfig,
 )
+# The environment doctor: its module imports only the standard library; torch loads when doctor() runs.
+from ft_jupyter.checkup import doctor  # noqa: E402
 from ft_jupyter.noise import silence_known_noise  # noqa: E402
 
 silence_known_noise()
@@ -29,6 +31,7 @@ __all__ = [
     "QuantizationConfig",
     "RunConfig",
     "TrainingConfig",
+    "doctor",
 ]
 
 

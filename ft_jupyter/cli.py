@@ -49,6 +49,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ft_jupyter.checkup import doctor
+
+    report = doctor()
+    print(report.to_json() if args.json else report)
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ft-jupyter", description="Fine-tune open-weight LLMs (LoRA/QLoRA).")
     parser.add_argument("--version", action="version", version=f"ft-jupyter {__version__}")
@@ -66,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the models that work offline")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("doctor", help="check this environment for the lessons: one line per check, with the fix")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_doctor)
 
     # Feature packages add their own sub-commands (each module's `register(sub)` adds parsers and handlers).
     data_commands.register(sub)
