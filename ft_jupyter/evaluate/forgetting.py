@@ -98,14 +98,14 @@ def perplexity(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int 
     import torch
     import torch.nn.functional as F
 
+    from ft_jupyter.evaluate.generation import padding_on
     from ft_jupyter.progress import progress_bar
 
     was_training = model.training
     model.eval()
-    side, tokenizer.padding_side = tokenizer.padding_side, "right"
     total, count = 0.0, 0
     try:
-        with progress_bar(len(texts), desc, unit="texts", progress=progress) as bar:
+        with padding_on(tokenizer, "right"), progress_bar(len(texts), desc, unit="texts", progress=progress) as bar:
             for start in range(0, len(texts), batch_size):
                 batch = texts[start:start + batch_size]
                 enc = tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
@@ -118,7 +118,6 @@ def perplexity(model: Any, tokenizer: Any, texts: list[str], *, batch_size: int 
                 count += int((targets != -100).sum())
                 bar.update(len(batch))
     finally:
-        tokenizer.padding_side = side
         if was_training:
             model.train()
     return math.exp(total / max(1, count)), count

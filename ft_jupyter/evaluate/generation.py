@@ -8,7 +8,8 @@ row would get alone.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], *, max_new_tokens: int = 16,
@@ -23,10 +24,9 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
     shared = shared_prefix_length(ids)
     was_training = model.training
     model.eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     try:
-        with progress_bar(len(texts), desc, unit="rows", progress=progress) as bar:
+        # Decoder-only models continue from the right edge: pad on the left.
+        with padding_on(tokenizer, "left"), progress_bar(len(texts), desc, unit="rows", progress=progress) as bar:
             if shared:
                 _generate_after_prefix(model, tokenizer, ids, shared, max_new_tokens, batch_size, answers, bar)
                 return answers
@@ -35,10 +35,20 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
                     answers[i] = answer
                 bar.update(len(batch))
     finally:
-        tokenizer.padding_side = side
         if was_training:
             model.train()
     return answers
+
+
+@contextmanager
+def padding_on(tokenizer: Any, side: str) -> Iterator[Any]:
+    """The tokenizer pads on `side` ("left" to generate, "right" to score) inside the block, as before after it."""
+    before = tokenizer.padding_side
+    tokenizer.padding_side = side
+    try:
+        yield tokenizer
+    finally:
+        tokenizer.padding_side = before
 
 
 def length_batches(tokenizer: Any, texts: list[str], batch_size: int) -> list[list[int]]:

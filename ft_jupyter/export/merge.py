@@ -100,13 +100,11 @@ def probe_conversations(run_dir: Any, n: int = PROBES) -> tuple[list[list[dict[s
 
 
 def _positions(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> Any:
+    from ft_jupyter.evaluate.generation import padding_on
+
     texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "right"
-    try:
+    with padding_on(tokenizer, "right"):
         return tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = side
 
 
 def logits_at(model: Any, batch: Any) -> Any:
@@ -118,12 +116,22 @@ def logits_at(model: Any, batch: Any) -> Any:
     return out[batch["attention_mask"].bool()].float()
 
 
+def _fp32_base(config: Any) -> Any:
+    """The run's base model in fp32, as published (never quantized), for evaluation."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ft_jupyter.models.catalogue import resolve
+
+    return AutoModelForCausalLM.from_pretrained(resolve(config.model.name, revision=config.model.revision),
+                                                dtype=torch.float32, revision=config.model.revision,
+                                                trust_remote_code=config.model.trust_remote_code).eval()
+
+
 def _load_tuned_fp32(run_dir: Any):
     """(tuned model in fp32, tokenizer, is_adapter): the adapter on an fp32 base, or a full/freeze run's weights."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ft_jupyter.models.catalogue import resolve
 
     config = run_dir.config()
     artifact = run_dir.artifact_path()
@@ -139,10 +147,7 @@ def _load_tuned_fp32(run_dir: Any):
         return model.eval(), tokenizer, False
     from peft import PeftModel
 
-    base = AutoModelForCausalLM.from_pretrained(resolve(config.model.name, revision=config.model.revision),
-                                                dtype=torch.float32, revision=config.model.revision,
-                                                trust_remote_code=remote)
-    return PeftModel.from_pretrained(base, str(artifact)).eval(), tokenizer, True
+    return PeftModel.from_pretrained(_fp32_base(config), str(artifact)).eval(), tokenizer, True
 
 
 def _storage_dtype(name: str, config: Any) -> str:
@@ -169,9 +174,11 @@ def _rounded_copy(model: Any, dtype: Any) -> dict[str, Any]:
 
 
 def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", probes: int = PROBES,
+              probe_set: tuple[list[list[dict[str, str]]], int] | None = None,
               progress: bool | None = None) -> MergeReport:
     """Merge the run's adapter (or cast a full/freeze run's weights) into runs/<id>/export/merged-<dtype>/, verify it
-    against the adapter, and write merged-<dtype>.json beside it. Returns the report (printable)."""
+    against the adapter, and write merged-<dtype>.json beside it. Returns the report (printable).
+    probe_set: the (conversations, budget) of `probe_conversations`, when the caller has them already."""
     import torch
 
     from ft_jupyter.evaluate.generation import generate_answers
@@ -182,7 +189,7 @@ def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", p
     started = time.perf_counter()
     run_dir, _ = open_run(run, runs_dir)
     config = run_dir.config()
-    conversations, budget = probe_conversations(run_dir, probes)
+    conversations, budget = probe_set or probe_conversations(run_dir, probes)
     with progress_bar(6, f"Merging {run_dir.run_id}", unit="steps", progress=progress) as bar:
         tuned, tokenizer, is_adapter = _load_tuned_fp32(run_dir)
         storage = _storage_dtype(dtype, config)
@@ -196,7 +203,7 @@ def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", p
                 base = logits_at(tuned, batch)
             merged = tuned.merge_and_unload()
         else:
-            base = _base_logits(config, batch)
+            base = logits_at(_fp32_base(config), batch)
             merged = tuned
         bar.update()
         fp32 = logits_at(merged, batch)
@@ -226,18 +233,6 @@ def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", p
         write_json(target.with_name(target.name + ".json"), report.to_json())
         bar.update()
     return report
-
-
-def _base_logits(config: Any, batch: Any) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from ft_jupyter.models.catalogue import resolve
-
-    base = AutoModelForCausalLM.from_pretrained(resolve(config.model.name, revision=config.model.revision),
-                                                dtype=torch.float32, revision=config.model.revision,
-                                                trust_remote_code=config.model.trust_remote_code)
-    return logits_at(base.eval(), batch)
 
 
 def _save_folder(model: Any, tokenizer: Any, out: Path, conversations: list[list[dict[str, str]]]) -> str:

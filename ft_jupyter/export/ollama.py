@@ -90,6 +90,11 @@ def _unsupported(seen: str, why: str) -> TemplateNotSupported:
         "ft_jupyter.export.ollama.render_with_go against tokenizer.apply_chat_template, and put it in the Modelfile.")
 
 
+def ollama_name(run_id: str) -> str:
+    """The Ollama model name for a run: Ollama model names are lower case."""
+    return run_id.lower()
+
+
 def detect_family(chat_template: str) -> str:
     for family in FAMILIES:
         if _MARKERS[family] in chat_template:

@@ -202,7 +202,7 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
             quantized: tuple[str, ...], throughput: tuple[int, ...], price_per_hour: float | None, probes: int,
             progress: bool | None) -> ExportReport:
     from ft_jupyter.export.folder import export_dir, set_export_status, write_json
-    from ft_jupyter.export.merge import merge_run
+    from ft_jupyter.export.merge import merge_run, probe_conversations
     from ft_jupyter.export.serving import serving_commands
 
     def step(message: str) -> None:  # the sidebar's run list shows where a long export is
@@ -210,10 +210,11 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
 
     started = time.perf_counter()
     folder = export_dir(run_dir.path)
-    merge = merge_run(run_dir, dtype=dtype, probes=probes, progress=progress)
+    probe_set = probe_conversations(run_dir, probes)  # the same test conversations check every step
+    merge = merge_run(run_dir, dtype=dtype, probe_set=probe_set, progress=progress)
     merged = Path(merge.folder)
     report = ExportReport(run_dir.run_id, str(folder), merge)
-    conversations = _probe_prompts(run_dir, probes)
+    conversations = [c[:-1] for c in probe_set[0]]
     for kind in gguf:
         step(f"writing and checking the {kind} GGUF")
         report.gguf.append(_gguf_step(merged, folder / "gguf" / f"model-{kind}.gguf", kind, conversations,
@@ -238,13 +239,6 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
     write_json(folder / "report.json", report.to_json())
     (folder / "REPORT.md").write_text(f"```\n{report}\n```\n", encoding="utf-8")
     return report
-
-
-def _probe_prompts(run_dir: Any, n: int) -> list[list[dict[str, str]]]:
-    from ft_jupyter.export.merge import probe_conversations
-
-    conversations, _ = probe_conversations(run_dir, n)
-    return [c[:-1] for c in conversations]
 
 
 def _gguf_step(merged: Path, out: Path, kind: str, prompts: list[list[dict[str, str]]],
@@ -292,7 +286,7 @@ def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, .
     from transformers import AutoTokenizer
 
     from ft_jupyter.export.folder import staged
-    from ft_jupyter.export.ollama import build_modelfile
+    from ft_jupyter.export.ollama import build_modelfile, ollama_name
 
     kind = "q8_0" if "q8_0" in gguf else gguf[0]
     tokenizer = AutoTokenizer.from_pretrained(merged)
@@ -307,11 +301,6 @@ def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, .
         with staged(folder / "ollama" / filename) as tmp:
             tmp.write_text(modelfile.text, encoding="utf-8")
     return folder / "ollama" / "Modelfile"
-
-
-def ollama_name(run_id: str) -> str:
-    """Ollama model names are lower case."""
-    return run_id.lower()
 
 
 def _throughput_step(run_dir: Any, merged: Path, prompts: list[list[dict[str, str]]], sizes: tuple[int, ...],

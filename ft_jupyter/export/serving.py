@@ -82,18 +82,16 @@ class AdapterServer:
         """Greedy answers for (adapter name or None for the base, messages) pairs, all in one batch."""
         import torch
 
+        from ft_jupyter.evaluate.generation import padding_on
+
         for name, _ in requests:
             if name is not None and name not in self.adapters:
                 raise ConfigError(f"no adapter {name!r} is loaded; loaded: {', '.join(self.adapters)} (or None for "
                                   "the base model).")
         texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
                  for _, m in requests]
-        side = self.tokenizer.padding_side
-        self.tokenizer.padding_side = "left"
-        try:
+        with padding_on(self.tokenizer, "left"):
             enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        finally:
-            self.tokenizer.padding_side = side
         enc = enc.to(self.model.device)
         with torch.inference_mode():
             out = self.model.generate(**enc, adapter_names=[n or BASE for n, _ in requests],
@@ -124,6 +122,7 @@ def batch_throughput(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
     """Serve `requests` greedy requests at each batch size (after one untimed warm-up batch) and measure."""
     import torch
 
+    from ft_jupyter.evaluate.generation import padding_on
     from ft_jupyter.evaluate.latency import cost_per_1k_requests, percentile
     from ft_jupyter.progress import progress_bar
 
@@ -131,10 +130,8 @@ def batch_throughput(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
         raise ConfigError("batch_throughput needs at least one prompt.")
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
     rows = []
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
     total = sum(-(-requests // b) + 1 for b in batch_sizes)
-    try:
+    with padding_on(tokenizer, "left"):
         with progress_bar(total, "Batched throughput", unit="batches", progress=progress) as bar:
             for size in batch_sizes:
                 latencies, generated, busy = [], 0, 0.0
@@ -162,8 +159,6 @@ def batch_throughput(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
                                           percentile(latencies, 50), percentile(latencies, 95),
                                           cost_per_1k_requests(per_request, price_per_hour) if price_per_hour
                                           else None))
-    finally:
-        tokenizer.padding_side = side
     return rows
 
 
@@ -194,7 +189,9 @@ def serving_commands(run_dir: Any, merged: Path | None = None, modelfile: Path |
     if merged is not None:
         out["vllm (merged)"] = f"vllm serve {shlex.quote(str(merged))}"
     if modelfile is not None:
-        name = run_dir.run_id.lower()  # Ollama model names are lower case
+        from ft_jupyter.export.ollama import ollama_name
+
+        name = ollama_name(run_dir.run_id)
         out["ollama"] = (f"cd {shlex.quote(str(modelfile.parent))} && ollama create {shlex.quote(name)} -f Modelfile "
                          f"&& ollama run {shlex.quote(name)}")
     return out

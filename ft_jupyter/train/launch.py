@@ -49,14 +49,14 @@ def write_launch_files(config: RunConfig, run: RunDir, *, processes: int, strate
                                  wrap_class=decoder_layer_class(config) if strategy == "fsdp" else None)
     (folder / "accelerate.yaml").write_text(yaml.safe_dump(settings, sort_keys=True), encoding="utf-8")
     command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(folder / "accelerate.yaml"),
-               "--main_process_port", str(_free_port()), "-m", "ft_jupyter.train.worker", str(run.path)]
+               "--main_process_port", str(free_port()), "-m", "ft_jupyter.train.worker", str(run.path)]
     (folder / "command.txt").write_text(
         f"{STRATEGY_ENV}={strategy} FT_JUPYTER_EXPECTED_PROCESSES={processes} FT_JUPYTER_RUN_ID={run.run_id} "
         + shlex.join(command) + "\n", encoding="utf-8")
     return command
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     # Two launches at once (a class on one machine) must not fight over accelerate's default port 29500.

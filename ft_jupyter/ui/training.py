@@ -113,14 +113,9 @@ def launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offl
     if display_mode(display) == "widgets":
         from IPython.display import display as show
 
-        from ft_jupyter.ui.dashboard import Dashboard
-
-        dashboard = Dashboard(title=f"run: {config.name} · {processes} processes, {strategy}", on_stop=handle.stop)
-        dashboard.add_export(lambda: handle.run_dir)
-        dashboard.follower = RunFollower(handle.run_dir, dashboard)
-        dashboard.follower.start()
-        handle.dashboard = dashboard
-        show(dashboard)
+        handle.dashboard = _following_dashboard(handle.run_dir, f"run: {config.name} · {processes} processes, "
+                                                f"{strategy}", handle.stop)
+        show(handle.dashboard)
     return handle
 
 
@@ -203,10 +198,15 @@ def open_run(path: Any, *, display: str | None = None):
         if mode == "static" and curves.loss:
             _show_static(curves)
         return curves
+    return _following_dashboard(run_dir, f"run: {run_dir.run_id}",
+                                lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
+
+
+def _following_dashboard(run_dir: RunDir, title: str, on_stop) -> Any:
+    """A dashboard fed from the run folder (a re-opened or launched run), with Stop and the Export section."""
     from ft_jupyter.ui.dashboard import Dashboard
 
-    dashboard = Dashboard(title=f"run: {run_dir.run_id}",
-                          on_stop=lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
+    dashboard = Dashboard(title=title, on_stop=on_stop)
     dashboard.add_export(lambda: run_dir)
     dashboard.follower = RunFollower(run_dir, dashboard)
     dashboard.follower.start()

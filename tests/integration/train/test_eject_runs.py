@@ -2,13 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig
+from ft_jupyter.train.launch import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +51,6 @@ def assert_trained(output_dir) -> list[float]:
     losses = logged_losses(output_dir)
     assert len(losses) == 10 and losses[-1] < losses[0] - 1.0, losses
     return losses
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_script_trains_alone_exactly_as_the_kit_does(config, folder):

@@ -192,7 +192,7 @@ def test_the_fsdp_config_wraps_the_decoder_layer_and_that_shards_for_real(tmp_pa
     import yaml
 
     from ft_jupyter.models.catalogue import resolve
-    from ft_jupyter.train.launch import _free_port, write_launch_files
+    from ft_jupyter.train.launch import free_port, write_launch_files
     from ft_jupyter.train.store import RunStore
 
     config = _config(tmp_path / "runs", "fsdp").with_overrides({"quantization.mode": "4bit",
@@ -219,7 +219,7 @@ def test_the_fsdp_config_wraps_the_decoder_layer_and_that_shards_for_real(tmp_pa
     script = tmp_path / "fsdp2.py"
     script.write_text(FSDP2_SCRIPT)
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", str(_free_port()), str(script), resolve("tiny-random"),
+                           "--master_port", str(free_port()), str(script), resolve("tiny-random"),
                            fsdp["fsdp_transformer_layer_cls_to_wrap"]],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
