@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from jupyter_server.base.handlers import APIHandler
 # Keys under which `_load_jupyter_server_extension` stores the resolved folders in the tornado settings.
 RUNS_ROOT = "ft_jupyter_runs_root"
 SERVER_ROOT = "ft_jupyter_server_root"
+INSTRUCTORS = "ft_jupyter_instructors"
 
 
 class FtHandler(APIHandler):
@@ -25,6 +27,22 @@ class FtHandler(APIHandler):
     @property
     def server_root(self) -> Path:
         return self.settings[SERVER_ROOT]
+
+    @property
+    def instructors(self) -> tuple[str, ...]:
+        return self.settings.get(INSTRUCTORS, ())
+
+    @property
+    def requester(self) -> str:
+        """Who sent this request: the hub user who is signed in (an admin may open a participant's server), else the
+        OS user this single-user server runs as."""
+        from ft_jupyter.train.store import current_user
+
+        if os.environ.get("JUPYTERHUB_USER"):
+            name = getattr(self.current_user, "username", None) or getattr(self.current_user, "name", None)
+            if isinstance(name, str) and name:
+                return name
+        return current_user()
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object, or a 400 that says what was sent instead."""

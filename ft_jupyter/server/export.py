@@ -26,7 +26,7 @@ class ExportHandler(RunsMixin):
     def post(self, run_id: str) -> None:
         from ft_jupyter.export.run import ExportConflict, ExportRequest, start_export
 
-        run = self.run(run_id)
+        run = self.writable_run(run_id)
         try:
             request = ExportRequest.from_json(self.json_body())
         except ConfigError as error:

@@ -2,6 +2,9 @@
 
 The server never talks to a kernel: it reads run folders, and "stop" writes the STOP flag that the trainer's
 callback turns into a graceful stop (adapter saved) at the next step.
+
+On a class's shared root everyone may read every run; only a run's owner and the configured instructors may change
+one (stop, export): anyone else gets 403 and nothing is written.
 """
 
 from __future__ import annotations
@@ -15,11 +18,16 @@ import yaml
 from ft_jupyter.config import ConfigError
 from ft_jupyter.server.base import FtHandler
 from ft_jupyter.server.paths import PathRefused, RunNotFound, browser_path, listed_runs, run_folder
+from ft_jupyter.server.traces import RunCache
 from ft_jupyter.train.store import RunDir
 
 LIVE_STATES = ("queued", "running")
 # config.yaml never changes after a run starts, so its summary is read once per (path, mtime).
 _SUMMARIES: dict[tuple[Path, float], dict[str, Any]] = {}
+# Events and status read once for every poller (see ft_jupyter.server.traces).
+CACHE = RunCache()
+# An events page holds at most this many bytes of complete lines; `more` says whether the file goes on.
+EVENTS_PAGE_BYTES = 64 * 1024
 
 
 def _config_summary(run: RunDir) -> dict[str, Any]:
@@ -37,13 +45,17 @@ def _config_summary(run: RunDir) -> dict[str, Any]:
     return _SUMMARIES[key]
 
 
-def run_summary(run: RunDir, server_root: Path, runs_root: Path) -> dict[str, Any]:
-    """What the sidebar's run list shows before it reads any events."""
-    status = run.status()
+def run_summary(run: RunDir, server_root: Path, runs_root: Path, user: str | None = None) -> dict[str, Any]:
+    """What the sidebar's run list shows: state, owner (`mine`: whether `user` started it), progress and a thinned
+    loss series from the events (`trace`), the result folder and the export."""
+    status = CACHE.status(run)
     artifact = run.artifact_path()
+    owner = run.owner(status)
     return {
         "id": run.run_id,
         **_config_summary(run),
+        "owner": owner,
+        "mine": owner == user,
         "state": status.get("state", "unknown"),
         "message": status.get("message", ""),
         "updated": status.get("updated"),
@@ -52,6 +64,7 @@ def run_summary(run: RunDir, server_root: Path, runs_root: Path) -> dict[str, An
         "artifact": artifact.relative_to(run.path).as_posix() if artifact else None,
         "browser_path": browser_path(server_root, run.path),
         "export": _export_summary(run, server_root),
+        "trace": CACHE.trace(run),
     }
 
 
@@ -76,13 +89,30 @@ class RunsMixin(FtHandler):
         except RunNotFound as error:
             raise tornado.web.HTTPError(404, str(error)) from error
 
+    def writable_run(self, run_id: str) -> RunDir:
+        """The run, if the requester may change it (its owner or an instructor); 403 otherwise, before any write."""
+        run = self.run(run_id)
+        refusal = run.write_refusal(self.requester, self.instructors)
+        if refusal:
+            raise tornado.web.HTTPError(403, f"{self.requester}: {refusal}")
+        return run
+
+
+SCOPES = ("mine", "class")
+
 
 class RunsHandler(RunsMixin):
     @tornado.web.authenticated
     def get(self) -> None:
-        runs = [run_summary(run, self.server_root, self.runs_root) for run in listed_runs(self.runs_root)]
+        scope = self.get_query_argument("scope", "mine")
+        if scope not in SCOPES:
+            raise tornado.web.HTTPError(400, f"scope={scope!r}: use scope=mine (your runs) or scope=class (everyone's).")
+        user = self.requester
+        everyone = [run_summary(run, self.server_root, self.runs_root, user) for run in listed_runs(self.runs_root)]
+        runs = everyone if scope == "class" else [run for run in everyone if run["mine"]]
         self.reply({"root": str(self.runs_root), "browser_root": browser_path(self.server_root, self.runs_root),
-                    "runs": runs})
+                    "user": user, "instructor": user in self.instructors, "scope": scope,
+                    "counts": {"mine": sum(run["mine"] for run in everyone), "class": len(everyone)}, "runs": runs})
 
 
 class RunHandler(RunsMixin):
@@ -94,7 +124,7 @@ class RunHandler(RunsMixin):
         except ConfigError as error:
             raise tornado.web.HTTPError(400, f"Run {run_id!r}: {error}") from error
         checkpoints = [path.name for path in run.checkpoints()]
-        self.reply({**run_summary(run, self.server_root, self.runs_root), "config": config,
+        self.reply({**run_summary(run, self.server_root, self.runs_root, self.requester), "config": config,
                     "status": run.status(), "checkpoints": checkpoints})
 
 
@@ -104,12 +134,13 @@ class EventsHandler(RunsMixin):
         run = self.run(run_id)
         since = self._offset()
         try:
-            events, next_offset = run.read_events(since)
+            events, next_offset, more = run.read_event_page(since, max_bytes=EVENTS_PAGE_BYTES)
         except ValueError as error:  # an offset in the middle of a line, or a line cut by a crash
             raise tornado.web.HTTPError(
                 400, f"events.jsonl of run {run_id!r} from byte {since} is not a sequence of event lines ({error}); "
                      "start at 0 and then pass the `next` offset of each reply.") from error
-        self.reply({"events": events, "next": next_offset, "state": run.status().get("state", "unknown")})
+        self.reply({"events": events, "next": next_offset, "more": more,
+                    "state": CACHE.status(run).get("state", "unknown")})
 
     def _offset(self) -> int:
         text = self.get_query_argument("since", "0")
@@ -122,9 +153,9 @@ class EventsHandler(RunsMixin):
 class StopHandler(RunsMixin):
     @tornado.web.authenticated
     def post(self, run_id: str) -> None:
-        run = self.run(run_id)
+        run = self.writable_run(run_id)
         state = run.status().get("state")
         if state not in LIVE_STATES:
             raise tornado.web.HTTPError(409, f"Run {run_id!r} is {state}; only a queued or running run can stop.")
-        run.request_stop("stopped from the JupyterLab sidebar")
+        run.request_stop(f"stopped from the JupyterLab sidebar by {self.requester}")
         self.reply({"id": run.run_id, "state": state, "stop_requested": True}, status=202)

@@ -12,7 +12,7 @@ import time
 
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
-from ft_jupyter.train.store import RunDir, RunStore
+from ft_jupyter.train.store import RunDir, RunStore, current_user
 
 FAILED = 1
 
@@ -111,6 +111,9 @@ def cmd_runs_stop(args: argparse.Namespace) -> int:
     if state not in ("queued", "running"):
         print(f"Run {run.run_id} is {state}; nothing to stop.")
         return 0
+    refusal = run.write_refusal(current_user())
+    if refusal:
+        raise ConfigError(f"Not stopped: {refusal} An instructor stops it from the JupyterLab sidebar.")
     run.request_stop(args.reason)
     print(f"Asked {run.run_id} to stop; it ends after its current step, with the adapter saved.")
     return 0

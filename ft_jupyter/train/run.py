@@ -21,7 +21,7 @@ from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.train.cost import CostMeter
 from ft_jupyter.train.events import Event, Failed, Finished, Note, Observer, RunStarted, Stopped, Warning
 from ft_jupyter.train.interrupts import StopRequest, graceful_interrupts
-from ft_jupyter.train.store import RunDir, RunStore
+from ft_jupyter.train.store import RunDir, RunStore, current_user
 
 RUN_ID_ENV = "FT_JUPYTER_RUN_ID"
 
@@ -285,6 +285,9 @@ def resume(run: RunDir | str | Path, observers: Iterable[Observer] = (), *,
     run = run if isinstance(run, RunDir) else RunDir(Path(run))
     if not (run.path / "config.yaml").is_file():
         raise ConfigError(f"{run.path} is not a run folder (no config.yaml).")
+    refusal = run.write_refusal(current_user())
+    if refusal:
+        raise ConfigError(f"Cannot resume: {refusal}")
     status = run.status()
     if status["state"] == "finished":
         raise ConfigError(f"Run {run.run_id} already finished ({status.get('message', '')}); start a new run to "

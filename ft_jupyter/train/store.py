@@ -3,10 +3,14 @@
 runs/<run-id>/
   config.yaml      the RunConfig, exactly
   events.jsonl     one event per line, appended by the training process only
-  status.json      {"state": queued|running|stopped|finished|failed, "message": ..., ...}
+  status.json      {"state": queued|running|stopped|finished|failed, "message": ..., "owner": ..., ...}
   STOP             written by anyone who wants the run to stop; the trainer stops at the next step
   checkpoints/     resumable trainer checkpoints (checkpoint-<step>/)
   adapter/ | model/   the result
+
+Every run records its owner (the JupyterHub user, else the OS user) when it is created. In a class's shared root (a
+folder with the set-group-id bit, as `ft-jupyter workshop init` makes it) run folders are group-writable, so an
+instructor can leave a STOP flag in any participant's run; the server decides who may (see ft_jupyter.server.runs).
 
 A run whose process died without a word (kernel restart, kill -9) still says "running" on disk; `status()` notices
 that the recorded pid is gone and reports the run as stopped, with how to resume it.
@@ -16,8 +20,10 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +72,10 @@ class RunDir:
 
     def status(self) -> dict[str, Any]:
         """status.json, except that a "running" run whose process is gone reads as stopped (with `stale: true`)."""
-        data = self._read_status()
+        return self.checked_status(self._read_status())
+
+    def checked_status(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` (as read from status.json) with a dead process's "running" turned into a stale "stopped"."""
         if data.get("state") == "running" and not process_alive(data.get("pid"), data.get("host")):
             last = self.last_checkpoint()
             how = (f"`ft-jupyter resume {self.run_id}` continues from {last.name}" if last is not None else
@@ -75,6 +84,26 @@ class RunDir:
                     "message": f"the training process (pid {data.get('pid')}) ended without reporting, e.g. a kernel "
                                f"restart; {how}."}
         return data
+
+    def owner(self, status: dict[str, Any] | None = None) -> str:
+        """Who started this run: status.json's owner, else (a run from before owners were recorded) the OS owner of
+        its folder."""
+        recorded = (status if status is not None else self._read_status()).get("owner")
+        if isinstance(recorded, str) and recorded:
+            return recorded
+        try:
+            return pwd.getpwuid(self.path.stat().st_uid).pw_name
+        except (KeyError, OSError):
+            return "unknown"
+
+    def write_refusal(self, user: str, instructors: tuple[str, ...] | list[str] = ()) -> str | None:
+        """Why `user` may not change this run (stop, resume, export), or None when they may: only its owner and the
+        class's instructors may; everyone may read it."""
+        owner = self.owner()
+        if user == owner or user in instructors:
+            return None
+        return (f"run {self.run_id} belongs to {owner}; only its owner or an instructor may change it. You can still "
+                "open it, compare it and copy its config to start a run of your own.")
 
     def set_status(self, state: str, message: str = "", **extra: Any) -> None:
         if state not in STATES:
@@ -92,15 +121,24 @@ class RunDir:
 
     def read_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Complete event lines from byte `offset`; returns them and the offset to read from next time."""
+        events, next_offset, _ = self.read_event_page(offset)
+        return events, next_offset
+
+    def read_event_page(self, offset: int = 0, max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int, bool]:
+        """Like `read_events`, but at most `max_bytes` of whole lines (one longer line is sent whole); the third
+        value says whether the page was full, i.e. whether to ask again from the returned offset at once."""
         try:
             with open(self.events_path, "rb") as fh:
                 fh.seek(offset)
-                chunk = fh.read()
+                chunk = fh.read() if max_bytes is None else fh.read(max_bytes)
+                full = max_bytes is not None and len(chunk) == max_bytes
+                if full and b"\n" not in chunk:
+                    chunk += fh.readline()  # one line longer than the page: send it whole
         except FileNotFoundError:
-            return [], offset
+            return [], offset, False
         end = chunk.rfind(b"\n") + 1  # a partially written last line waits for the next read
         events = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
-        return events, offset + end
+        return events, offset + end, full
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self.stop_path.write_text(reason, encoding="utf-8")
@@ -142,6 +180,27 @@ def process_alive(pid: Any, host: Any) -> bool:
     return True
 
 
+def current_user() -> str:
+    """Who is starting or asking: the JupyterHub user when this runs in a hub's single-user server, else the OS user
+    of this process (from the password database, not from $USER, which anyone can set)."""
+    hub_user = os.environ.get("JUPYTERHUB_USER", "").strip()
+    if hub_user:
+        return hub_user
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a container user without a passwd entry
+        return f"uid-{os.geteuid()}"
+
+
+def shared_root(root: Path) -> bool:
+    """Whether `root` is a class's shared runs root: group-writable with the set-group-id bit (mode 2775)."""
+    try:
+        mode = root.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_ISGID and mode & stat.S_IWGRP)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40] or "run"
 
@@ -177,10 +236,12 @@ class RunStore:
             raise RuntimeError(f"could not create a unique run folder under {self.root}")
         return self._initialise(RunDir(path), config)
 
-    @staticmethod
-    def _initialise(run: RunDir, config: RunConfig) -> RunDir:
+    def _initialise(self, run: RunDir, config: RunConfig) -> RunDir:
+        if shared_root(self.root):
+            # Group members (the instructors) may leave a STOP flag; the server refuses anyone else.
+            os.chmod(run.path, 0o2775)
         config.save(run.path / "config.yaml")
-        run.set_status("queued", "created")
+        run.set_status("queued", "created", owner=current_user())
         return run
 
     def list_runs(self) -> list[RunDir]:

@@ -13,7 +13,7 @@ import tornado.httpclient
 
 from ft_jupyter.config import ModelConfig, RunConfig
 from ft_jupyter.train.events import Finished, RunStarted, Step
-from ft_jupyter.train.store import RunDir, RunStore
+from ft_jupyter.train.store import RunDir, RunStore, current_user
 
 
 @pytest.fixture
@@ -64,7 +64,9 @@ async def test_runs_lists_runs_with_status_and_config_summary(jp_fetch, jp_root_
     assert by_id[newer.run_id] | {"updated": None} == {
         "id": newer.run_id, "name": "second", "model": "tiny-random", "method": "lora", "max_steps": -1,
         "state": "running", "message": "running for the test", "updated": None, "stale": False,
-        "stop_requested": False, "artifact": None, "browser_path": f"runs/{newer.run_id}", "export": None}
+        "stop_requested": False, "artifact": None, "browser_path": f"runs/{newer.run_id}", "export": None,
+        "owner": current_user(), "mine": True,
+        "trace": {"step": None, "max_steps": None, "eta_s": None, "cost": None, "end": None, "loss": []}}
 
 
 async def test_runs_is_empty_before_any_run(jp_fetch):
@@ -119,7 +121,7 @@ async def test_events_page_by_offset_while_a_run_writes(jp_fetch, jp_root_dir):
 async def test_events_of_a_run_without_events_file(jp_fetch, jp_root_dir):
     run = _new_run(jp_root_dir, state="queued")
     body = await _get(jp_fetch, "runs", run.run_id, "events")
-    assert body == {"events": [], "next": 0, "state": "queued"}
+    assert body == {"events": [], "next": 0, "more": False, "state": "queued"}
 
 
 async def test_events_turn_nan_loss_into_null(jp_fetch, jp_root_dir):
