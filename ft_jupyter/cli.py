@@ -13,6 +13,7 @@ from ft_jupyter.evaluate import commands as evaluate_commands
 from ft_jupyter.export import commands as export_commands
 from ft_jupyter.train import commands as train_commands
 from ft_jupyter.train import launch as launch_commands
+from ft_jupyter.workshop import commands as workshop_commands
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     launch_commands.register(sub)
     evaluate_commands.register(sub)
     export_commands.register(sub)
+    workshop_commands.register(sub)
     return parser
 
 

@@ -71,3 +71,15 @@ def preset(name: str) -> RunConfig:
     if name not in PRESETS:
         raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
     return PRESETS[name]()
+
+
+def config_from(name: str) -> RunConfig:
+    """A YAML file when one exists at `name` (or it ends in .yaml/.yml), else the preset of that name."""
+    from pathlib import Path
+
+    if Path(name).is_file() or name.endswith((".yaml", ".yml")):
+        return RunConfig.load(name)
+    if name in PRESETS:
+        return preset(name)
+    raise ConfigError(f"{name!r} is neither a config file nor a preset; give a YAML path or one of: "
+                      f"{', '.join(sorted(PRESETS))}.")

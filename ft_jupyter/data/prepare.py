@@ -6,6 +6,7 @@ split → PreparedData, whose `warnings` say what was skipped or left in (the tr
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -57,6 +58,20 @@ class PreparedData:
 
     def split_text(self) -> str:
         return split_table(self.splits(), lambda e: e.label)
+
+    def fingerprints(self) -> dict[str, str]:
+        """A short hash of each split's rows: two runs were measured on the same held-out rows exactly when their
+        fingerprints match (whatever the file was called, wherever it lay)."""
+        return {name: fingerprint(rows) for name, rows in self.splits().items()}
+
+
+def fingerprint(examples: list[Example]) -> str:
+    """12 hex digits naming a set of rows, independent of their order."""
+    digest = hashlib.sha256()
+    for key in sorted(row_key(e) for e in examples):
+        digest.update(key.encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:12]
 
 
 def read_rows(source: Any) -> list[dict[str, Any]]:

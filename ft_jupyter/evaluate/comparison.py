@@ -30,6 +30,7 @@ class Comparison:
     rows: list[dict[str, Any]] = field(repr=False)   # per test example: prompt, reference, answers, scores
     verdict: str = ""
     finetuned_beats_prompted: bool = False
+    data: dict[str, Any] = field(default_factory=dict)   # which rows were scored: dataset, split seed, fingerprint
 
     def headline(self, variant: str) -> float:
         return float(self.scores[variant][self.metric])
@@ -54,7 +55,7 @@ class Comparison:
         return {"run_id": self.run_id, "task": self.task, "metric": self.metric, "n": self.n, "shots": self.shots,
                 "system_prompt": self.system_prompt, "scores": self.scores, "verdict": self.verdict,
                 "finetuned_beats_prompted": self.finetuned_beats_prompted, "rows": self.rows,
-                "changed": self.changed, "best": self.best, "worst": self.worst}
+                "changed": self.changed, "best": self.best, "worst": self.worst, "data": self.data}
 
     def table(self) -> str:
         extra = ["macro_f1", "invalid_rate"] if self.task == "classification" else ["exact_match", "token_f1"]
@@ -129,7 +130,7 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     shots: few-shot examples from the training split (default: one per label for classification, else 3).
     progress: one bar per variant with its ETA (default: on unless FT_JUPYTER_PROGRESS=0).
     """
-    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.data.prepare import fingerprint, prepare
     from ft_jupyter.evaluate.generation import generate_answers
     from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages
 
@@ -165,7 +166,10 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
             for i, (e, ref) in enumerate(zip(test, references))]
     metric = "accuracy" if task == "classification" else "rouge_l"
     text, beats = verdict(metric, scores["prompted"][metric], scores["finetuned"][metric])
-    comparison = Comparison(run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats)
+    scored = {"dataset": config.data.dataset, "split_seed": config.training.seed, "split": "test",
+              "fingerprint": fingerprint(test), "rows": len(test)}
+    comparison = Comparison(run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats,
+                            scored)
     if save:
         save_result(run_dir, "comparison", comparison.to_json())
     return comparison

@@ -92,6 +92,7 @@ def route_handlers(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         SchemaHandler,
     )
     from ft_jupyter.server.export import ExportHandler
+    from ft_jupyter.server.leaderboard import LeaderboardHandler
     from ft_jupyter.server.runs import EventsHandler, RunHandler, RunsHandler, StopHandler
 
     def route(*parts: str) -> str:
@@ -106,6 +107,7 @@ def route_handlers(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         (route("catalogue"), CatalogueHandler),
         (route("estimate"), EstimateHandler),
         (route("render"), RenderHandler),
+        (route("leaderboard"), LeaderboardHandler),
         (route("runs"), RunsHandler),
         (route("runs", run_id), RunHandler),
         (route("runs", run_id, "events"), EventsHandler),

@@ -11,7 +11,7 @@ import json
 import time
 
 from ft_jupyter.config import ConfigError, RunConfig, preset
-from ft_jupyter.config.presets import PRESETS
+from ft_jupyter.config.presets import PRESETS, config_from
 from ft_jupyter.train.store import RunDir, RunStore, current_user
 
 FAILED = 1
@@ -119,24 +119,12 @@ def cmd_runs_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_from(name: str) -> RunConfig:
-    """A YAML file when one exists at `name`, else a preset of that name."""
-    from pathlib import Path
-
-    if Path(name).is_file() or name.endswith((".yaml", ".yml")):
-        return RunConfig.load(name)
-    if name in PRESETS:
-        return preset(name)
-    raise ConfigError(f"{name!r} is neither a config file nor a preset; give a YAML path or one of: "
-                      f"{', '.join(sorted(PRESETS))}.")
-
-
 def cmd_eject(args: argparse.Namespace) -> int:
     from ft_jupyter.cli import _parse_sets
     from ft_jupyter.train.eject import eject
     from ft_jupyter.train.eject_script import ALWAYS_LEFT_OUT
 
-    config = _config_from(args.config)
+    config = config_from(args.config)
     if args.set:
         config = config.with_overrides(_parse_sets(args.set))
     result = eject(config, args.output, overwrite=args.overwrite)

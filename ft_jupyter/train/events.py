@@ -40,6 +40,7 @@ class RunStarted(Event):
     price_per_hour: float = 0.0
     mixed_rows: int = 0                 # general-text rows mixed into training (forgetting guard)
     resumed_from_step: int = 0          # > 0 when this run continues from a checkpoint
+    split_fingerprints: dict[str, str] = field(default_factory=dict)  # split → hash of its rows (leaderboards)
 
 
 @dataclass

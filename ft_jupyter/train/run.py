@@ -199,7 +199,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
                         train_rows=len(train_rows), eval_rows=len(data.validation), max_steps=steps,
                         template_note=checked.template_note, optimizer=config.training.optimizer,
                         num_devices=meter.devices, price_per_hour=meter.price_per_hour, mixed_rows=mixed,
-                        resumed_from_step=_checkpoint_step(resume_from)))
+                        resumed_from_step=_checkpoint_step(resume_from),
+                        split_fingerprints=data.fingerprints()))
         for message in checked.warnings:
             emit(Warning(step=0, code="data", message=message))
         emit.status("running", f"training {steps} steps on {precision.device} ({precision.name})", max_steps=steps)

@@ -198,16 +198,22 @@ def open_run(path: Any, *, display: str | None = None):
         if mode == "static" and curves.loss:
             _show_static(curves)
         return curves
+    from ft_jupyter.train.store import current_user
+
+    if run_dir.write_refusal(current_user()):
+        # Another participant's run on a class's shared root: its curves, without Stop or Export.
+        return _following_dashboard(run_dir, f"run: {run_dir.run_id} (by {run_dir.owner()})", None, export=False)
     return _following_dashboard(run_dir, f"run: {run_dir.run_id}",
                                 lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
 
 
-def _following_dashboard(run_dir: RunDir, title: str, on_stop) -> Any:
+def _following_dashboard(run_dir: RunDir, title: str, on_stop, *, export: bool = True) -> Any:
     """A dashboard fed from the run folder (a re-opened or launched run), with Stop and the Export section."""
     from ft_jupyter.ui.dashboard import Dashboard
 
     dashboard = Dashboard(title=title, on_stop=on_stop)
-    dashboard.add_export(lambda: run_dir)
+    if export:
+        dashboard.add_export(lambda: run_dir)
     dashboard.follower = RunFollower(run_dir, dashboard)
     dashboard.follower.start()
     return dashboard

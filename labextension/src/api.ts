@@ -3,7 +3,8 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { ConfigValues, IConfigSchema } from './form';
 import { estimateBody, IEstimate, ISplit, ONE_GPU } from './preflight';
-import { IEventPage, IRunList } from './runs';
+import { ILeaderboard } from './leaderboard';
+import { IRunList, RunScope } from './runs';
 
 /** Reply of `GET /ft-jupyter/version`. */
 export interface IVersionInfo {
@@ -134,13 +135,14 @@ export function render(
   return requestAPI<IRendered>('render', postJSON({ config, ...options }));
 }
 
-export function fetchRuns(): Promise<IRunList> {
-  return requestAPI<IRunList>('runs');
+/** The user's own runs, or the whole class's; each with the server's summary of its events. */
+export function fetchRuns(scope: RunScope = 'mine'): Promise<IRunList> {
+  return requestAPI<IRunList>(`runs?scope=${scope}`);
 }
 
-export function fetchEvents(runId: string, since: number): Promise<IEventPage> {
-  const id = encodeURIComponent(runId);
-  return requestAPI<IEventPage>(`runs/${id}/events?since=${since}`);
+/** The class's finished runs, ranked within groups scored on the same rows. */
+export function fetchLeaderboard(): Promise<ILeaderboard> {
+  return requestAPI<ILeaderboard>('leaderboard');
 }
 
 export function stopRun(runId: string): Promise<{ stop_requested: boolean }> {

@@ -1,7 +1,7 @@
 /**
- * The Runs list's logic apart from React: what each run's events add up to
- * (loss series, progress, ETA, cost), the sparkline geometry, and a poller that
- * only works while the panel is shown.
+ * The Runs list's logic apart from React: who may change a run, the progress
+ * line and sparkline geometry of the server's per-run summary, and a poller
+ * that only works while the panel is shown.
  */
 
 /** A run's export (`ft-jupyter export` started from the sidebar or anywhere else). */
@@ -19,6 +19,21 @@ export const DEFAULT_EXPORT = {
   quantized: ['merged', '8bit', '4bit', 'q8_0']
 };
 
+/**
+ * What a run's events add up to, summarised once by the server for every
+ * poller: progress, ETA, cost, how it ended, and a loss series thinned to a
+ * bounded number of points (`[step, loss]`, finite losses only).
+ */
+export interface IRunTrace {
+  step: number | null;
+  max_steps: number | null;
+  eta_s: number | null;
+  cost: number | null;
+  /** How the run ended (finished, stopped, failed), once it has. */
+  end: string | null;
+  loss: [number, number][];
+}
+
 /** One run of `GET /ft-jupyter/runs`. */
 export interface IRunSummary {
   id: string;
@@ -27,6 +42,9 @@ export interface IRunSummary {
   method?: string | null;
   max_steps?: number | null;
   config_error?: string;
+  /** Who started the run, and whether that is the user asking. */
+  owner: string;
+  mine: boolean;
   state: string;
   message: string;
   updated: number | null;
@@ -38,6 +56,26 @@ export interface IRunSummary {
   browser_path: string | null;
   /** The run's export, null before the first one. */
   export?: IExportSummary | null;
+  trace: IRunTrace;
+}
+
+/** Whose runs the list shows: the user's own, or the whole class's. */
+export type RunScope = 'mine' | 'class';
+
+export interface IRunList {
+  root: string;
+  browser_root: string | null;
+  /** The user the server answers for, and whether they may change anyone's run. */
+  user: string;
+  instructor: boolean;
+  scope: RunScope;
+  counts: { mine: number; class: number };
+  runs: IRunSummary[];
+}
+
+/** Whether this user may stop or export the run: its owner, or an instructor. */
+export function mayChange(run: IRunSummary, list: Pick<IRunList, 'instructor'>): boolean {
+  return run.mine || list.instructor;
 }
 
 /** Whether the sidebar offers Export: the run ended with something saved and no export is under way. */
@@ -45,107 +83,7 @@ export function canExport(run: IRunSummary): boolean {
   return !LIVE_STATES.includes(run.state) && run.artifact !== null && run.export?.state !== 'running';
 }
 
-export interface IRunList {
-  root: string;
-  browser_root: string | null;
-  runs: IRunSummary[];
-}
-
-/** An event line of events.jsonl; only the fields the list reads are typed. */
-export interface IRunEvent {
-  type: string;
-  step?: number;
-  max_steps?: number;
-  loss?: number | null;
-  eval_loss?: number | null;
-  eta_s?: number | null;
-  cost_so_far?: number;
-  cost?: number;
-  elapsed_s?: number;
-  message?: string;
-  reason?: string;
-}
-
-export interface IEventPage {
-  events: IRunEvent[];
-  next: number;
-  state: string;
-}
-
-/** What a run's events so far add up to. */
-export interface IRunTrace {
-  /** Byte offset to ask for next (`since`). */
-  offset: number;
-  /** [step, loss] of every step that logged a finite loss. */
-  loss: [number, number][];
-  step: number | null;
-  maxSteps: number | null;
-  etaS: number | null;
-  cost: number | null;
-  /** The last event's type once the run has ended (finished, stopped, failed). */
-  end: string | null;
-  /** State the server reported with the last page read. */
-  state: string | null;
-}
-
 export const LIVE_STATES = ['queued', 'running'];
-const END_TYPES = ['finished', 'stopped', 'failed'];
-
-export function emptyTrace(): IRunTrace {
-  return {
-    offset: 0,
-    loss: [],
-    step: null,
-    maxSteps: null,
-    etaS: null,
-    cost: null,
-    end: null,
-    state: null
-  };
-}
-
-/** The trace after one page of events (a new object; `trace` is unchanged). */
-export function applyPage(trace: IRunTrace, page: IEventPage): IRunTrace {
-  const next: IRunTrace = {
-    ...trace,
-    loss: [...trace.loss],
-    offset: page.next,
-    state: page.state
-  };
-  for (const event of page.events) {
-    if (event.type === 'run_started') {
-      next.maxSteps = event.max_steps ?? next.maxSteps;
-    } else if (event.type === 'step') {
-      next.step = event.step ?? next.step;
-      next.maxSteps = event.max_steps ?? next.maxSteps;
-      next.etaS = event.eta_s ?? null;
-      next.cost = event.cost_so_far ?? next.cost;
-      if (typeof event.loss === 'number' && Number.isFinite(event.loss) && event.step !== undefined) {
-        next.loss.push([event.step, event.loss]);
-      }
-    } else if (END_TYPES.includes(event.type)) {
-      next.end = event.type;
-      next.etaS = null;
-      next.cost = event.cost ?? next.cost;
-      next.step = event.step ?? next.step;
-    }
-  }
-  return next;
-}
-
-/**
- * Whether to ask for this run's events now: always while it is live, once
- * more after it ends (to read its last events), never again after that.
- */
-export function needsEvents(summary: IRunSummary, trace: IRunTrace | undefined): boolean {
-  if (trace === undefined) {
-    return true;
-  }
-  if (LIVE_STATES.includes(summary.state)) {
-    return true;
-  }
-  return trace.state !== summary.state;
-}
 
 /** At most `max` points, evenly spread, always keeping the first and the last. */
 export function downsample<T>(points: T[], max: number): T[] {
@@ -205,13 +143,13 @@ export function progressText(trace: IRunTrace | undefined): string {
   if (trace === undefined || trace.step === null) {
     return '';
   }
-  const parts = [`step ${trace.step}${trace.maxSteps ? `/${trace.maxSteps}` : ''}`];
+  const parts = [`step ${trace.step}${trace.max_steps ? `/${trace.max_steps}` : ''}`];
   const last = trace.loss[trace.loss.length - 1];
   if (last !== undefined) {
     parts.push(`loss ${last[1].toFixed(3)}`);
   }
-  if (trace.etaS !== null && trace.end === null) {
-    parts.push(`ETA ${formatDuration(trace.etaS)}`);
+  if (trace.eta_s !== null && trace.end === null) {
+    parts.push(`ETA ${formatDuration(trace.eta_s)}`);
   }
   if (trace.cost !== null && trace.cost > 0) {
     parts.push(`cost ${formatCost(trace.cost)}`);

@@ -1,20 +1,19 @@
 import React, { useEffect, useRef, useState } from 'react';
 
-import { fetchEvents, fetchRuns, startExport, stopRun } from './api';
+import { fetchRuns, startExport, stopRun } from './api';
 import { errorText } from './configure';
 import { SidebarModel } from './model';
 import {
-  applyPage,
   canExport,
   DEFAULT_EXPORT,
-  emptyTrace,
   IRunList,
   IRunSummary,
   IRunTrace,
   LIVE_STATES,
-  needsEvents,
+  mayChange,
   Poller,
   progressText,
+  RunScope,
   sparklinePoints
 } from './runs';
 
@@ -48,17 +47,25 @@ function Sparkline(props: { trace: IRunTrace | undefined }): JSX.Element {
 
 function RunRow(props: {
   run: IRunSummary;
-  trace: IRunTrace | undefined;
+  /** Whether this user may stop or export it (its owner, or an instructor). */
+  changeable: boolean;
   onStop: (run: IRunSummary) => void;
   onOpen: (path: string) => void;
   onExport: (run: IRunSummary) => void;
   onOpenFile: (path: string) => void;
 }): JSX.Element {
-  const { run, trace } = props;
+  const { run } = props;
+  const trace = run.trace;
   const live = LIVE_STATES.includes(run.state);
   const title = [run.model, run.method].filter(Boolean).join(' · ');
   return (
-    <li className="jp-ft-Run" data-ft-run={run.id} data-ft-state={run.state} data-ft-artifact={run.artifact ?? ''}>
+    <li
+      className="jp-ft-Run"
+      data-ft-run={run.id}
+      data-ft-state={run.state}
+      data-ft-artifact={run.artifact ?? ''}
+      data-ft-owner={run.owner}
+    >
       <div className="jp-ft-Run-head">
         <span className={`jp-ft-State jp-ft-mod-${run.state}`}>{run.stop_requested && live ? 'stopping' : run.state}</span>
         <span className="jp-ft-Run-id" title={run.id}>
@@ -71,10 +78,15 @@ function RunRow(props: {
         )}
       </div>
       {title && <div className="jp-ft-Run-what">{title}</div>}
+      {!run.mine && (
+        <div className="jp-ft-Run-owner" title="Started by another participant: you can read it, not change it">
+          by {run.owner}
+        </div>
+      )}
       <div className="jp-ft-Run-body">
         <Sparkline trace={trace} />
         <div className="jp-ft-Run-actions">
-          {live && (
+          {live && props.changeable && (
             <button
               className="jp-ft-Button jp-ft-mod-warn"
               disabled={run.stop_requested}
@@ -93,7 +105,7 @@ function RunRow(props: {
               Folder
             </button>
           )}
-          {canExport(run) && (
+          {canExport(run) && props.changeable && (
             <button
               className="jp-ft-Button"
               title="Merge the adapter and check it answers like the adapter, write a q8_0 GGUF and an Ollama Modelfile, and score each smaller copy on the test split (runs in its own process; results in export/)"
@@ -127,36 +139,28 @@ function RunRow(props: {
 
 interface IPolledRuns {
   list: IRunList | null;
-  traces: Record<string, IRunTrace>;
   error: string | null;
   setError: (error: string | null) => void;
-  /** Look now (after a Stop click) rather than at the next tick. */
+  /** Look now (after a Stop click or a scope change) rather than at the next tick. */
   pollNow: () => Promise<void>;
 }
 
-/** The run list and each run's events so far, polled while `model.visible && open`. */
-function usePolledRuns(model: SidebarModel, open: boolean): IPolledRuns {
+/**
+ * The run list, polled while `model.visible && open`. One request per tick:
+ * the server sends each run's progress and thinned loss series with the list.
+ */
+function usePolledRuns(model: SidebarModel, open: boolean, scope: RunScope): IPolledRuns {
   const [list, setList] = useState<IRunList | null>(null);
-  const [traces, setTraces] = useState<Record<string, IRunTrace>>({});
   const [error, setError] = useState<string | null>(null);
-  const tracesRef = useRef(traces);
-  tracesRef.current = traces;
   const openRef = useRef(open);
   openRef.current = open;
+  const scopeRef = useRef(scope);
+  scopeRef.current = scope;
   const poller = useRef<Poller | null>(null);
 
   useEffect(() => {
     const poll = async () => {
-      const runs = await fetchRuns();
-      const updated = { ...tracesRef.current };
-      for (const run of runs.runs) {
-        if (needsEvents(run, updated[run.id])) {
-          const trace = updated[run.id] ?? emptyTrace();
-          updated[run.id] = applyPage(trace, await fetchEvents(run.id, trace.offset));
-        }
-      }
-      setList(runs);
-      setTraces(updated);
+      setList(await fetchRuns(scopeRef.current));
       setError(null);
     };
     const current = new Poller(poll, model.settings.pollInterval * 1000, e =>
@@ -175,8 +179,9 @@ function usePolledRuns(model: SidebarModel, open: boolean): IPolledRuns {
     };
   }, [model]);
   useEffect(() => poller.current?.setVisible(model.visible && open), [open]);
+  useEffect(() => void poller.current?.tick(), [scope]);
 
-  return { list, traces, error, setError, pollNow: async () => poller.current?.tick() };
+  return { list, error, setError, pollNow: async () => poller.current?.tick() };
 }
 
 function rootText(list: IRunList): string {
@@ -185,7 +190,8 @@ function rootText(list: IRunList): string {
 
 /** Every run under the server's runs root, polled only while the panel and this section are open. */
 export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open: boolean }): JSX.Element {
-  const { list, traces, error, setError, pollNow } = usePolledRuns(props.model, props.open);
+  const [scope, setScope] = useState<RunScope>('mine');
+  const { list, error, setError, pollNow } = usePolledRuns(props.model, props.open, scope);
   const stop = async (run: IRunSummary) => {
     try {
       await stopRun(run.id);
@@ -210,6 +216,27 @@ export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open:
           Runs in <code>{rootText(list)}</code>
         </div>
       )}
+      {list && list.counts.class > list.counts.mine && (
+        <div className="jp-ft-Runs-scope" role="group" aria-label="Whose runs to show">
+          <button
+            className={`jp-ft-Button jp-ft-mod-link${scope === 'mine' ? ' jp-ft-mod-active' : ''}`}
+            aria-pressed={scope === 'mine'}
+            data-ft-scope="mine"
+            onClick={() => setScope('mine')}
+          >
+            Mine ({list.counts.mine})
+          </button>
+          <button
+            className={`jp-ft-Button jp-ft-mod-link${scope === 'class' ? ' jp-ft-mod-active' : ''}`}
+            aria-pressed={scope === 'class'}
+            data-ft-scope="class"
+            title="Every run under the shared runs root: read them all; only yours (or all, for an instructor) can be stopped"
+            onClick={() => setScope('class')}
+          >
+            Class ({list.counts.class})
+          </button>
+        </div>
+      )}
       {error && (
         <div className="jp-ft-Sidebar-warning" role="alert">
           {error}
@@ -225,7 +252,7 @@ export function RunsSection(props: { model: SidebarModel; host: IRunsHost; open:
             <RunRow
               key={run.id}
               run={run}
-              trace={traces[run.id]}
+              changeable={mayChange(run, list)}
               onStop={r => void stop(r)}
               onOpen={path => void props.host.openFolder(path)}
               onExport={r => void exportRun(r)}

@@ -5,6 +5,7 @@ import React, { useEffect, useState } from 'react';
 import { fetchVersion, ILesson, IVersionInfo } from './api';
 import { ConfigureSection, errorText, IConfigureHost } from './configure';
 import { ftIcon } from './icon';
+import { LeaderboardSection } from './leaderboard';
 import { LessonsSection } from './lessons';
 import { SidebarModel } from './model';
 import { IRunsHost, RunsSection } from './runsview';
@@ -59,12 +60,14 @@ function Section(props: {
   title: string;
   children: React.ReactNode;
   onToggle?: (open: boolean) => void;
+  /** Start folded (the section reads nothing until opened). */
+  folded?: boolean;
 }): JSX.Element {
   return (
     <details
       className="jp-ft-Section"
       data-ft-section={props.name}
-      open
+      open={!props.folded}
       onToggle={event => props.onToggle?.((event.target as HTMLDetailsElement).open)}
     >
       <summary className="jp-ft-Sidebar-section">{props.title}</summary>
@@ -78,6 +81,7 @@ export function SidebarPanel(props: ISidebarProps): JSX.Element {
   const [versionError, setVersionError] = useState<string | null>(null);
   const [configureOpen, setConfigureOpen] = useState(true);
   const [runsOpen, setRunsOpen] = useState(true);
+  const [boardOpen, setBoardOpen] = useState(false);
 
   useEffect(() => {
     fetchVersion()
@@ -97,6 +101,9 @@ export function SidebarPanel(props: ISidebarProps): JSX.Element {
       </Section>
       <Section name="runs" title="Runs" onToggle={setRunsOpen}>
         <RunsSection model={props.model} host={props.host} open={runsOpen} />
+      </Section>
+      <Section name="leaderboard" title="Leaderboard" onToggle={setBoardOpen} folded>
+        <LeaderboardSection host={props.host} open={props.model.visible && boardOpen} />
       </Section>
       <Section name="lessons" title="Lessons">
         <LessonsSection openLesson={lesson => props.host.openLesson(lesson)} />

@@ -1,64 +1,49 @@
 import {
-  applyPage,
   canExport,
   DEFAULT_EXPORT,
   downsample,
-  emptyTrace,
   formatCost,
   formatDuration,
-  IRunEvent,
   IRunSummary,
-  needsEvents,
+  IRunTrace,
+  mayChange,
   Poller,
   progressText,
   sparklinePoints
 } from '../src/runs';
 
-function step(n: number, loss: number | null, extra: Partial<IRunEvent> = {}): IRunEvent {
-  return { type: 'step', step: n, max_steps: 50, loss, eta_s: 50 - n, cost_so_far: 0.001 * n, ...extra };
+function trace(extra: Partial<IRunTrace> = {}): IRunTrace {
+  return { step: 5, max_steps: 50, eta_s: 45, cost: 0.005, end: null, loss: [[1, 2.5], [2, 2.25], [5, 1.5]], ...extra };
 }
 
-function summary(state: string): IRunSummary {
+function summary(state: string, extra: Partial<IRunSummary> = {}): IRunSummary {
   return {
-    id: 'r1', state, message: '', updated: null, stale: false, stop_requested: false, artifact: null,
-    browser_path: 'runs/r1'
+    id: 'r1', owner: 'ada', mine: true, state, message: '', updated: null, stale: false, stop_requested: false,
+    artifact: null, browser_path: 'runs/r1', trace: trace(), ...extra
   };
 }
 
-describe('a run trace from event pages', () => {
-  it('accumulates loss, progress, ETA and cost across pages', () => {
-    let trace = applyPage(emptyTrace(), {
-      events: [{ type: 'run_started', max_steps: 50 }, step(1, 2.5), step(2, 2.25)],
-      next: 300,
-      state: 'running'
-    });
-    trace = applyPage(trace, { events: [step(3, Number.NaN), step(4, null), step(5, 1.5)], next: 500, state: 'running' });
-    expect(trace.loss).toEqual([[1, 2.5], [2, 2.25], [5, 1.5]]);
-    expect(trace).toMatchObject({ offset: 500, step: 5, maxSteps: 50, etaS: 45, end: null });
-    expect(trace.cost).toBeCloseTo(0.005);
-    expect(progressText(trace)).toBe('step 5/50 · loss 1.500 · ETA 45 s · cost 0.0050');
+describe('the progress line from the server\'s run summary', () => {
+  it('shows step, last loss, ETA and cost', () => {
+    expect(progressText(trace())).toBe('step 5/50 · loss 1.500 · ETA 45 s · cost 0.0050');
   });
 
-  it('ends on finished, stopped or failed, and drops the ETA', () => {
-    const running = applyPage(emptyTrace(), { events: [step(7, 1.0)], next: 10, state: 'running' });
-    const stopped = applyPage(running, {
-      events: [{ type: 'stopped', step: 7, cost: 0.01, reason: 'stopped from the JupyterLab sidebar' }],
-      next: 20,
-      state: 'stopped'
-    });
-    expect(stopped.end).toBe('stopped');
-    expect(stopped.etaS).toBeNull();
-    expect(progressText(stopped)).not.toContain('ETA');
-    expect(running.end).toBeNull(); // the earlier trace is left as it was
+  it('drops the ETA once the run has ended', () => {
+    expect(progressText(trace({ end: 'stopped', eta_s: null }))).toBe('step 5/50 · loss 1.500 · cost 0.0050');
+    expect(progressText(trace({ end: 'stopped', eta_s: 12 }))).not.toContain('ETA');
   });
 
-  it('asks for events while live, once after the end, then never', () => {
-    expect(needsEvents(summary('finished'), undefined)).toBe(true);
-    const live = applyPage(emptyTrace(), { events: [], next: 0, state: 'running' });
-    expect(needsEvents(summary('running'), live)).toBe(true);
-    expect(needsEvents(summary('stopped'), live)).toBe(true);
-    const ended = applyPage(live, { events: [], next: 0, state: 'stopped' });
-    expect(needsEvents(summary('stopped'), ended)).toBe(false);
+  it('is empty before the first step and leaves out what is unknown', () => {
+    expect(progressText(trace({ step: null }))).toBe('');
+    expect(progressText(trace({ max_steps: null, loss: [], eta_s: null, cost: 0 }))).toBe('step 5');
+  });
+});
+
+describe('who may change a run', () => {
+  it('is its owner or an instructor', () => {
+    expect(mayChange(summary('running'), { instructor: false })).toBe(true);
+    expect(mayChange(summary('running', { mine: false, owner: 'bob' }), { instructor: false })).toBe(false);
+    expect(mayChange(summary('running', { mine: false, owner: 'bob' }), { instructor: true })).toBe(true);
   });
 });
 
@@ -159,17 +144,11 @@ describe('Poller', () => {
 });
 
 describe('export from the run list', () => {
-  const run = (state: string, artifact: string | null, exportState?: string): IRunSummary => ({
-    id: 'r',
-    state,
-    message: '',
-    updated: null,
-    stale: false,
-    stop_requested: false,
-    artifact,
-    browser_path: 'runs/r',
-    export: exportState ? { state: exportState as 'running', message: '', report: null } : null
-  });
+  const run = (state: string, artifact: string | null, exportState?: string): IRunSummary =>
+    summary(state, {
+      artifact,
+      export: exportState ? { state: exportState as 'running', message: '', report: null } : null
+    });
 
   it('is offered for an ended run with a saved result and no export under way', () => {
     expect(canExport(run('finished', 'adapter'))).toBe(true);

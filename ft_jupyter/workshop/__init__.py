@@ -1,0 +1,1 @@
+"""Workshop mode: a class sharing one runs root."""
