@@ -55,12 +55,24 @@ class FtHandler(APIHandler):
         return payload
 
     def reply(self, data: Any, status: int = 200) -> None:
+        self.reply_text(encode(data), status)
+
+    def reply_text(self, body: str, status: int = 200) -> None:
+        """A reply already encoded as JSON text (by `encode`)."""
         self.set_status(status)
-        self.finish(json.dumps(finite(data), allow_nan=False))
+        self.finish(body)
+
+
+def encode(data: Any) -> str:
+    """JSON text with NaN and infinities as null (JSON.parse rejects NaN; a diverged run logs one)."""
+    try:
+        return json.dumps(data, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(data), allow_nan=False)
 
 
 def finite(data: Any) -> Any:
-    """`data` with NaN and infinities as None: a diverged run logs a NaN loss, and JSON.parse rejects NaN."""
+    """`data` with NaN and infinities as None."""
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):

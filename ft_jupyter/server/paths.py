@@ -32,8 +32,25 @@ def _plain_name(name: str, what: str) -> None:
 RUN_FILES = ("config.yaml", "status.json", "events.jsonl")
 
 
+# _link_out's answer per run folder, until the folder (or its entry in the root) changes: replacing any file of it
+# by a link changes the folder's mtime, and turning the folder into a link changes its own lstat.
+_CHECKED: dict[Path, tuple[tuple[int, int, int], str | None]] = {}
+
+
 def _link_out(run_path: Path, runs_root: Path) -> str | None:
-    """What of this run folder leads outside where it should stay, if anything."""
+    """What of this run folder leads outside where it should stay, if anything (cached while it is unchanged)."""
+    try:
+        entry, folder = run_path.lstat(), run_path.stat()
+    except OSError:
+        return _check_links(run_path, runs_root)
+    key = (entry.st_ino, entry.st_mtime_ns, folder.st_mtime_ns)
+    cached = _CHECKED.get(run_path)
+    if cached is None or cached[0] != key:
+        cached = _CHECKED[run_path] = (key, _check_links(run_path, runs_root))
+    return cached[1]
+
+
+def _check_links(run_path: Path, runs_root: Path) -> str | None:
     if run_path.is_symlink() and not inside(run_path, runs_root):
         return "the run folder is a link to a folder outside the runs root"
     folder = run_path.resolve()
@@ -76,8 +93,19 @@ def server_relative(server_root: Path, path: str) -> Path:
     return full
 
 
+_BROWSER_PATHS: dict[tuple[Path, Path], tuple[tuple[int, int], str | None]] = {}
+
+
 def browser_path(server_root: Path, path: Path) -> str | None:
-    """`path` as the file browser names it (relative to the server root), or None when it lies outside."""
-    if not inside(path, server_root):
-        return None
-    return path.resolve().relative_to(server_root).as_posix()
+    """`path` as the file browser names it (relative to the server root), or None when it lies outside; cached
+    while the entry at `path` is the same (a folder re-linked elsewhere is resolved again)."""
+    try:
+        entry = path.lstat()
+        key = (entry.st_ino, entry.st_mtime_ns if path.is_symlink() else 0)
+    except OSError:
+        key = (-1, -1)
+    cached = _BROWSER_PATHS.get((server_root, path))
+    if cached is None or cached[0] != key:
+        named = path.resolve().relative_to(server_root).as_posix() if inside(path, server_root) else None
+        cached = _BROWSER_PATHS[(server_root, path)] = (key, named)
+    return cached[1]

@@ -16,7 +16,7 @@ import tornado.web
 import yaml
 
 from ft_jupyter.config import ConfigError
-from ft_jupyter.server.base import FtHandler
+from ft_jupyter.server.base import FtHandler, encode
 from ft_jupyter.server.paths import PathRefused, RunNotFound, browser_path, listed_runs, run_folder
 from ft_jupyter.server.traces import RunCache
 from ft_jupyter.train.store import RunDir
@@ -48,14 +48,24 @@ def _config_summary(run: RunDir) -> dict[str, Any]:
 def run_summary(run: RunDir, server_root: Path, runs_root: Path, user: str | None = None) -> dict[str, Any]:
     """What the sidebar's run list shows: state, owner (`mine`: whether `user` started it), progress and a thinned
     loss series from the events (`trace`), the result folder and the export."""
+    summary, _ = CACHE.summary(run, lambda: _summary(run, server_root))
+    return {**summary, "mine": summary["owner"] == user}
+
+
+def _listed(run: RunDir, server_root: Path, user: str) -> tuple[bool, str]:
+    """(mine, the run's summary as JSON text) for the list: encoded once while the run is unchanged."""
+    summary, text = CACHE.summary(run, lambda: _summary(run, server_root))
+    mine = summary["owner"] == user
+    return mine, f'{text[:-1]}, "mine": {"true" if mine else "false"}}}'
+
+
+def _summary(run: RunDir, server_root: Path) -> dict[str, Any]:
     status = CACHE.status(run)
     artifact = run.artifact_path()
-    owner = run.owner(status)
     return {
         "id": run.run_id,
         **_config_summary(run),
-        "owner": owner,
-        "mine": owner == user,
+        "owner": run.owner(status),
         "state": status.get("state", "unknown"),
         "message": status.get("message", ""),
         "updated": status.get("updated"),
@@ -108,11 +118,12 @@ class RunsHandler(RunsMixin):
         if scope not in SCOPES:
             raise tornado.web.HTTPError(400, f"scope={scope!r}: use scope=mine (your runs) or scope=class (everyone's).")
         user = self.requester
-        everyone = [run_summary(run, self.server_root, self.runs_root, user) for run in listed_runs(self.runs_root)]
-        runs = everyone if scope == "class" else [run for run in everyone if run["mine"]]
-        self.reply({"root": str(self.runs_root), "browser_root": browser_path(self.server_root, self.runs_root),
-                    "user": user, "instructor": user in self.instructors, "scope": scope,
-                    "counts": {"mine": sum(run["mine"] for run in everyone), "class": len(everyone)}, "runs": runs})
+        everyone = [_listed(run, self.server_root, user) for run in listed_runs(self.runs_root)]
+        runs = [text for mine, text in everyone if mine or scope == "class"]
+        head = encode({"root": str(self.runs_root), "browser_root": browser_path(self.server_root, self.runs_root),
+                       "user": user, "instructor": user in self.instructors, "scope": scope,
+                       "counts": {"mine": sum(mine for mine, _ in everyone), "class": len(everyone)}})
+        self.reply_text(f'{head[:-1]}, "runs": [{", ".join(runs)}]}}')
 
 
 class RunHandler(RunsMixin):

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from ft_jupyter.server.base import encode
 from ft_jupyter.train.store import RunDir
 
 END_TYPES = ("finished", "stopped", "failed")
-# The loss series keeps between MAX_POINTS and 2 × MAX_POINTS evenly spaced points (plus the latest one).
-MAX_POINTS = 60
+# A run's files must have been still this long before its summary is kept: two changes within one tick of the
+# file system's clock would otherwise share an mtime, and the second would go unseen.
+SETTLED_NS = 2_000_000_000
+# The loss series keeps between MAX_POINTS and 2 × MAX_POINTS evenly spaced points (plus the latest one), each loss
+# to 4 significant digits: the sidebar draws a 120-pixel sparkline, and a class view lists every run's.
+MAX_POINTS = 30
 
 
 @dataclass
@@ -57,7 +63,7 @@ class Trace:
     def _loss(self, step: Any, loss: Any) -> None:
         if not isinstance(step, int) or not isinstance(loss, (int, float)) or loss != loss or abs(loss) == float("inf"):
             return
-        self.last_loss = (step, float(loss))
+        self.last_loss = (step, float(f"{loss:.4g}"))
         if self.seen % self.stride == 0:
             self.points.append(self.last_loss)
             if len(self.points) > 2 * MAX_POINTS:
@@ -79,6 +85,22 @@ class RunCache:
     def __init__(self) -> None:
         self._traces: dict[Path, Trace] = {}
         self._status: dict[Path, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._summaries: dict[Path, tuple[tuple, tuple[dict[str, Any], str]]] = {}
+
+    def summary(self, run: RunDir, build: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], str]:
+        """`build()`'s summary of an ended run and its JSON text, kept until the run's folder, its events or its
+        export change (three stats per poll instead of reading and encoding it again); a live run or a running
+        export is built every time."""
+        key = _settled_signature(run.path)
+        cached = self._summaries.get(run.path)
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
+        data = build()
+        found = (data, encode(data))
+        ended = data.get("state") not in ("queued", "running", "unknown")
+        if key is not None and ended and (data.get("export") or {}).get("state") != "running":
+            self._summaries[run.path] = (key, found)
+        return found
 
     def trace(self, run: RunDir) -> dict[str, Any]:
         trace = self._traces.get(run.path)
@@ -111,6 +133,30 @@ class RunCache:
                 return run.status()
             cached = self._status[run.path] = (key, data)
         return run.checked_status(cached[1])
+
+
+def _settled_signature(folder: Path) -> tuple | None:
+    """What changes when anything the run list shows of a run changes: the folder's entries (status.json and STOP
+    are replaced or created, adapter/ appears), events.jsonl's size and the export folder's entries. None while
+    any of them changed within the last SETTLED_NS (or cannot be read)."""
+    try:
+        entry = os.stat(folder)
+    except OSError:
+        return None
+    parts, newest = [entry.st_ino, entry.st_mtime_ns], entry.st_mtime_ns
+    for name in ("events.jsonl", "export"):
+        try:
+            info = os.stat(folder / name)
+        except FileNotFoundError:
+            parts += [-1, -1]
+            continue
+        except OSError:
+            return None
+        parts += [info.st_size if name == "events.jsonl" else info.st_ino, info.st_mtime_ns]
+        newest = max(newest, info.st_mtime_ns)
+    if time.time_ns() - newest < SETTLED_NS:
+        return None
+    return tuple(parts)
 
 
 def _read_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:

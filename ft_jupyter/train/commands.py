@@ -66,12 +66,12 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     if not runs:
         print(f"No runs under {args.runs_dir}/ yet; start one with `ft-jupyter train CONFIG.yaml`.")
         return 0
-    print(f"{'RUN':<36} {'STATE':<9} {'STEP':>9}  MESSAGE")
+    print(f"{'RUN':<36} {'OWNER':<10} {'STATE':<9} {'STEP':>9}  MESSAGE")
     for run in runs:
         status = run.status()
         message = str(status.get("message", ""))
-        print(f"{run.run_id:<36} {status.get('state', '?'):<9} {_progress(status):>9}  "
-              f"{message[:70] + ('…' if len(message) > 70 else '')}")
+        print(f"{run.run_id:<36} {run.owner(status):<10} {status.get('state', '?'):<9} {_progress(status):>9}  "
+              f"{message[:60] + ('…' if len(message) > 60 else '')}")
     return 0
 
 

@@ -16,7 +16,7 @@ ENDPOINTS = [
     ("GET", "version", None), ("GET", "lessons", None), ("POST", "lessons/copy", "{}"), ("GET", "schema", None),
     ("GET", "catalogue", None), ("POST", "estimate", "{}"), ("POST", "render", "{}"), ("GET", "runs", None),
     ("GET", "runs/some-run", None), ("GET", "runs/some-run/events", None), ("POST", "runs/some-run/stop", ""),
-    ("GET", "runs/some-run/export", None), ("POST", "runs/some-run/export", "{}"),
+    ("GET", "runs/some-run/export", None), ("POST", "runs/some-run/export", "{}"), ("GET", "leaderboard", None),
 ]
 
 
