@@ -164,3 +164,48 @@ async def test_events_come_in_bounded_pages(jp_fetch, jp_root_dir):
             break
     assert [e["step"] for e in seen] == list(range(1, 801))
     assert offset == size and max(pages) <= 64 * 1024 and len(pages) >= 3
+
+
+def _settle(run: RunDir) -> None:
+    """Date every file of the run 10 s back, as a run that ended a while ago (its summary may then be kept)."""
+    import os
+    import time
+
+    past = time.time_ns() - 10_000_000_000
+    for path in [run.path, *run.path.rglob("*")]:
+        os.utime(path, ns=(past, past), follow_symlinks=False)
+
+
+async def test_an_ended_runs_kept_summary_follows_every_change(jp_fetch, jp_root_dir):
+    from ft_jupyter.export.folder import set_export_status
+
+    run = _run(jp_root_dir, "ended", state="finished")
+    run.append_event(_step(1, 2.0))
+    _settle(run)
+    first = (await _get(jp_fetch, "runs"))["runs"][0]
+    assert first["artifact"] is None and first["export"] is None and first["trace"]["step"] == 1
+    assert (await _get(jp_fetch, "runs"))["runs"][0] == first  # unchanged: answered from what was kept
+    (run.path / "adapter").mkdir()
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["artifact"] == "adapter"
+    _settle(run)
+    set_export_status(run.path, "failed", "out of disk")
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["export"]["state"] == "failed"
+    _settle(run)
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["export"]["state"] == "failed"  # kept from here on
+    set_export_status(run.path, "finished", "done")  # only export/ changes, not the run folder
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["export"]["state"] == "finished"
+    _settle(run)
+    await _get(jp_fetch, "runs")
+    run.append_event(_step(2, 1.5))
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["trace"]["step"] == 2
+    _settle(run)
+    await _get(jp_fetch, "runs")
+    run.set_status("failed", "crashed later")
+    assert (await _get(jp_fetch, "runs"))["runs"][0]["state"] == "failed"
+
+
+async def test_a_nan_in_a_status_is_sent_as_null(jp_fetch, jp_root_dir):
+    run = _run(jp_root_dir, "nan", state="finished")
+    run.set_status("finished", "done", eta_s=float("nan"))
+    body = await _get(jp_fetch, "runs", run.run_id)
+    assert body["status"]["eta_s"] is None
