@@ -73,7 +73,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ft_jupyter.evaluate.comparison import compare
 
-    result = compare(args.run, runs_dir=args.runs_dir, max_rows=args.max_rows, shots=args.shots)
+    result = compare(args.run, runs_dir=args.runs_dir, max_rows=args.max_rows, shots=args.shots,
+                     retrieval=not args.no_retrieval)
     _emit(args, result.to_json(), result.table())
     return 0
 
@@ -162,9 +163,12 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_forecast)
 
-    p = _run_parser(sub, "compare", "base zero-shot vs base prompted vs fine-tuned on the test split", cmd_compare)
+    p = _run_parser(sub, "compare", "base zero-shot vs prompted (fixed and retrieved examples) vs fine-tuned on the "
+                    "test split", cmd_compare)
     p.add_argument("--max-rows", type=int, help="score at most this many test rows")
     p.add_argument("--shots", type=int, help="few-shot examples from the training split (default: one per label)")
+    p.add_argument("--no-retrieval", action="store_true",
+                   help="leave out the rung whose examples are the most similar training rows (BM25)")
 
     p = _run_parser(sub, "forgetting", "general-text perplexity before and after fine-tuning", cmd_forgetting)
     p.add_argument("--threshold", type=float, default=0.10, help="flag a rise above this fraction (default 0.10)")

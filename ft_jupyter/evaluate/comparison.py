@@ -1,7 +1,8 @@
-"""The three-way comparison: base model zero-shot, base model prompted (system prompt + k examples from the training
-split), and the fine-tuned model, on the same held-out test rows. One table, the examples that changed, the best and
-the worst, and a verdict: fine-tuning that does not beat the prompted baseline calls for data and prompt work, not a
-bigger model.
+"""The comparison ladder on the same held-out test rows: the base model zero-shot, the base model prompted (system
+prompt + k fixed examples from the training split), the base model with the k most similar training rows as its
+examples (retrieval, BM25), and the fine-tuned model. One table with each rung's prompt tokens per request, the
+examples that changed, the best and the worst, and a verdict: fine-tuning that does not beat the better prompted
+baseline calls for data and prompt work, not a bigger model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from ft_jupyter.config import ConfigError
 from ft_jupyter.evaluate.runs import load_models, open_run, save_result
 
-VARIANTS = {"base": "base, zero-shot", "prompted": "base + prompt", "finetuned": "fine-tuned"}
+VARIANTS = {"base": "base, zero-shot", "prompted": "base + prompt", "retrieved": "base + retrieved examples",
+            "finetuned": "fine-tuned"}
+PROMPTED = ("prompted", "retrieved")   # the cheap fixes fine-tuning has to beat
 SHOWN = 3           # best and worst examples listed
 MAX_NEW_TOKENS = 256
 
@@ -31,6 +34,16 @@ class Comparison:
     verdict: str = ""
     finetuned_beats_prompted: bool = False
     data: dict[str, Any] = field(default_factory=dict)   # which rows were scored: dataset, split seed, fingerprint
+    prompt_tokens: dict[str, float] = field(default_factory=dict)   # variant → mean prompt tokens per request
+
+    @property
+    def variants(self) -> list[str]:
+        return [key for key in VARIANTS if key in self.scores]
+
+    @property
+    def best_prompted(self) -> str:
+        """The stronger of the prompted baselines (the fixed few-shot prompt on a tie)."""
+        return max((v for v in PROMPTED if v in self.scores), key=lambda v: (self.headline(v), v == "prompted"))
 
     def headline(self, variant: str) -> float:
         return float(self.scores[variant][self.metric])
@@ -55,16 +68,19 @@ class Comparison:
         return {"run_id": self.run_id, "task": self.task, "metric": self.metric, "n": self.n, "shots": self.shots,
                 "system_prompt": self.system_prompt, "scores": self.scores, "verdict": self.verdict,
                 "finetuned_beats_prompted": self.finetuned_beats_prompted, "rows": self.rows,
-                "changed": self.changed, "best": self.best, "worst": self.worst, "data": self.data}
+                "changed": self.changed, "best": self.best, "worst": self.worst, "data": self.data,
+                "prompt_tokens": self.prompt_tokens, "best_prompted": self.best_prompted}
 
     def table(self) -> str:
         extra = ["macro_f1", "invalid_rate"] if self.task == "classification" else ["exact_match", "token_f1"]
         cols = [self.metric, *extra]
-        lines = [f"Three-way comparison, run {self.run_id}: {self.n} held-out test rows ({self.task})",
-                 f"  {'variant':<26}" + "".join(f"{c:>14}" for c in cols)]
-        for key, label in VARIANTS.items():
-            name = f"{label} ({self.shots}-shot)" if key == "prompted" else label
-            lines.append(f"  {name:<26}" + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols))
+        lines = [f"Comparison, run {self.run_id}: {self.n} held-out test rows ({self.task})",
+                 f"  {'variant':<34}" + "".join(f"{c:>14}" for c in cols) + f"{'prompt tokens':>15}"]
+        for key in self.variants:
+            name = f"{VARIANTS[key]} ({self.shots}-shot)" if key in PROMPTED else VARIANTS[key]
+            tokens = self.prompt_tokens.get(key)
+            lines.append(f"  {name:<34}" + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols)
+                         + (f"{tokens:>15.0f}" if tokens is not None else ""))
         changed = self.changed
         up = sum(r["score"]["finetuned"] > r["score"]["prompted"] for r in changed)
         lines += ["", f"Verdict: {self.verdict}",
@@ -92,14 +108,25 @@ def _clip(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def verdict(task_metric: str, prompted: float, finetuned: float) -> tuple[str, bool]:
+def verdict(task_metric: str, prompted: float, finetuned: float, baseline: str = "base + prompt") -> tuple[str, bool]:
+    """Whether fine-tuning beat the better prompted baseline (`baseline` names it), and what to do next."""
     if finetuned <= prompted:
-        return (f"fine-tuned ({_pct(finetuned)}) does not beat the prompted base model ({_pct(prompted)}) on "
-                f"{task_metric}. Do not spend on a bigger model or a longer run yet: look at the worst examples, fix "
-                "labels and duplicates, add examples of what fails, and improve the prompt first.", False)
-    return (f"fine-tuning beats the prompted base model by {100 * (finetuned - prompted):+.1f} points of "
-            f"{task_metric} ({_pct(prompted)} → {_pct(finetuned)}). Next: measure latency and cost per request "
-            "before serving it.", True)
+        return (f"fine-tuned ({_pct(finetuned)}) does not beat the best prompted base model ({baseline}, "
+                f"{_pct(prompted)}) on {task_metric}. Do not spend on a bigger model or a longer run yet: look at the "
+                "worst examples, fix labels and duplicates, add examples of what fails, and improve the prompt "
+                "first.", False)
+    return (f"fine-tuning beats the best prompted base model ({baseline}) by {100 * (finetuned - prompted):+.1f} "
+            f"points of {task_metric} ({_pct(prompted)} → {_pct(finetuned)}). Next: measure latency and cost per "
+            "request before serving it.", True)
+
+
+def prompt_tokens(tokenizer, prompts: list[list[dict[str, str]]]) -> float:
+    """Mean tokens per request of these chat prompts as the model reads them (chat template, generation prompt)."""
+    if not prompts:
+        return 0.0
+    counts = [len(tokenizer.apply_chat_template(p, tokenize=True, add_generation_prompt=True, return_dict=True)
+                  ["input_ids"]) for p in prompts]
+    return sum(counts) / len(counts)
 
 
 def _score(task: str, data, answers: list[str], references: list[str]):
@@ -122,17 +149,20 @@ def _budget(tokenizer, data, references: list[str]) -> int:
 
 
 def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
-            system_prompt: str | None = None, batch_size: int = 8, save: bool = True,
+            system_prompt: str | None = None, batch_size: int = 8, save: bool = True, retrieval: bool = True,
             progress: bool | None = None) -> Comparison:
-    """Compare base zero-shot, base prompted and fine-tuned on the run's test split; printable as a table.
+    """Compare base zero-shot, base prompted (fixed examples), base with retrieved examples and fine-tuned on the
+    run's test split; printable as a table.
 
     run: a RunResult (its model in memory is used), a RunDir, a run folder or a run id under `runs_dir`.
-    shots: few-shot examples from the training split (default: one per label for classification, else 3).
+    shots: few-shot examples from the training split (default: one per label for classification, else 3); the
+    retrieval rung uses as many, chosen per question by BM25 (retrieval=False leaves it out).
     progress: one bar per variant with its ETA (default: on unless FT_JUPYTER_PROGRESS=0).
     """
     from ft_jupyter.data.prepare import fingerprint, prepare
     from ft_jupyter.evaluate.generation import generate_answers
     from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages
+    from ft_jupyter.evaluate.retrieval import ShotRetriever
 
     run_dir, result = open_run(run, runs_dir)
     config = run_dir.config()
@@ -153,23 +183,33 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
         return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size,
                                 desc=f"Comparing: {VARIANTS[variant]}", progress=progress)
 
+    prompts = {"base": [e.prompt for e in test],
+               "prompted": [prompted_messages(e, examples, system) for e in test]}
+    if retrieval:
+        retriever = ShotRetriever(data.train, data.test, k)
+        prompts["retrieved"] = [prompted_messages(e, retriever.shots(e), system) for e in test]
+    prompts["finetuned"] = prompts["base"]
     answers: dict[str, list[str]] = {}
     with models.base() as base:
-        answers["base"] = answer("base", base, [e.prompt for e in test])
-        answers["prompted"] = answer("prompted", base, [prompted_messages(e, examples, system) for e in test])
-    answers["finetuned"] = answer("finetuned", models.tuned, [e.prompt for e in test])
+        for key in ("base", *PROMPTED):
+            if key in prompts:
+                answers[key] = answer(key, base, prompts[key])
+    answers["finetuned"] = answer("finetuned", models.tuned, prompts["finetuned"])
+    variants = [key for key in VARIANTS if key in answers]
     scores, per_example = {}, {}
-    for key in VARIANTS:
+    for key in variants:
         scores[key], per_example[key] = _score(task, data, answers[key], references)
     rows = [{"input": e.prompt[-1]["content"], "reference": ref,
-             "answers": {k2: answers[k2][i] for k2 in VARIANTS}, "score": {k2: per_example[k2][i] for k2 in VARIANTS}}
+             "answers": {k2: answers[k2][i] for k2 in variants}, "score": {k2: per_example[k2][i] for k2 in variants}}
             for i, (e, ref) in enumerate(zip(test, references))]
     metric = "accuracy" if task == "classification" else "rouge_l"
-    text, beats = verdict(metric, scores["prompted"][metric], scores["finetuned"][metric])
+    strongest = max((v for v in PROMPTED if v in scores), key=lambda v: (scores[v][metric], v == "prompted"))
+    text, beats = verdict(metric, scores[strongest][metric], scores["finetuned"][metric], VARIANTS[strongest])
     scored = {"dataset": config.data.dataset, "split_seed": config.training.seed, "split": "test",
               "fingerprint": fingerprint(test), "rows": len(test)}
+    tokens = {key: prompt_tokens(models.tokenizer, prompts[key]) for key in variants}
     comparison = Comparison(run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats,
-                            scored)
+                            scored, tokens)
     if save:
         save_result(run_dir, "comparison", comparison.to_json())
     return comparison

@@ -13,7 +13,8 @@ from typing import Any
 from ft_jupyter.data.prepare import Example
 
 
-def _prompt_key(example: Example) -> str:
+def prompt_key(example: Example) -> str:
+    """The non-system prompt text of a row: what "the same question" means across splits."""
     return "\n".join(m["content"].strip() for m in example.prompt if m["role"] != "system")
 
 
@@ -23,8 +24,8 @@ def few_shot_examples(train: list[Example], test: list[Example], k: int, *, seed
     prompt shows the whole label set."""
     if k <= 0:
         return []
-    unseen = {_prompt_key(e) for e in test}
-    pool = [e for e in train if _prompt_key(e) not in unseen and len(e.messages) >= 2]
+    unseen = {prompt_key(e) for e in test}
+    pool = [e for e in train if prompt_key(e) not in unseen and len(e.messages) >= 2]
     rng = random.Random(seed)
     rng.shuffle(pool)
     if not labels:
