@@ -122,6 +122,9 @@ class DataConfig(_Section):
     test_fraction: float = opt(0.15, "Share of rows held out, never trained on, for the before/after comparison.",
                                low=0.0, high=0.5)
     max_rows: int = opt(0, "Use at most this many rows (0 = all); handy for smoke tests.", low=0)
+    train_rows: int = opt(0, "Train on at most this many rows of the training split (0 = all), picked with the seed "
+                          "after splitting, so validation and test rows stay the same; a larger value keeps every "
+                          "row a smaller one picked (what a learning curve varies).", low=0)
     mix_fraction: float = opt(0.0, "Share of the training rows drawn from general text (mix_dataset) so the model keeps "
                               "its general skills while specialising; a cheap guard against catastrophic forgetting "
                               "(0.05-0.2 is typical, 0 = off).", low=0.0, high=0.5)

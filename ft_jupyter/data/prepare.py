@@ -115,6 +115,11 @@ def prepare(config: DataConfig, seed: int = 42, *, source: Any = None, progress:
         examples = random.Random(seed).sample(examples, min(config.max_rows, len(examples)))
     train, val, test = split_rows(examples, [e.label for e in examples], config.validation_fraction,
                                   config.test_fraction, seed, keys=[row_key(e) for e in examples])
+    if config.train_rows and config.train_rows < len(train):
+        # A seeded order of the training split, cut to length: 50 rows are the first 50 of the 150.
+        order = list(train)
+        random.Random(f"train_rows-{seed}").shuffle(order)
+        train = order[:config.train_rows]
     if not train:
         raise ConfigError(f"{config.dataset}: no rows left for training after cleaning and the validation/test "
                           "split; add data, drop fewer findings, or lower data.validation_fraction / "

@@ -1,6 +1,6 @@
-"""The budget checklist (before, during and after training), each item answered from what the kit knows about a run:
-its config, data, events, estimate and the evaluations saved next to it. Items only a person can answer (RAG,
-monitoring) say so rather than guess.
+"""A cost checklist for a run, in three parts (preparing, training, afterwards). The kit answers each item from what
+the run recorded: its config, data, events, estimate and the evaluation results saved beside it. Where only a person
+can judge (retrieval, live monitoring), the item says so instead of guessing.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ class Checklist:
 
     def __str__(self) -> str:
         marks = {MET: "✓", UNMET: "✗", UNKNOWN: "?", ASK: "·"}
+        headings = {"before": "Before the run", "during": "During the run", "after": "After the run"}
         lines = [f"Budget checklist for run {self.run_id}"]
         for phase in ("before", "during", "after"):
-            lines.append(f"{phase.capitalize()} training")
+            lines.append(headings[phase])
             for item in (i for i in self.items if i.phase == phase):
                 lines.append(f"  {marks[item.status]} {item.question}  {item.evidence}")
                 if item.todo and item.status != MET:
@@ -62,36 +63,39 @@ class Checklist:
 
 def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
     comp = facts["comparison"]
-    prompted = (f"prompted base model: {100 * comp['scores']['prompted'][comp['metric']]:.1f} % {comp['metric']}"
-                if comp else "no three-way comparison saved for this run")
+    prompted = (f"base model with a prompt: {100 * comp['scores']['prompted'][comp['metric']]:.1f} % "
+                f"{comp['metric']}" if comp else "no three-way comparison saved for this run")
     todo_compare = f"ft-jupyter compare {run.run_id} (or ft_jupyter.evaluate.compare(run))"
     license_id = facts["license"]
     items = [
-        Item("before", "Was a prompt tried before training?", MET if comp else UNMET, prompted, todo_compare),
-        Item("before", "If the model lacks facts rather than a skill, was retrieval (RAG) weighed first?", ASK,
-             "the kit cannot tell what your model lacks", "If answers need facts that change or live in your "
-             "documents, retrieval is cheaper than training."),
-        Item("before", "Is there a measured score for the prompted base model?", MET if comp else UNMET, prompted,
-             todo_compare),
-        Item("before", "Does the base model's license allow what you plan to do with it?",
+        Item("before", "Did you first see how far a well-written prompt gets you, with no training at all?",
+             MET if comp else UNMET, prompted, todo_compare),
+        Item("before", "If the model is missing information rather than a skill, did you look at retrieval (RAG) "
+             "first?", ASK, "the kit cannot tell what your model lacks",
+             "When answers depend on facts that change over time or sit in your own documents, looking them up at "
+             "answer time costs less than training them in."),
+        Item("before", "Have you measured how well the base model does when given your best prompt?",
+             MET if comp else UNMET, prompted, todo_compare),
+        Item("before", "Are you allowed, under its license, to use the base model the way you intend?",
              MET if license_id in PERMISSIVE else (ASK if license_id else UNKNOWN),
              f"license: {license_id or 'not in the built-in table'}",
-             "Read its clauses on commercial use, acceptable use and fine-tuned derivatives."),
-        Item("before", "Is this the smallest base model likely to be good enough?", ASK,
+             "Check what it says about using it in a paid product, what uses it forbids, and models made from it."),
+        Item("before", "Have you ruled out a smaller base model that might do the job just as well?", ASK,
              f"{facts['params'] / 1e6:,.1f} M parameters" if facts["params"] else "size unknown",
-             "If a smaller model fine-tunes to the same score, it is cheaper to train and to serve."),
+             "A model with fewer parameters that reaches the same score after fine-tuning costs less to train and to "
+             "run."),
     ]
     dupes, other = facts["duplicates"], facts["findings"]
     clean = dupes == 0 and not other
     evidence = (f"{dupes} duplicate rows left" if dupes is not None else "cleaning report unavailable") + (
         f"; other findings: {', '.join(other)}" if other else "")
-    items.append(Item("before", "Is the dataset clean and deduplicated?",
+    items.append(Item("before", "Has the training data been cleaned, with repeated rows removed?",
                       MET if clean else (UNKNOWN if dupes is None else UNMET), evidence,
                       f"Add {', '.join(DUPLICATE_STEPS)} (and the other findings) to data.drop, or fix the file."))
     sizes = facts["sizes"]
     split_ok = bool(sizes.get("validation")) and bool(sizes.get("test"))
-    items.append(Item("before", "Are validation and test rows held apart from training and from each other?",
-                      MET if split_ok else UNMET,
+    items.append(Item("before", "Are some rows set aside for validation and others for testing, none of them used "
+                      "in training?", MET if split_ok else UNMET,
                       f"train {sizes.get('train', 0)}, validation {sizes.get('validation', 0)}, test "
                       f"{sizes.get('test', 0)} rows", "Set data.validation_fraction 0.1 and data.test_fraction 0.15."))
     return items
@@ -106,25 +110,27 @@ def _during(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]
     artifact = run.artifact_path()
     previous = facts["previous_diff"]
     return [
-        Item("during", "Does the run train adapters (LoRA/QLoRA) rather than every weight?",
+        Item("during", "Does the run train a LoRA/QLoRA adapter rather than changing every weight of the model?",
              MET if method.uses_lora else UNMET, f"method: {method.method}", "Set method.method: lora (or qlora)."),
-        Item("during", "Is max_seq_len no longer than the data requires?",
+        Item("during", "Is max_seq_len close to what your longest examples need, rather than far above it?",
              UNKNOWN if capped is None else (MET if capped else UNMET),
              f"max_seq_len {t.max_seq_len}" + (f", longest training row {longest} tokens" if longest else ""),
              f"Set training.max_seq_len near {longest or 'the longest row'} (rounded up to a multiple of 32)."),
-        Item("during", "Are you tracking GPU-hours per run?", MET if hours is not None else UNMET,
+        Item("during", "Do you record how many device-hours each run takes?", MET if hours is not None else UNMET,
              (f"{hours:.4f} device-hours" + (f", ${cost:.2f}" if cost else " (set training.price_per_hour for $)"))
              if hours is not None else "the run has not finished", "Let the run finish or stop it to record them."),
-        Item("during", "Are checkpoints limited to the ones worth keeping?", MET if checkpoints_ok else UNMET,
-             f"save_steps {t.save_steps}, save_total_limit {t.save_total_limit}", "Set training.save_total_limit: 1-2."),
-        Item("during", "Is the result stored as an adapter, not a full copy of the model?",
+        Item("during", "Does the run keep at most one or two checkpoints rather than piling them up?",
+             MET if checkpoints_ok else UNMET, f"save_steps {t.save_steps}, save_total_limit {t.save_total_limit}",
+             "Set training.save_total_limit: 1-2."),
+        Item("during", "Is the trained result saved as a small adapter rather than a whole new model?",
              MET if artifact is not None and artifact.name == "adapter" else UNMET,
-             f"saved {artifact.name}/" if artifact else "nothing saved yet", "LoRA/QLoRA runs save only the adapter."),
-        Item("during", "Are you changing one major variable per experiment?",
+             f"saved {artifact.name}/" if artifact else "nothing saved yet",
+             "Runs with LoRA or QLoRA write just the adapter."),
+        Item("during", "Does each new run differ from the one before it in only one setting?",
              UNKNOWN if previous is None else (MET if len(previous) <= 1 else UNMET),
              "no earlier run to compare with" if previous is None else
              f"vs the previous run: {', '.join(previous) or 'no change'}",
-             "Change one setting at a time so the result tells you what helped."),
+             "Alter a single setting per run, so any gain or loss can be traced to it."),
     ]
 
 
@@ -132,32 +138,48 @@ def _after(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
     comp, latency = facts["comparison"], facts["latency"]
     beat = comp["finetuned_beats_prompted"] if comp else None
     items = [
-        Item("after", "Did the fine-tuned model beat the prompted base model?",
+        Item("after", "Did training lift the score above what the base model reaches with your best prompt?",
              UNKNOWN if beat is None else (MET if beat else UNMET), comp["verdict"] if comp else "not compared yet",
-             "Improve data and prompts before a bigger model." if comp else f"ft-jupyter compare {run.run_id}"),
-        Item("after", "If retrieval was an option, does the fine-tune beat it?", ASK,
-             "the kit does not build RAG baselines",
-             "Compare against your retrieval setup on the same test rows."),
+             "Spend effort on cleaner data and a better prompt; scaling up the model comes later, if at all." if comp
+             else f"ft-jupyter compare {run.run_id}"),
+        _retrieval_item(run, comp),
     ]
     if latency:
         base, tuned = latency["base"], latency["finetuned"]
         slower = tuned["p50_s"] > 1.1 * base["p50_s"]
-        items.append(Item("after", "Did latency or serving cost increase?", UNMET if slower else MET,
+        items.append(Item("after", "Is the fine-tuned model about as fast, and as cheap to run, as the base model?",
+                          UNMET if slower else MET,
                           f"p50 {1000 * base['p50_s']:.0f} ms → {1000 * tuned['p50_s']:.0f} ms",
-                          "Merge the adapter into the base weights for serving, or quantize."))
+                          "Fold the adapter into the base weights before serving, or use a quantized copy."))
     else:
-        items.append(Item("after", "Did latency or serving cost increase?", UNKNOWN, "latency not measured",
-                          f"ft-jupyter latency {run.run_id}"))
-    items.append(Item("after", "Can you quantize without unacceptable quality loss?", UNKNOWN,
-                      "no quantized copy evaluated", "Export a quantized model and rerun the comparison on it."))
+        items.append(Item("after", "Is the fine-tuned model about as fast, and as cheap to run, as the base model?",
+                          UNKNOWN, "latency not measured", f"ft-jupyter latency {run.run_id}"))
+    items.append(Item("after", "Does a quantized (lower-precision, smaller) copy still give good enough answers?",
+                      UNKNOWN, "no quantized copy evaluated",
+                      "Export a quantized copy and run the same comparison against it."))
     per_1k = latency["finetuned"].get("cost_per_1k") if latency else None
-    items.append(Item("after", "Is the serving cost per 1,000 requests known?", MET if per_1k else UNMET,
-                      f"${per_1k:.4f} per 1,000 requests" if per_1k else "not measured with a price",
+    items.append(Item("after", "Have you measured what it costs to answer 1,000 requests?", MET if per_1k else UNMET,
+                      f"${per_1k:.4f} for 1,000 requests" if per_1k else "not measured with a price",
                       f"ft-jupyter latency {run.run_id} --price-per-hour <your hourly rate>"))
-    items.append(Item("after", "Is there monitoring in production, and a way back to the previous model?", ASK,
-                      "outside the kit",
-                      "Keep the previous adapter and log live quality before switching traffic."))
+    items.append(Item("after", "After launch, will you keep watching its quality, and can you quickly go back to the "
+                      "old model?", ASK, "outside the kit",
+                      "Keep the old adapter at hand and start logging live quality before you move users over."))
     return items
+
+
+def _retrieval_item(run: RunDir, comp: dict[str, Any] | None) -> Item:
+    question = "Where retrieval (RAG) could also work, does the fine-tuned model do better than it?"
+    scores = (comp or {}).get("scores", {})
+    if "retrieved" not in scores:
+        return Item("after", question, UNKNOWN, "no retrieval rung scored yet",
+                    f"ft-jupyter compare {run.run_id} scores the base model with the most similar training rows as "
+                    "its examples, next to the fine-tune.")
+    metric = comp["metric"]
+    retrieved, tuned = scores["retrieved"][metric], scores["finetuned"][metric]
+    return Item("after", question, MET if tuned > retrieved else UNMET,
+                f"{metric}: retrieved examples {100 * retrieved:.1f} %, fine-tuned {100 * tuned:.1f} %",
+                "Retrieval already does as well: serve the base model with retrieved examples, or improve the "
+                "training data before training again.")
 
 
 def _previous_diff(run: RunDir, config: RunConfig) -> list[str] | None:
@@ -203,7 +225,7 @@ def _facts(run: RunDir, config: RunConfig) -> dict[str, Any]:
 
 
 def budget_checklist(run: Any, *, runs_dir: str | Path = "runs") -> Checklist:
-    """The seeds' before/during/after budget checklist, filled in for one run."""
+    """Answer every checklist item for one run (a RunResult, RunDir, run folder or run id under runs_dir)."""
     run_dir, _ = open_run(run, runs_dir)
     config = run_dir.config()
     facts = _facts(run_dir, config)

@@ -79,6 +79,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_learning_curve(args: argparse.Namespace) -> int:
+    from ft_jupyter.config.presets import config_from
+    from ft_jupyter.evaluate.learning_curve import learning_curve
+
+    try:
+        sizes = [0 if s.strip() == "all" else int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--sizes {args.sizes!r}: give training-row counts separated by commas, e.g. 50,150,all.") \
+            from None
+    curve = learning_curve(config_from(args.config), sizes, max_rows=args.max_rows, shots=args.shots,
+                           baselines=not args.no_baselines)
+    _emit(args, curve.to_json(), curve.table())
+    return 0
+
+
 def cmd_forgetting(args: argparse.Namespace) -> int:
     from ft_jupyter.evaluate.forgetting import forgetting_check
 
@@ -169,6 +184,17 @@ def register(sub) -> None:
     p.add_argument("--shots", type=int, help="few-shot examples from the training split (default: one per label)")
     p.add_argument("--no-retrieval", action="store_true",
                    help="leave out the rung whose examples are the most similar training rows (BM25)")
+
+    p = sub.add_parser("learning-curve", help="train one config on growing subsets of its training rows and score "
+                       "each on the same test rows")
+    p.add_argument("config", help="run config YAML, or a preset name")
+    p.add_argument("--sizes", default="50,150,all", help="training-row counts, comma-separated; all = the whole "
+                   "training split (default 50,150,all)")
+    p.add_argument("--max-rows", type=int, help="score at most this many test rows")
+    p.add_argument("--shots", type=int, help="examples for the prompted baselines (default: one per label)")
+    p.add_argument("--no-baselines", action="store_true", help="skip scoring the prompted baselines once")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_learning_curve)
 
     p = _run_parser(sub, "forgetting", "general-text perplexity before and after fine-tuning", cmd_forgetting)
     p.add_argument("--threshold", type=float, default=0.10, help="flag a rise above this fraction (default 0.10)")

@@ -41,9 +41,10 @@ class Comparison:
         return [key for key in VARIANTS if key in self.scores]
 
     @property
-    def best_prompted(self) -> str:
-        """The stronger of the prompted baselines (the fixed few-shot prompt on a tie)."""
-        return max((v for v in PROMPTED if v in self.scores), key=lambda v: (self.headline(v), v == "prompted"))
+    def best_prompted(self) -> str | None:
+        """The stronger of the prompted baselines (the fixed few-shot prompt on a tie); None if neither was scored."""
+        scored = [v for v in PROMPTED if v in self.scores]
+        return max(scored, key=lambda v: (self.headline(v), v == "prompted")) if scored else None
 
     def headline(self, variant: str) -> float:
         return float(self.scores[variant][self.metric])
@@ -51,18 +52,26 @@ class Comparison:
     @property
     def changed(self) -> list[dict[str, Any]]:
         """Examples whose score moved between the prompted baseline and the fine-tuned model, biggest move first."""
-        moved = [r for r in self.rows if abs(r["score"]["finetuned"] - r["score"]["prompted"]) >= 0.5]
-        return sorted(moved, key=lambda r: -abs(r["score"]["finetuned"] - r["score"]["prompted"]))
+        ref = self.reference
+        moved = [r for r in self.rows if abs(r["score"]["finetuned"] - r["score"][ref]) >= 0.5]
+        return sorted(moved, key=lambda r: -abs(r["score"]["finetuned"] - r["score"][ref]))
+
+    @property
+    def reference(self) -> str:
+        """The rung the examples are compared with: the fixed prompt, else what was scored besides fine-tuned."""
+        return "prompted" if "prompted" in self.scores else (self.best_prompted or "finetuned")
 
     @property
     def best(self) -> list[dict[str, Any]]:
-        return sorted(self.rows, key=lambda r: (-(r["score"]["finetuned"] - r["score"]["prompted"]),
+        ref = self.reference
+        return sorted(self.rows, key=lambda r: (-(r["score"]["finetuned"] - r["score"][ref]),
                                                 -r["score"]["finetuned"]))[:SHOWN]
 
     @property
     def worst(self) -> list[dict[str, Any]]:
+        ref = self.reference
         return sorted(self.rows, key=lambda r: (r["score"]["finetuned"],
-                                                r["score"]["finetuned"] - r["score"]["prompted"]))[:SHOWN]
+                                                r["score"]["finetuned"] - r["score"][ref]))[:SHOWN]
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "task": self.task, "metric": self.metric, "n": self.n, "shots": self.shots,
@@ -81,14 +90,14 @@ class Comparison:
             tokens = self.prompt_tokens.get(key)
             lines.append(f"  {name:<34}" + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols)
                          + (f"{tokens:>15.0f}" if tokens is not None else ""))
-        changed = self.changed
-        up = sum(r["score"]["finetuned"] > r["score"]["prompted"] for r in changed)
+        changed, ref = self.changed, self.reference
+        up = sum(r["score"]["finetuned"] > r["score"][ref] for r in changed)
         lines += ["", f"Verdict: {self.verdict}",
-                  f"Changed vs the prompted baseline: {up} better, {len(changed) - up} worse."]
+                  f"Changed vs {VARIANTS[ref]}: {up} better, {len(changed) - up} worse."]
         for title, rows in (("Best", self.best), ("Worst", self.worst)):
             lines.append(f"{title}:")
-            lines += [f"  - {_clip(r['input'])!r}: expected {_clip(r['reference'])!r}, prompted "
-                      f"{_clip(r['answers']['prompted'])!r}, fine-tuned {_clip(r['answers']['finetuned'])!r}"
+            lines += [f"  - {_clip(r['input'])!r}: expected {_clip(r['reference'])!r}, {VARIANTS[ref]} "
+                      f"{_clip(r['answers'][ref])!r}, fine-tuned {_clip(r['answers']['finetuned'])!r}"
                       for r in rows]
         return "\n".join(lines)
 
@@ -150,13 +159,14 @@ def _budget(tokenizer, data, references: list[str]) -> int:
 
 def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
             system_prompt: str | None = None, batch_size: int = 8, save: bool = True, retrieval: bool = True,
-            progress: bool | None = None) -> Comparison:
+            rungs: tuple[str, ...] | None = None, progress: bool | None = None) -> Comparison:
     """Compare base zero-shot, base prompted (fixed examples), base with retrieved examples and fine-tuned on the
     run's test split; printable as a table.
 
     run: a RunResult (its model in memory is used), a RunDir, a run folder or a run id under `runs_dir`.
     shots: few-shot examples from the training split (default: one per label for classification, else 3); the
     retrieval rung uses as many, chosen per question by BM25 (retrieval=False leaves it out).
+    rungs: only these of VARIANTS (e.g. ("finetuned",) to score a run alone); "finetuned" is always included.
     progress: one bar per variant with its ETA (default: on unless FT_JUPYTER_PROGRESS=0).
     """
     from ft_jupyter.data.prepare import fingerprint, prepare
@@ -183,12 +193,18 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
         return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size,
                                 desc=f"Comparing: {VARIANTS[variant]}", progress=progress)
 
-    prompts = {"base": [e.prompt for e in test],
-               "prompted": [prompted_messages(e, examples, system) for e in test]}
-    if retrieval:
+    wanted = set(rungs or VARIANTS) | {"finetuned"}
+    if not retrieval:
+        wanted.discard("retrieved")
+    if unknown := wanted - set(VARIANTS):
+        raise ConfigError(f"rungs={sorted(unknown)} are not comparison rungs; choose from {', '.join(VARIANTS)}.")
+    prompts = {"base": [e.prompt for e in test], "finetuned": [e.prompt for e in test]}
+    if "prompted" in wanted:
+        prompts["prompted"] = [prompted_messages(e, examples, system) for e in test]
+    if "retrieved" in wanted:
         retriever = ShotRetriever(data.train, data.test, k)
         prompts["retrieved"] = [prompted_messages(e, retriever.shots(e), system) for e in test]
-    prompts["finetuned"] = prompts["base"]
+    prompts = {key: value for key, value in prompts.items() if key in wanted}
     answers: dict[str, list[str]] = {}
     with models.base() as base:
         for key in ("base", *PROMPTED):
@@ -203,8 +219,12 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
              "answers": {k2: answers[k2][i] for k2 in variants}, "score": {k2: per_example[k2][i] for k2 in variants}}
             for i, (e, ref) in enumerate(zip(test, references))]
     metric = "accuracy" if task == "classification" else "rouge_l"
-    strongest = max((v for v in PROMPTED if v in scores), key=lambda v: (scores[v][metric], v == "prompted"))
-    text, beats = verdict(metric, scores[strongest][metric], scores["finetuned"][metric], VARIANTS[strongest])
+    baselines = [v for v in PROMPTED if v in scores]
+    if baselines:
+        strongest = max(baselines, key=lambda v: (scores[v][metric], v == "prompted"))
+        text, beats = verdict(metric, scores[strongest][metric], scores["finetuned"][metric], VARIANTS[strongest])
+    else:
+        text, beats = "no prompted baseline was scored (rungs left it out)", False
     scored = {"dataset": config.data.dataset, "split_seed": config.training.seed, "split": "test",
               "fingerprint": fingerprint(test), "rows": len(test)}
     tokens = {key: prompt_tokens(models.tokenizer, prompts[key]) for key in variants}
