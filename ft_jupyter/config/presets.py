@@ -37,7 +37,7 @@ def _tiny_smoke() -> RunConfig:
 
 
 def _qlora_t4() -> RunConfig:
-    # The seeds' budget recipe: 4-bit base, LoRA on every linear layer, small batch with accumulation, one epoch.
+    # A budget recipe for a 16 GB T4: 4-bit base, LoRA on every linear layer, small batch with accumulation, one epoch.
     return RunConfig(
         name="qlora-t4",
         model=ModelConfig(name="Qwen/Qwen2.5-7B-Instruct"),

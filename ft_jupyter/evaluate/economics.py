@@ -3,7 +3,7 @@ to train, become cheaper than calling an API with long prompts?
 
 Per request, the prompted API pays for the whole prompt (instructions and examples, say 1,000 tokens) every time;
 the fine-tuned model needs only the input (say 50 tokens). Each request saves the difference, and the training cost
-is paid back after training cost ÷ saving per request requests. With the seeds' numbers (1,000 vs 50 tokens at
+is paid back after training cost ÷ saving per request requests. With the lessons' numbers (1,000 vs 50 tokens at
 $10 per million, $100-$1,000 of training) that is about 10,500 to 105,300 requests.
 """
 
@@ -113,7 +113,7 @@ def cost_crossover(*, api_prompt_tokens: int, tuned_prompt_tokens: int, price_pe
     return Crossover(api, tuned, training_cost, even)
 
 
-def seeds_example() -> dict[str, Crossover]:
+def worked_example() -> dict[str, Crossover]:
     """The lessons' worked example: 1,000-token prompts vs 50, $10 per million input tokens, $100 or $1,000 of
     training."""
     return {f"${cost:,}": cost_crossover(api_prompt_tokens=1000, tuned_prompt_tokens=50, price_per_million=10.0,

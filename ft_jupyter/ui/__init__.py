@@ -10,6 +10,8 @@ The only package that imports ipywidgets and plotly, and only when one of these 
     ui.compare_runs(run_a, run_b)     # overlaid curves + the settings that differ
     ui.chat_playground(run)           # base vs adapter answers side by side
     ui.export(run)                    # merge + verify, GGUF + Ollama, quantized copies re-measured
+    ui.ladder_chart(comparison)       # score and prompt tokens per rung of evaluate.compare
+    ui.learning_curve_chart(curve)    # held-out score against training rows (evaluate.learning_curve)
 
 Outside Jupyter, `train` prints text progress with ETA instead (see `frontend.display_mode`).
 """
@@ -66,3 +68,17 @@ def chat_playground(run: Any = None, *, model: str | None = None, adapter: Any =
 
 
 __all__ = ["chat_playground", "compare_runs", "configure", "export", "launch", "open_run", "train"]
+
+
+def ladder_chart(comparison):
+    """Plotly figure: the comparison's score and prompt tokens per rung (see evaluate.compare)."""
+    from ft_jupyter.ui.charts import ladder_chart as _chart
+
+    return _chart(comparison)
+
+
+def learning_curve_chart(curve):
+    """Plotly figure: held-out score against training rows, prompted baselines dashed (evaluate.learning_curve)."""
+    from ft_jupyter.ui.charts import learning_curve_chart as _chart
+
+    return _chart(curve)

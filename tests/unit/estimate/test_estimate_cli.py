@@ -23,7 +23,7 @@ def test_estimate_text_and_unknown_model_error(capsys):
     assert "built-in table" in capsys.readouterr().err
 
 
-def test_cost_command_reproduces_the_seeds_example(capsys):
+def test_cost_command_reproduces_the_worked_example(capsys):
     assert main(["cost", "--training-cost", "1000", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["break_even_requests"] == 105_264
 

@@ -129,7 +129,7 @@ def test_full_fine_tuning_costs_far_more_than_lora_and_qlora_least():
     # Pure bf16 full fine-tuning: weights 2 B + gradients 2 B + AdamW 4 B per parameter.
     n = full.params_total
     assert [full.memory.term(k).bytes for k in ("weights", "gradients", "optimizer")] == [2 * n, 2 * n, 4 * n]
-    assert {g["name"] for g in qlora.gpu_fit if g["fits"]} == {name for name, _ in GPUS}  # the seeds' T4 recipe
+    assert {g["name"] for g in qlora.gpu_fit if g["fits"]} == {name for name, _ in GPUS}  # the T4 budget recipe
     assert {g["name"] for g in full.gpu_fit if g["fits"]} == {"A100 80 GB", "H100 80 GB"}
     longer = full.memory.seq_len * 8
     huge = estimate_run(_config(full.model, method=MethodConfig(method="full"),

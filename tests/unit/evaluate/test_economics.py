@@ -1,11 +1,11 @@
 import pytest
 
-from ft_jupyter.evaluate.economics import cost_crossover, seeds_example
+from ft_jupyter.evaluate.economics import cost_crossover, worked_example
 from ft_jupyter.evaluate.latency import cost_per_1k_requests, percentile
 
 
-def test_the_seeds_worked_example():
-    example = seeds_example()
+def test_the_lessons_worked_example():
+    example = worked_example()
     low, high = example["$100"], example["$1,000"]
     # 1,000 vs 50 prompt tokens at $10 per million: $0.01 vs $0.0005 per request, $0.0095 saved each time.
     assert low.api_cost_per_request == pytest.approx(0.01) and low.tuned_cost_per_request == pytest.approx(0.0005)
