@@ -112,8 +112,26 @@ def _budget_rules(config: RunConfig, device: str | None) -> list[LintWarning]:
     return out
 
 
+def _packing_rules(config: RunConfig) -> list[LintWarning]:
+    t = config.training
+    if not t.packing:
+        return []
+    out = []
+    if t.group_by_length:
+        out.append(LintWarning("training.group_by_length", "has nothing to group once rows are packed: packed "
+                               "sequences are all close to max_seq_len, and packing already removes the padding.",
+                               "Turn group_by_length off."))
+    if config.model.trust_remote_code:
+        out.append(LintWarning("training.packing", "relies on the model masking attention by the per-row "
+                               "position_ids of each packed sequence, which transformers' own architectures do; "
+                               "remote model code may ignore them and let packed rows attend to each other.",
+                               "Turn packing off unless you have checked that the model's code honours "
+                               "position_ids without an attention mask."))
+    return out
+
+
 def lint(config: RunConfig, *, device: str | None = None, longest_row_tokens: int | None = None
          ) -> list[LintWarning]:
     """Warnings for `config`. device ("cpu"/"cuda") and the longest training row, when known, enable more rules."""
     return (_rate_rules(config) + _lora_rules(config) + _data_rules(config, longest_row_tokens)
-            + _budget_rules(config, device))
+            + _budget_rules(config, device) + _packing_rules(config))

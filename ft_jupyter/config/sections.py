@@ -205,6 +205,9 @@ class TrainingConfig(_Section):
                                  "saved result is the best one rather than the last; needs eval_steps.")
     group_by_length: bool = opt(False, "Batch rows of similar length together so less compute is spent on padding "
                                 "(changes the batch order, not the data).")
+    packing: bool = opt(False, "Pack several whole rows into each max_seq_len sequence, each still attending only to "
+                        "itself, so many short rows cost fewer padding tokens and more useful tokens are processed "
+                        "per second (little gain when rows are already close to max_seq_len).")
     price_per_hour: float = opt(0.0, "What one device-hour costs you (e.g. 0.35 for a rented T4); progress and the "
                                 "summary report hours × devices × this price.", low=0.0)
 

@@ -15,6 +15,7 @@ class Preflight:
     template: str | None       # the training chat template to set on the tokenizer (None: keep the tokenizer's)
     template_note: str
     warnings: tuple[str, ...]  # for the run log, one Warning event each
+    train_lengths: tuple[int, ...] = ()  # tokens of each training row, as the trainer tokenizes it
 
 
 def preflight(data: PreparedData, tokenizer, config: RunConfig) -> Preflight:
@@ -29,4 +30,4 @@ def preflight(data: PreparedData, tokenizer, config: RunConfig) -> Preflight:
         warnings += chosen.warnings
     stats = length_stats(tokenizer, {"train": data.train}, template)
     cut = truncation_warning(stats, config.training.max_seq_len)
-    return Preflight(template, note, tuple(warnings + ([cut] if cut else [])))
+    return Preflight(template, note, tuple(warnings + ([cut] if cut else [])), tuple(stats.lengths("train")))

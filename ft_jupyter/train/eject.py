@@ -123,7 +123,8 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     from ft_jupyter.train.eject_script import (LORA_SHOWN, SFT_AT_RUN_TIME, SFT_SHOWN, ScriptPlan,
                                                constructor_arguments)
     from ft_jupyter.train.loading import load_tokenizer
-    from ft_jupyter.train.translate import Precision, bnb_config, check_run_needs, peft_config, sft_config, total_steps
+    from ft_jupyter.train.translate import (Precision, bnb_config, check_run_needs, packed_rows, peft_config,
+                                            sft_config, total_steps)
 
     has_eval = bool(data.validation)
     check_run_needs(config, has_eval=has_eval)
@@ -135,7 +136,10 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     checked = preflight(data, tokenizer, config)
     # A template file only when the kit trains with a different template from the one the model ships with.
     template = checked.template if checked.template and checked.template != tokenizer.chat_template else None
-    args = sft_config(config, stand_in, Path("output"), total_steps(config, len(data.train)), has_eval=has_eval)
+    # With packing, an epoch is counted in the sequences TRL will pack these rows into when train.py runs.
+    t = config.training
+    rows = packed_rows(checked.train_lengths, t.max_seq_len) if t.packing else len(data.train)
+    args = sft_config(config, stand_in, Path("output"), total_steps(config, rows), has_eval=has_eval)
     lora, quant = peft_config(config), bnb_config(config, stand_in)
     auto_compute = config.quantization.mode == "4bit" and config.quantization.compute_dtype == "auto"
     return ScriptPlan(

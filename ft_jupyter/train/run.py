@@ -154,7 +154,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
     """
     from ft_jupyter.data.preflight import preflight
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.train.translate import check_run_needs, choose_precision, sft_config, total_steps
+    from ft_jupyter.train.translate import (check_run_needs, choose_precision, fit_steps_to_packing, sft_config,
+                                            total_steps)
 
     run = run or create_run(config)
     emit = _Emitter(run, observers)
@@ -193,6 +194,8 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
         health = HealthMonitor(config, emit)
         trainer = build_trainer(config, loaded.model, loaded.tokenizer, args, train_rows, data.validation,
                                 [events, health], emit)
+        # Packed rows make an epoch fewer steps, known once TRL has packed them (unchanged without packing).
+        steps = fit_steps_to_packing(config, trainer.args, len(trainer.train_dataset))
         emit(RunStarted(run_id=run.run_id, config=config.to_dict(), device=precision.device,
                         precision=precision.name, precision_reason=precision.reason,
                         params_total=loaded.params_total, params_trainable=loaded.params_trainable,

@@ -50,8 +50,9 @@ def install_compact_head(model) -> bool:
         mask = targets != -100
         logits = self.get_output_embeddings()(hidden[mask])  # only the positions that carry a label
         total = F.cross_entropy(logits.float(), targets[mask], reduction="sum")
-        # Like TRL: the tokens of the whole accumulated batch when known, else this micro-batch's; never 0/0.
-        count = mask.sum().clamp(min=1) if denominator is None else denominator
+        # Like TRL: the tokens of the whole accumulated batch when known, else this micro-batch's; never 0/0 (a
+        # batch without answer tokens gives a zero loss, not NaN).
+        count = (mask.sum() if denominator is None else torch.as_tensor(denominator)).clamp(min=1)
         return CausalLMOutputWithPast(loss=total / count)
 
     inner.forward = types.MethodType(forward, inner)
@@ -98,6 +99,10 @@ class FtTrainer(SFTTrainer):
         return self.l2_to_init * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
+def _has_labels(row) -> bool:
+    return any(label != -100 for label in row["labels"])
+
+
 def _dataset(examples):
     from datasets import Dataset
 
@@ -113,6 +118,10 @@ def build_trainer(config: RunConfig, model, tokenizer, args, train: list, valida
     trainer = FtTrainer(model=model, args=args, train_dataset=_dataset(train),
                         eval_dataset=_dataset(validation) if validation else None, processing_class=tokenizer,
                         callbacks=callbacks, layer_lr_decay=t.layer_lr_decay, l2_to_init=t.l2_to_init)
+    if args.packing:
+        # Unpacked, TRL drops the rows whose answer max_length cut off entirely; packed it keeps them, each one filling
+        # a sequence alone (it is cut to max_length), so dropping label-less sequences drops exactly those rows.
+        trainer.train_dataset = trainer.train_dataset.filter(_has_labels)
     trainer.remove_callback(PrinterCallback)  # our observers report progress; raw log dicts are noise
     if t.unfreeze_every_steps:
         trainer.add_callback(GradualUnfreezing(trainer.model, t.unfreeze_every_steps, emit))

@@ -129,6 +129,37 @@ def check_run_needs(config: RunConfig, has_eval: bool) -> None:
                               f"{install_line('bitsandbytes')}") from None
 
 
+def packed_rows(lengths: list[int], max_length: int) -> int:
+    """How many sequences TRL's "bfd" packing makes of rows with these token counts (it depends on nothing else)."""
+    from datasets import Dataset
+    from trl import pack_dataset
+
+    rows = Dataset.from_dict({"input_ids": [[0] * n for n in lengths]})
+    return len(pack_dataset(rows, max_length, strategy="bfd"))
+
+
+def _step_plan(config: RunConfig, steps: int, has_eval: bool) -> dict:
+    """The SFTConfig arguments that follow from the number of optimizer steps: when to evaluate, save and decay."""
+    t = config.training
+    return {"max_steps": steps,
+            "lr_scheduler_kwargs": {"num_decay_steps": max(1, round(steps * t.decay_ratio))}
+            if t.scheduler == "wsd" else {},
+            "eval_steps": (t.eval_steps or steps) if has_eval else None,
+            **_save_plan(config, steps)}
+
+
+def fit_steps_to_packing(config: RunConfig, args, packed: int) -> int:
+    """With packing and `epochs`, count an epoch in packed sequences (`packed`, known once TRL has packed the rows)
+    rather than in rows, and set the step-dependent arguments of the trainer's `args` to match; returns the steps."""
+    if not config.training.packing or config.training.max_steps > 0:
+        return args.max_steps
+    steps = total_steps(config, packed)
+    plan = _step_plan(config, steps, has_eval=args.eval_strategy != "no")
+    for name in ("max_steps", "lr_scheduler_kwargs", "eval_steps", "save_steps"):  # read by train(), not before
+        setattr(args, name, plan[name])
+    return steps
+
+
 def _save_plan(config: RunConfig, steps: int) -> dict:
     """When to save: every save_steps, or at each evaluation when the best checkpoint must be kept."""
     t = config.training
@@ -144,19 +175,14 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
     t = config.training
     scheduler = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup",
                  "wsd": "warmup_stable_decay"}[t.scheduler]
-    scheduler_kwargs = {"num_decay_steps": max(1, round(steps * t.decay_ratio))} if t.scheduler == "wsd" else {}
-    eval_strategy = "no"
-    if has_eval:
-        eval_strategy = "steps"
     return SFTConfig(
         output_dir=str(output_dir),
-        max_steps=steps,
+        **_step_plan(config, steps, has_eval),
         learning_rate=t.learning_rate,
         per_device_train_batch_size=t.batch_size,
         per_device_eval_batch_size=t.batch_size,
         gradient_accumulation_steps=t.grad_accum,
         lr_scheduler_type=scheduler,
-        lr_scheduler_kwargs=scheduler_kwargs,
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         weight_decay=t.weight_decay,
         max_length=t.max_seq_len,
@@ -164,9 +190,7 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         fp16=precision.name == "fp16",
         use_cpu=precision.device == "cpu",
         activation_checkpointing=t.gradient_checkpointing,
-        eval_strategy=eval_strategy,
-        eval_steps=(t.eval_steps or steps) if has_eval else None,
-        **_save_plan(config, steps),
+        eval_strategy="steps" if has_eval else "no",
         save_total_limit=t.save_total_limit,
         optim=OPTIMIZERS[t.optimizer],
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
@@ -176,7 +200,15 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         seed=t.seed,
         data_seed=t.seed,
         assistant_only_loss=t.assistant_only_loss,
-        packing=False,
+        # "bfd" packs whole rows (each cut at max_length, as without packing) and turns on TRL's padding-free
+        # batches: one flat row per batch whose position_ids restart at 0 for every packed row, no attention mask.
+        # transformers builds a block-diagonal causal mask from such position_ids (eager, sdpa, flex) and flash
+        # attention reads the row boundaries from them, so packed rows never attend to each other; labels keep the
+        # assistant-only mask row by row. "wrapped" would cut rows mid-conversation and let them attend across.
+        packing=t.packing,
+        packing_strategy="bfd",
+        # Evaluation stays unpacked so eval loss means the same, batch for batch, with packing on or off.
+        eval_packing=False if t.packing else None,
         report_to="none",
         disable_tqdm=True,
         include_num_input_tokens_seen="non_padding",

@@ -88,6 +88,29 @@ def test_the_script_builds_the_very_sft_and_lora_configs_the_kit_builds(folder, 
     assert run_assignment(script, "lora_config", namespace) == peft_config(config)
 
 
+def test_packing_is_written_only_when_on_and_an_epoch_counts_packed_sequences(folder, tmp_path):
+    import torch
+    from trl import SFTConfig
+
+    from ft_jupyter.data.preflight import preflight
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.models.catalogue import resolve
+    from ft_jupyter.train.loading import load_tokenizer
+    from ft_jupyter.train.translate import packed_rows, total_steps
+
+    assert "packing" not in (folder / "train.py").read_text()
+    config = tiny(tmp_path, **{"training.packing": True, "training.max_steps": -1, "training.max_seq_len": 512})
+    script = (eject(config, tmp_path / "packed").folder / "train.py").read_text()
+    ours = run_assignment(script, "args", {"SFTConfig": SFTConfig, "OUTPUT_DIR": tmp_path / "out", "PRECISION": "fp32",
+                                           "DEVICE": "cpu", "DTYPE": torch.float32, "torch": torch})
+    assert (ours.packing, ours.packing_strategy, ours.eval_packing) == (True, "bfd", False)
+    # One epoch of the rows packed as TRL will pack them in that script, not one epoch of separate rows.
+    data = prepare(config.data, seed=config.training.seed)
+    lengths = preflight(data, load_tokenizer(resolve("tiny-random"), config), config).train_lengths
+    assert len(lengths) == len(data.train)
+    assert ours.max_steps == total_steps(config, packed_rows(lengths, 512)) < total_steps(config, len(data.train)) / 2
+
+
 def test_quantization_appears_only_for_a_quantized_base_and_matches_the_kit(tmp_path):
     pytest.importorskip("bitsandbytes")
     import torch
