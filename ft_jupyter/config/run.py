@@ -156,9 +156,11 @@ def _parse_scalar(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
+    # No field holds a mapping: text with "key: value" in it (an instruction, a system prompt) stays text.
+    return value if isinstance(parsed, dict) else parsed
 
 
 def _section_from_dict(key: str, value: Any) -> Any:

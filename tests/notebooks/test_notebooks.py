@@ -13,7 +13,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_should_you_fine_tune.ipynb"])
+@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_should_you_fine_tune.ipynb", "02_data_decides.ipynb",
+                                  "03_inside_lora_and_qlora.ipynb"])
 def test_notebook_runs_under_nbval(name, tmp_path):
     env = {**os.environ, "FT_JUPYTER_MODEL": "tiny-random", "HF_HUB_OFFLINE": "1"}
     # Run a copy so run folders land in a temp dir, not in the repo.

@@ -123,6 +123,14 @@ def test_overrides_parse_strings_like_the_cli_gives_them():
         RunConfig().with_overrides({"method.rr": "8"})
 
 
+def test_override_text_with_a_colon_stays_text():
+    instruction = "Classify the email into one of: billing, bug_report, question."
+    config = RunConfig().with_overrides({"data.instruction": instruction, "data.system_prompt": "Note: be brief."})
+    assert config.data.instruction == instruction and config.data.system_prompt == "Note: be brief."
+    assert RunConfig().with_overrides({"method.target_modules": "[q_proj, v_proj]",
+                                       "method.target_preset": "custom"}).method.target_modules == ("q_proj", "v_proj")
+
+
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         RunConfig().training.learning_rate = 1.0
