@@ -162,22 +162,12 @@ def _train(user: str, folder: Path, name: str, steps: int) -> subprocess.Popen:
                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(predicate, what: str, timeout: float = 180.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _run_of(url: str, name: str, scope: str = "class") -> dict | None:
     _, body = _call(url, f"runs?scope={scope}")
     return next((run for run in body["runs"] if run["id"].endswith(f"-{name}")), None)
 
 
-def test_participants_read_each_other_change_only_their_own_and_the_instructor_stops_anyone(classroom):
+def test_participants_read_each_other_change_only_their_own_and_the_instructor_stops_anyone(classroom, wait_for):
     folder, urls = classroom
     runs_root = folder / "runs"
     assert runs_root.stat().st_gid == grp.getgrnam(GROUP).gr_gid
@@ -187,8 +177,9 @@ def test_participants_read_each_other_change_only_their_own_and_the_instructor_s
     assert bob.wait(timeout=300) == 0, bob.stdout.read()
     alice = _train(ALICE, folder, "alice-long", steps=5000)
     try:
-        live = _wait_for(lambda: (r := _run_of(urls[ALICE], "alice-long", "mine")) and r["trace"]["step"] and r,
-                         "Alice's run to log a step")
+        wait_for(lambda: ((_run_of(urls[ALICE], "alice-long", "mine") or {}).get("trace") or {}).get("step"),
+                 timeout=180, what="Alice's run to log a step")
+        live = _run_of(urls[ALICE], "alice-long", "mine")
         alice_id = live["id"]
         bobs = _run_of(urls[BOB], "bob-short", "mine")
         assert bobs["state"] == "finished" and bobs["owner"] == BOB and live["owner"] == ALICE
