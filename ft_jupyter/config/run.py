@@ -69,6 +69,25 @@ class RunConfig:
             raise ConfigError(f"method.method = {method!r} trains base weights, which cannot be updated while "
                               f"quantized (quantization.mode = {quant!r}); set quantization.mode to 'none' or use "
                               "lora/qlora.")
+        if method == "head":
+            self._check_head()
+
+    def _check_head(self) -> None:
+        """method 'head' trains a classifier with a plain transformers Trainer: the SFT-only options do not apply."""
+        t, d = self.training, self.data
+        if self.quantization.mode != "none":
+            raise ConfigError(f"method.method = 'head' loads the backbone unquantized (its top blocks may train), but "
+                              f"quantization.mode = {self.quantization.mode!r}; set quantization.mode to 'none' (a "
+                              "frozen backbone needs no optimizer memory), or use qlora for a 4-bit base.")
+        for on, field, fix in ((t.packing, "training.packing", "set it to false: each row is classified on its own"),
+                               (d.mix_fraction > 0, "data.mix_fraction", "set it to 0: general text has no labels"),
+                               (t.layer_lr_decay != 1.0, "training.layer_lr_decay", "set it to 1"),
+                               (t.unfreeze_every_steps > 0, "training.unfreeze_every_steps", "set it to 0"),
+                               (t.l2_to_init > 0, "training.l2_to_init", "set it to 0")):
+            if on:
+                raise ConfigError(f"{field} is a language-model fine-tuning option that method.method = 'head' (a "
+                                  f"classification head on label ids) does not support; {fix}, or use method "
+                                  "'freeze'.")
 
     # ---- dict / YAML -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

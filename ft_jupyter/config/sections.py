@@ -64,8 +64,10 @@ class QuantizationConfig(_Section):
 class MethodConfig(_Section):
     SECTION = "method"
     method: str = opt("lora", "lora: small adapters on a frozen model; qlora: the same on a 4-bit base; full: update "
-                      "every weight; freeze: train only the top blocks and/or the head.",
-                      choices=("lora", "qlora", "full", "freeze"))
+                      "every weight; freeze: train only the top blocks and/or the head; head: train a new "
+                      "classification head (AutoModelForSequenceClassification) on the frozen backbone, with the top "
+                      "freeze_train_blocks blocks training too when above 0 (needs label data).",
+                      choices=("lora", "qlora", "full", "freeze", "head"))
     r: int = opt(16, "LoRA rank: size of the low-rank update. 8-16 suits most tasks; 32-64 for harder ones.",
                  low=1, high=1024)
     alpha: int = opt(32, "LoRA scaling numerator (update scaled by alpha/r, or alpha/sqrt(r) with rsLoRA); 2×r is a "
@@ -81,10 +83,10 @@ class MethodConfig(_Section):
                     choices=("none", "lora_only", "all"))
     use_rslora: bool = opt(False, "Rank-stabilised LoRA: scale by alpha/sqrt(r) so large ranks keep learning.")
     use_dora: bool = opt(False, "DoRA: learn magnitude and direction separately; a little better, ~20-40% slower.")
-    freeze_train_blocks: int = opt(2, "freeze: how many of the top transformer blocks train (0 = head only).",
-                                   low=0, high=1000)
+    freeze_train_blocks: int = opt(2, "freeze and head: how many of the top transformer blocks train (0 = the head "
+                                   "only).", low=0, high=1000)
     freeze_train_head: bool = opt(True, "freeze: also train the output head (with tied embeddings this trains the "
-                                  "input embeddings too).")
+                                  "input embeddings too). head: must stay true (a new head always trains).")
 
     def _check(self) -> None:
         if self.target_preset == "custom" and not self.target_modules:
@@ -96,6 +98,10 @@ class MethodConfig(_Section):
         if self.method == "freeze" and self.freeze_train_blocks == 0 and not self.freeze_train_head:
             raise ConfigError("method: freeze with freeze_train_blocks = 0 and freeze_train_head = false trains "
                               "nothing; unfreeze at least one block or the head.")
+        if self.method == "head" and not self.freeze_train_head:
+            raise ConfigError("method.freeze_train_head = false does not apply to method 'head': its classification "
+                              "head is new and always trains. Set freeze_train_head to true, or use method 'freeze' "
+                              "to keep the language-model head frozen.")
 
     @property
     def uses_lora(self) -> bool:

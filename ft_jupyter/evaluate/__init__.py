@@ -5,10 +5,12 @@ from ft_jupyter.evaluate.checklist import budget_checklist
 from ft_jupyter.evaluate.comparison import Comparison, compare
 from ft_jupyter.evaluate.economics import cost_crossover, worked_example, training_cost
 from ft_jupyter.evaluate.forgetting import forgetting_check
+from ft_jupyter.evaluate.head import evaluate_head
 from ft_jupyter.evaluate.latency import cost_per_1k_requests, measure_latency, run_latency
 from ft_jupyter.evaluate.metrics import classification_metrics, generation_metrics
 
 __all__ = [
     "Comparison", "budget_checklist", "classification_metrics", "compare", "cost_crossover", "cost_per_1k_requests",
-    "forgetting_check", "generation_metrics", "measure_latency", "run_latency", "worked_example", "training_cost",
+    "evaluate_head", "forgetting_check", "generation_metrics", "measure_latency", "run_latency", "worked_example",
+    "training_cost",
 ]

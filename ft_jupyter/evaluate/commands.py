@@ -151,7 +151,7 @@ def register(sub) -> None:
     p = sub.add_parser("estimate", help="parameters, trainable parameters, memory and GPU fit, offline, no weights")
     p.add_argument("model", help="catalogue name, hub id (table or local cache), model folder or config.json")
     p.add_argument("--config", help="start from this run config YAML (its data sizes the sequence length)")
-    p.add_argument("--method", choices=("lora", "qlora", "full", "freeze"))
+    p.add_argument("--method", choices=("lora", "qlora", "full", "freeze", "head"))
     p.add_argument("--lora-r", type=int, help="LoRA rank (alpha follows as 2×r)")
     p.add_argument("--targets", help="comma-separated module names, or all-linear / attention / attention-qv")
     p.add_argument("--batch-size", type=int)

@@ -157,6 +157,15 @@ def _budget(tokenizer, data, references: list[str]) -> int:
     return min(MAX_NEW_TOKENS, longest + 8)
 
 
+def _wanted_rungs(rungs: tuple[str, ...] | None, retrieval: bool) -> set[str]:
+    wanted = set(rungs or VARIANTS) | {"finetuned"}
+    if not retrieval:
+        wanted.discard("retrieved")
+    if unknown := wanted - set(VARIANTS):
+        raise ConfigError(f"rungs={sorted(unknown)} are not comparison rungs; choose from {', '.join(VARIANTS)}.")
+    return wanted
+
+
 def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
             system_prompt: str | None = None, batch_size: int = 8, save: bool = True, retrieval: bool = True,
             rungs: tuple[str, ...] | None = None, progress: bool | None = None) -> Comparison:
@@ -167,12 +176,15 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     shots: few-shot examples from the training split (default: one per label for classification, else 3); the
     retrieval rung uses as many, chosen per question by BM25 (retrieval=False leaves it out).
     rungs: only these of VARIANTS (e.g. ("finetuned",) to score a run alone); "finetuned" is always included.
+    A classification-head run (method "head") is scored by its predicted labels; the other rungs use its base model.
     progress: one bar per variant with its ETA (default: on unless FT_JUPYTER_PROGRESS=0).
     """
     from ft_jupyter.data.prepare import fingerprint, prepare
     from ft_jupyter.evaluate.generation import generate_answers
+    from ft_jupyter.evaluate.head import predict_labels
     from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, prompted_messages
     from ft_jupyter.evaluate.retrieval import ShotRetriever
+    from ft_jupyter.train.classifier import require_labels
 
     run_dir, result = open_run(run, runs_dir)
     config = run_dir.config()
@@ -186,18 +198,18 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     examples = few_shot_examples(data.train, data.test, k, seed=config.training.seed, labels=data.labels)
     system = system_prompt or default_system_prompt(data.labels)
     references = [e.label if data.labels else e.answer for e in test]
-    models = load_models(run_dir, result)
+    wanted = _wanted_rungs(rungs, retrieval)
+    # A head run's fine-tuned model is a classifier; the other rungs still generate with the causal base model.
+    head = config.method.method == "head"
+    if head:
+        require_labels(config, data.labels, data.format)  # the data file may have changed since training
+    models = load_models(run_dir, result, generative=not head, base=wanted != {"finetuned"})
     budget = _budget(models.tokenizer, data, references)
 
     def answer(variant: str, model, prompts) -> list[str]:
         return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size,
                                 desc=f"Comparing: {VARIANTS[variant]}", progress=progress)
 
-    wanted = set(rungs or VARIANTS) | {"finetuned"}
-    if not retrieval:
-        wanted.discard("retrieved")
-    if unknown := wanted - set(VARIANTS):
-        raise ConfigError(f"rungs={sorted(unknown)} are not comparison rungs; choose from {', '.join(VARIANTS)}.")
     prompts = {"base": [e.prompt for e in test], "finetuned": [e.prompt for e in test]}
     if "prompted" in wanted:
         prompts["prompted"] = [prompted_messages(e, examples, system) for e in test]
@@ -206,11 +218,17 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
         prompts["retrieved"] = [prompted_messages(e, retriever.shots(e), system) for e in test]
     prompts = {key: value for key, value in prompts.items() if key in wanted}
     answers: dict[str, list[str]] = {}
-    with models.base() as base:
-        for key in ("base", *PROMPTED):
-            if key in prompts:
-                answers[key] = answer(key, base, prompts[key])
-    answers["finetuned"] = answer("finetuned", models.tuned, prompts["finetuned"])
+    if wanted != {"finetuned"}:
+        with models.base() as base:
+            for key in ("base", *PROMPTED):
+                if key in prompts:
+                    answers[key] = answer(key, base, prompts[key])
+    if head:  # the label with the highest logit, scored like a generated label
+        answers["finetuned"] = predict_labels(models.tuned, models.tokenizer, test, config.training.max_seq_len,
+                                              batch_size=batch_size, desc=f"Comparing: {VARIANTS['finetuned']}",
+                                              progress=progress)
+    else:
+        answers["finetuned"] = answer("finetuned", models.tuned, prompts["finetuned"])
     variants = [key for key in VARIANTS if key in answers]
     scores, per_example = {}, {}
     for key in variants:

@@ -1,7 +1,7 @@
 """Open a finished run for evaluation: its folder, its config and data splits, and the base and tuned models.
 
 A LoRA run needs one copy of the base model in memory: the base is the tuned model with its adapter switched off.
-Full and freeze runs load the base separately.
+Full, freeze and head runs load the base separately (a head run's tuned model is a classifier, not a language model).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def load_result(run_dir: RunDir, name: str) -> dict[str, Any] | None:
 class RunModels:
     tuned: Any
     tokenizer: Any
-    separate_base: Any = None   # full/freeze runs; None when the base is the tuned model without its adapter
+    separate_base: Any = None   # full/freeze/head runs; None when the base is the tuned model without its adapter
 
     @contextmanager
     def base(self) -> Iterator[Any]:
@@ -68,11 +68,19 @@ def _is_peft(model: Any) -> bool:
     return isinstance(model, PeftModel)
 
 
-def load_models(run_dir: RunDir, result: Any = None) -> RunModels:
-    """The tuned model (from memory when `result` still holds it, else from the run folder) and the base."""
-    from ft_jupyter.models.inference import load_for_inference
+def load_models(run_dir: RunDir, result: Any = None, *, generative: bool = True, base: bool = True) -> RunModels:
+    """The tuned model (from memory when `result` still holds it, else from the run folder) and the base.
+
+    generative=False accepts a classification-head run (method "head"), whose tuned model predicts labels and
+    cannot generate; base=False skips loading a separate base model (only the tuned one is needed)."""
+    from ft_jupyter.models.inference import load_classifier_for_inference, load_for_inference
 
     config = run_dir.config()
+    head = config.method.method == "head"
+    if head and generative:
+        raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
+                          "and cannot generate text, so this evaluation does not apply to it. Score it with "
+                          "ft_jupyter.evaluate.compare(run).")
     if result is not None and result.model is not None:
         tuned, tokenizer = result.model, result.tokenizer
     else:
@@ -83,11 +91,14 @@ def load_models(run_dir: RunDir, result: Any = None) -> RunModels:
         if artifact.name == "adapter":
             tuned, tokenizer = load_for_inference(config.model.name, adapter=artifact,
                                                   trust_remote_code=config.model.trust_remote_code)
+        elif head:
+            tuned, tokenizer = load_classifier_for_inference(artifact,
+                                                             trust_remote_code=config.model.trust_remote_code)
         else:
             tuned, tokenizer = load_for_inference(str(artifact))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    base = None
-    if not _is_peft(tuned):
-        base, _ = load_for_inference(config.model.name, trust_remote_code=config.model.trust_remote_code)
-    return RunModels(tuned, tokenizer, base)
+    separate = None
+    if base and not _is_peft(tuned):
+        separate, _ = load_for_inference(config.model.name, trust_remote_code=config.model.trust_remote_code)
+    return RunModels(tuned, tokenizer, separate)

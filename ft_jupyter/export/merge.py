@@ -128,6 +128,14 @@ def _fp32_base(config: Any) -> Any:
                                                 trust_remote_code=config.model.trust_remote_code).eval()
 
 
+def refuse_classifier(run_dir: Any) -> None:
+    """ConfigError for a classification-head run: there is no language model to merge or ship."""
+    if run_dir.config().method.method == "head":
+        raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
+                          "and is no language model, so merging, GGUF and Ollama do not apply. Load its model/ folder "
+                          "with transformers' AutoModelForSequenceClassification to serve it.")
+
+
 def _load_tuned_fp32(run_dir: Any):
     """(tuned model in fp32, tokenizer, is_adapter): the adapter on an fp32 base, or a full/freeze run's weights."""
     import torch
@@ -138,6 +146,7 @@ def _load_tuned_fp32(run_dir: Any):
     if artifact is None:
         raise ConfigError(f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: "
                           f"{run_dir.status().get('state')}); export a finished or stopped run.")
+    refuse_classifier(run_dir)
     remote = config.model.trust_remote_code
     tokenizer = AutoTokenizer.from_pretrained(str(artifact), trust_remote_code=remote)
     if tokenizer.pad_token is None:

@@ -23,6 +23,7 @@ def check_exportable(run_dir: Any) -> None:
     import os
 
     from ft_jupyter.export.folder import export_status
+    from ft_jupyter.export.merge import refuse_classifier
 
     state = run_dir.status().get("state")
     if state in ("queued", "running"):
@@ -30,6 +31,7 @@ def check_exportable(run_dir: Any) -> None:
     if run_dir.artifact_path() is None:
         raise ExportConflict(f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: {state}); export a "
                              "finished or stopped run.")
+    refuse_classifier(run_dir)
     current = export_status(run_dir.path)
     if current and current.get("state") == "running" and current.get("pid") != os.getpid():
         raise ExportConflict(f"An export of run {run_dir.run_id} is already running (pid {current.get('pid')}); "

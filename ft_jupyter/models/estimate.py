@@ -8,6 +8,7 @@ it fits. Offline, no weights: the model is built on the meta device (see models.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,7 @@ class RowTokens:
     longest_row: int       # tokens of the longest training conversation with the chat template
     longest_answer: int    # tokens of the longest assistant part (what assistant-only loss trains on)
     exact: bool = True     # False: approximated from characters (no tokenizer for this model here)
+    num_labels: int | None = None   # distinct labels in the data (classification-style data), else None
 
 
 # Without the model's tokenizer: English BPE averages ~4 characters a token; 3 keeps the guess on the safe side,
@@ -164,20 +166,32 @@ def row_tokens(config: RunConfig) -> RowTokens | None:
     from ft_jupyter.data.prepare import prepare
 
     try:
-        train = prepare(config.data, seed=config.training.seed).train
+        data = prepare(config.data, seed=config.training.seed)
+        train, labels = data.train, len(data.labels) if data.labels else None
     except ConfigError:  # data not available here: size by max_seq_len
-        train = []
+        train, labels = [], None
     tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code) if train else None
     found = None
     if tokenizer is not None and tokenizer.chat_template:
-        found = _count_tokens(tokenizer, train)
+        found = dataclasses.replace(_count_tokens(tokenizer, train), num_labels=labels)
     elif train:
         found = RowTokens(max(_approx_tokens(e.messages) for e in train),
                           max(_approx_tokens([m for m in e.messages if m["role"] == "assistant"]) for e in train),
-                          exact=False)
+                          exact=False, num_labels=labels)
     with _ROWS_LOCK:
         _ROWS[key] = found
     return found
+
+
+def _unknown_labels_warning(config: RunConfig, measure_data: bool, rows: RowTokens | None) -> str:
+    if not measure_data:
+        why = "measure_data is off, so the data was not read"
+    elif rows is None:
+        why = f"the data ({config.data.dataset}) is not on this machine"
+    else:
+        why = f"the data ({config.data.dataset}) has no labels, so method 'head' would refuse to train on it"
+    return (f"method.method: the new classification head's parameters (hidden × number of labels) are not counted: "
+            f"{why}. Estimate with measure_data on and label data to count them.")
 
 
 def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool = True, gpus: int = 1,
@@ -185,7 +199,8 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     """Parameters, trainable parameters, memory by term and GPU fit for `config`, without loading weights.
 
     device: "cuda" (default; dtypes as on a bf16 GPU) or "cpu" (fp32, process memory). measure_data: size the
-    activations by the longest training row when the data and tokenizer are on this machine, else by max_seq_len.
+    activations by the longest training row when the data and tokenizer are on this machine, else by max_seq_len;
+    method "head" counts its classification head from the data's labels, which only measure_data reads.
     gpus, strategy (ddp | zero1 | zero2 | zero3 | fsdp), offload: memory is per GPU under that split; one GPU with
     ddp is a plain single-process run.
     """
@@ -195,9 +210,10 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
         raise ValueError(f"device must be 'cuda' or 'cpu', got {device!r}")
     check_strategy(gpus, strategy, offload)
     arch = architecture(config.model.name, config.model.trust_remote_code)
-    counts = count_parameters(arch, config.method)
     max_len = config.training.max_seq_len
     rows = row_tokens(config) if measure_data else None
+    num_labels = rows.num_labels if rows else None
+    counts = count_parameters(arch, config.method, num_labels)
     longest = rows.longest_row if rows else None
     answer = rows.longest_answer if rows else None
     seq = min(max_len, longest) if longest else max_len
@@ -221,6 +237,8 @@ def estimate_run(config: RunConfig, *, device: str = "cuda", measure_data: bool 
     if counts.unmatched:
         warnings.append(f"method.target_modules: {', '.join(counts.unmatched)} match no layer of {arch.name}; its "
                         f"linear layers are {', '.join(arch.linear_names())}.")
+    if config.method.method == "head" and num_labels is None:
+        warnings.append(_unknown_labels_warning(config, measure_data, rows))
     if config.method.uses_lora and counts.trainable == 0:
         warnings.append("No layer gets a LoRA adapter, so nothing would train; pick targets from: "
                         f"{', '.join(arch.linear_names())}.")

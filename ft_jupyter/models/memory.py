@@ -90,7 +90,7 @@ def resolve_dtypes(config: RunConfig, device: str) -> tuple[str, str]:
     asked = config.training.precision
     precision = asked if asked != "auto" else ("bf16" if device == "cuda" else "fp32")
     weights = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(config.model.dtype, precision)
-    if config.model.dtype == "auto" and config.method.method in ("full", "freeze") and precision == "fp16":
+    if config.model.dtype == "auto" and config.method.method in ("full", "freeze", "head") and precision == "fp16":
         weights = "fp32"  # fp16 mixed precision keeps fp32 master weights
     return precision, weights
 
@@ -162,7 +162,7 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int, *, froze
     h, i, d = arch.hidden_size, arch.intermediate_size, arch.head_dim
     q, kv = arch.num_heads * d, arch.num_kv_heads * d
     method = config.method
-    full_like = method.method in ("full", "freeze") and not frozen
+    full_like = method.method in ("full", "freeze", "head") and not frozen
     norms = arch.norms_per_layer * (h + 1 + (h if full_like else 0))
     if arch.qk_norm:
         norms += q + arch.num_heads + kv + arch.num_kv_heads + ((q + kv) if full_like else 0)
@@ -199,15 +199,16 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int, *, froze
 def saving_blocks(arch: Architecture, config: RunConfig, seq_len: int) -> list[tuple[int, dict[str, int]]]:
     """[(number of blocks, values saved per token in each)] for the blocks that keep activations.
 
-    Every block does for LoRA and full fine-tuning. With freeze, the top blocks do; the frozen ones below keep
-    activations too when gradients must reach the input embedding (a tied head that trains, or gradient
+    Every block does for LoRA and full fine-tuning. With freeze and head, the top blocks do; the frozen ones below
+    keep activations too when gradients must reach the input embedding (a tied LM head that trains, or gradient
     checkpointing, which makes the embedding output require grad), and keep nothing otherwise.
     """
     method = config.method
-    if method.method != "freeze":
+    if method.method not in ("freeze", "head"):
         return [(arch.num_layers, layer_elements(arch, config, seq_len))]
     plan = [(method.freeze_train_blocks, layer_elements(arch, config, seq_len))] if method.freeze_train_blocks else []
-    reaches_embedding = (arch.tied_embeddings and method.freeze_train_head) or config.training.gradient_checkpointing
+    tied_head_trains = method.method == "freeze" and arch.tied_embeddings and method.freeze_train_head
+    reaches_embedding = tied_head_trains or config.training.gradient_checkpointing
     below = arch.num_layers - method.freeze_train_blocks
     if reaches_embedding and below:
         plan.append((below, layer_elements(arch, config, seq_len, frozen=True)))
@@ -220,6 +221,8 @@ def _trains_head(arch: Architecture, config: RunConfig) -> bool:
         return True
     if method.method == "freeze":
         return method.freeze_train_head
+    if method.method == "head":
+        return False  # the language-model head is replaced by the classification head
     return any(name == arch.output_layer for name, *_ in lora_targets(arch, config.method)[0])
 
 
@@ -277,9 +280,12 @@ def compact_head(arch: Architecture) -> bool:
 
 
 def loss_head_term(arch: Architecture, config: RunConfig, b: int, tokens: int, labeled: int | None) -> MemoryTerm:
-    """The output head and loss: ft-jupyter's compact head for plain Llama-style heads, else TRL's tiled head."""
+    """The output head and loss: ft-jupyter's compact head for plain Llama-style heads, else TRL's tiled head, or
+    the classification head of method "head"."""
     h, vocab = arch.hidden_size, arch.vocab_size
     norm = tokens * (h + 1) * 4  # the final norm's input and 1/rms; fp32 is the conservative choice
+    if config.method.method == "head":
+        return _classifier_head_term(config, h, b, tokens, norm)
     if compact_head(arch):
         n = min(tokens, labeled) if labeled else tokens
         per = 12 + (b if b != 4 else 0)  # fp32 log-softmax kept + its gradient pair in backward (+ logits if not fp32)
@@ -296,6 +302,16 @@ def loss_head_term(arch: Architecture, config: RunConfig, b: int, tokens: int, l
                + (f" + fp32 head grad {vocab:,} × {h} × 4 B" if grad_head else ""))
     return MemoryTerm("loss head", tile + tokens * h * b + norm + grad_hidden + grad_head, formula,
                       "TRL's tiled log-probabilities: the full batch × vocab logits never exist")
+
+
+def _classifier_head_term(config: RunConfig, h: int, b: int, tokens: int, norm: int) -> MemoryTerm:
+    # The classification head scores every position and keeps its input for its weight's gradient; the final norm
+    # keeps activations only when gradients go on into trainable blocks below it.
+    below = config.method.freeze_train_blocks > 0 or config.training.gradient_checkpointing
+    formula = f"head input {tokens:,} tokens × hidden {h} × {b} B" + (f" + final norm {tokens:,} × {h + 1} × 4 B"
+                                                                       if below else "")
+    return MemoryTerm("loss head", tokens * h * b + (norm if below else 0), formula,
+                      "classification head: logits of a few labels per position, negligible next to its input")
 
 
 def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, *, device: str = "cuda",

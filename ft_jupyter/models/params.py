@@ -1,4 +1,4 @@
-"""Exact trainable-parameter counts for LoRA, DoRA, full and freeze fine-tuning, from a model's anatomy alone.
+"""Exact trainable-parameter counts for LoRA, DoRA, full, freeze and head fine-tuning, from a model's anatomy alone.
 
 The LoRA rules are peft's: a target name matches a module whose full name equals it or ends with ".<name>";
 "all-linear" means every linear layer except the output head; each adapted linear layer of shape in→out adds
@@ -97,13 +97,8 @@ def _lora_count(arch: Architecture, method: MethodConfig) -> ParamCount:
 
 
 def _freeze_count(arch: Architecture, method: MethodConfig) -> ParamCount:
-    from ft_jupyter.config import ConfigError
-
     k = method.freeze_train_blocks
-    if k > arch.num_layers:
-        raise ConfigError(f"method.freeze_train_blocks = {k} but {arch.name} has only {arch.num_layers} blocks; use "
-                          f"at most {arch.num_layers}.")
-    top = set(range(arch.num_layers - k, arch.num_layers))
+    top = _top_blocks(arch, k)
     head_prefix = arch.output_layer + "."
     # With tied embeddings the head's weight is listed once, under the input embedding's name.
     tied_name = arch.input_embedding if arch.tied_embeddings else None
@@ -117,11 +112,46 @@ def _freeze_count(arch: Architecture, method: MethodConfig) -> ParamCount:
     return ParamCount(arch.params_total, trainable, arch.params_total, tuple(s for _, s in chosen), tuple(lines))
 
 
-def count_parameters(arch: Architecture, method: MethodConfig) -> ParamCount:
-    """Total and trainable parameters of `arch` trained with `method`."""
+def _top_blocks(arch: Architecture, k: int) -> set[int]:
+    from ft_jupyter.config import ConfigError
+
+    if k > arch.num_layers:
+        raise ConfigError(f"method.freeze_train_blocks = {k} but {arch.name} has only {arch.num_layers} blocks; use "
+                          f"at most {arch.num_layers}.")
+    return set(range(arch.num_layers - k, arch.num_layers))
+
+
+def _head_count(arch: Architecture, method: MethodConfig, num_labels: int | None) -> ParamCount:
+    """AutoModelForSequenceClassification: the backbone without the language-model head, plus a new bias-free
+    hidden → num_labels layer (transformers' GenericForSequenceClassification), which trains with the top blocks."""
+    k = method.freeze_train_blocks
+    top = _top_blocks(arch, k)
+    head_prefix = arch.output_layer + "."
+    # The LM head is dropped; when tied, its weight is listed once under the input embedding, which stays.
+    backbone = [(n, s) for n, s in arch.params if not n.startswith(head_prefix)]
+    chosen = [(n, s) for n, s in backbone if arch.layer_of(n) in top]
+    lines = [f"top {k} of {arch.num_layers} blocks"]
+    if num_labels is None:
+        lines.append(f"classification head (hidden {arch.hidden_size} × the number of labels): not counted, the "
+                     "labels are not known without the data")
+        head = []
+    else:
+        head = [(num_labels, arch.hidden_size)]  # the weight of nn.Linear(hidden, num_labels)
+        lines.append(f"new classification head: hidden × labels = {arch.hidden_size} × {num_labels} = "
+                     f"{arch.hidden_size * num_labels:,}")
+    base = sum(_prod(s) for _, s in backbone) + sum(_prod(s) for s in head)
+    trainable = sum(_prod(s) for _, s in chosen) + sum(_prod(s) for s in head)
+    return ParamCount(base, trainable, base, tuple(s for _, s in chosen) + tuple(head), tuple(lines))
+
+
+def count_parameters(arch: Architecture, method: MethodConfig, num_labels: int | None = None) -> ParamCount:
+    """Total and trainable parameters of `arch` trained with `method`; method "head" needs `num_labels` (the number
+    of labels in the data) to count its head, and leaves the head out without it."""
     if method.uses_lora:
         return _lora_count(arch, method)
     if method.method == "full":
         return ParamCount(arch.params_total, arch.params_total, arch.params_total,
                           tuple(s for _, s in arch.params), ("every parameter",))
+    if method.method == "head":
+        return _head_count(arch, method, num_labels)
     return _freeze_count(arch, method)

@@ -172,6 +172,10 @@ def eject(config: RunConfig, out_dir: str | Path, *, overwrite: bool = False) ->
     from ft_jupyter.data.prepare import prepare
     from ft_jupyter.train.eject_script import render_script
 
+    if config.method.method == "head":
+        raise ConfigError("eject writes a plain TRL SFTTrainer script, and method.method = 'head' trains a "
+                          "classification head with a transformers Trainer instead, which eject cannot render yet; "
+                          "train it with ft-jupyter (run_training or `ft-jupyter train`), or eject a freeze run.")
     out = Path(out_dir).expanduser().resolve()
     _check_target(out, overwrite)
     extras = extras_not_included(config)

@@ -16,7 +16,7 @@ from ft_jupyter.config import RunConfig
 from ft_jupyter.train.events import Event, Note, Warning
 
 # Peak learning rates beyond which a method usually diverges or forgets (about 10x the usual recipe).
-LR_LIMITS = {"lora": 2e-3, "qlora": 2e-3, "full": 2e-4, "freeze": 2e-3}
+LR_LIMITS = {"lora": 2e-3, "qlora": 2e-3, "full": 2e-4, "freeze": 2e-3, "head": 1e-2}
 FLAT_WINDOW = 5          # steps averaged at each end of the curve when judging "flat" and "rising"
 EXPLOSION_FACTOR = 10.0  # a gradient norm this many times the running median is an explosion
 MIN_IMPROVEMENT = 1e-3   # early stopping: an eval loss must beat the best by this share to count as progress

@@ -43,12 +43,12 @@ def load_tokenizer(source: str, config: RunConfig):
     return tokenizer
 
 
-def _weights_dtype(config: RunConfig, precision: Precision):
+def weights_dtype(config: RunConfig, precision: Precision):
     import torch
 
     if config.model.dtype != "auto":
         return getattr(torch, config.model.dtype)
-    if config.method.method in ("full", "freeze") and precision.name == "fp16":
+    if config.method.method in ("full", "freeze", "head") and precision.name == "fp16":
         # fp16 mixed precision keeps fp32 master weights; fp16 weights would break gradient unscaling.
         return torch.float32
     return precision.torch_dtype
@@ -59,7 +59,7 @@ def load_base_model(config: RunConfig, precision: Precision, source: str):
     from transformers import AutoModelForCausalLM
 
     quant = bnb_config(config, precision)
-    kwargs: dict[str, Any] = {"dtype": _weights_dtype(config, precision), "revision": config.model.revision,
+    kwargs: dict[str, Any] = {"dtype": weights_dtype(config, precision), "revision": config.model.revision,
                               "trust_remote_code": config.model.trust_remote_code}
     if quant is not None:
         kwargs["quantization_config"] = quant
@@ -83,13 +83,25 @@ def _disable_cpu_inference_repack(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
-def _decoder_layers(model):
+def _decoder_layers(model, method: str):
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
     layers = getattr(decoder, "layers", None)
     if layers is None:
-        raise ConfigError(f"method 'freeze' needs a decoder with a .layers list; {type(model).__name__} has none. "
+        raise ConfigError(f"method {method!r} needs a decoder with a .layers list; {type(model).__name__} has none. "
                           "Use lora or full instead.")
     return layers
+
+
+def train_top_blocks(model, config: RunConfig) -> None:
+    """Let the top method.freeze_train_blocks decoder blocks train (freeze and head runs; the rest stays as it is)."""
+    k = config.method.freeze_train_blocks
+    layers = _decoder_layers(model, config.method.method)
+    if k > len(layers):
+        raise ConfigError(f"method.freeze_train_blocks = {k} but the model has only {len(layers)} blocks; use at "
+                          f"most {len(layers)}.")
+    for layer in list(layers)[len(layers) - k:]:
+        for p in layer.parameters():
+            p.requires_grad_(True)
 
 
 def apply_method(model, config: RunConfig):
@@ -111,13 +123,7 @@ def apply_method(model, config: RunConfig):
     # freeze: the "feature extraction" end of the spectrum, with the top blocks and/or the head still learning.
     for p in model.parameters():
         p.requires_grad_(False)
-    layers = _decoder_layers(model)
-    if method.freeze_train_blocks > len(layers):
-        raise ConfigError(f"method.freeze_train_blocks = {method.freeze_train_blocks} but the model has only "
-                          f"{len(layers)} blocks; use at most {len(layers)}.")
-    for layer in list(layers)[len(layers) - method.freeze_train_blocks:]:
-        for p in layer.parameters():
-            p.requires_grad_(True)
+    train_top_blocks(model, config)
     if method.freeze_train_head:
         for p in model.get_output_embeddings().parameters():
             p.requires_grad_(True)

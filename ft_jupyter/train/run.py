@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.train.cost import CostMeter
-from ft_jupyter.train.events import Event, Failed, Finished, Note, Observer, RunStarted, Stopped, Warning
+from ft_jupyter.train.events import Event, Failed, Finished, Note, Observer, RunStarted, Step, Stopped, Warning
 from ft_jupyter.train.interrupts import StopRequest, graceful_interrupts
 from ft_jupyter.train.store import RunDir, RunStore, current_user
 
@@ -73,10 +73,13 @@ class _Emitter:
         self.main = is_main_process()
         self._broken: set[int] = set()
         self.warnings: list[str] = []
+        self.step = 0  # the last step reported, for a failure that leaves no trainer behind
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Warning):
             self.warnings.append(event.code)
+        if isinstance(event, Step):
+            self.step = event.step
         if not self.main:
             return
         self.run.append_event(event.to_json())
@@ -132,7 +135,7 @@ class _OncePerMessage(logging.Filter):
         return True
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     import datasets
     from transformers.utils import logging as hf_logging
 
@@ -165,15 +168,18 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
     trainer = None
     emit.status("running", "loading model and data")
     try:
+        if config.method.method == "head":
+            # A new classification head on the backbone: a plain transformers Trainer on label ids (classifier.py).
+            from ft_jupyter.train.classifier import train_head
+
+            return train_head(config, run, emit, stop, meter, resume_from)
         import torch
 
-        from ft_jupyter.train.callbacks import EventCallback
-        from ft_jupyter.train.health import HealthMonitor
         from ft_jupyter.train.loading import load_for_training
         from ft_jupyter.train.mixing import mix_general_text
         from ft_jupyter.train.trainer import build_trainer
 
-        _quiet_libraries()
+        quiet_libraries()
         torch.manual_seed(config.training.seed)
         # Data: the task's splits, with general text mixed into training only (a guard against forgetting).
         data = prepare(config.data, seed=config.training.seed)
@@ -188,10 +194,7 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
         steps = total_steps(config, len(train_rows))
         check_run_needs(config, has_eval=bool(data.validation))
         args = sft_config(config, precision, run.checkpoints_dir, steps, has_eval=bool(data.validation))
-        meter.devices = args.world_size
-        events = EventCallback(run, emit, precision.device, stop, meter, checkpointing=args.save_strategy != "no",
-                               status=emit.status)
-        health = HealthMonitor(config, emit)
+        events, health = run_callbacks(config, run, emit, stop, meter, precision, args)
         trainer = build_trainer(config, loaded.model, loaded.tokenizer, args, train_rows, data.validation,
                                 [events, health], emit)
         # Packed rows make an epoch fewer steps, known once TRL has packed them (unchanged without packing).
@@ -202,31 +205,49 @@ def run_training(config: RunConfig, observers: Iterable[Observer] = (), *, stop_
                         train_rows=len(train_rows), eval_rows=len(data.validation), max_steps=steps,
                         template_note=checked.template_note, optimizer=config.training.optimizer,
                         num_devices=meter.devices, price_per_hour=meter.price_per_hour, mixed_rows=mixed,
-                        resumed_from_step=_checkpoint_step(resume_from),
+                        resumed_from_step=checkpoint_step(resume_from),
                         split_fingerprints=data.fingerprints()))
         for message in checked.warnings:
             emit(Warning(step=0, code="data", message=message))
         emit.status("running", f"training {steps} steps on {precision.device} ({precision.name})", max_steps=steps)
-        # Train until done or stopped. The first Ctrl-C asks for a stop at the end of the step.
-        train_started = time.perf_counter()
-        with graceful_interrupts(stop):
-            try:
-                trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-            except KeyboardInterrupt:
-                events.stop_reason = "interrupted twice (Ctrl-C): stopped in the middle of a step"
-        runtime = time.perf_counter() - train_started
-        return _save_and_summarise(config, run, emit, trainer, loaded.tokenizer, events, health, meter, runtime)
+        runtime = train_until_done(trainer, stop, events, resume_from)
+        return save_and_summarise(config, run, emit, trainer, loaded.tokenizer, events, health, meter, runtime)
     except BaseException as exc:
-        _record_failure(config, emit, exc, trainer.state.global_step if trainer is not None else 0, meter)
+        _record_failure(config, emit, exc, trainer.state.global_step if trainer is not None else emit.step, meter)
         raise
 
 
-def _checkpoint_step(checkpoint: Path | None) -> int:
+def run_callbacks(config: RunConfig, run: RunDir, emit: "_Emitter", stop: threading.Event, meter: CostMeter,
+                  precision, args) -> tuple[Any, Any]:
+    """The event callback (progress, checkpoints, the STOP file) and the health monitor for a trainer built with
+    `args`; the cost meter learns how many devices it runs on."""
+    from ft_jupyter.train.callbacks import EventCallback
+    from ft_jupyter.train.health import HealthMonitor
+
+    meter.devices = args.world_size
+    events = EventCallback(run, emit, precision.device, stop, meter, checkpointing=args.save_strategy != "no",
+                           status=emit.status)
+    return events, HealthMonitor(config, emit)
+
+
+def train_until_done(trainer, stop: threading.Event, events, resume_from: Path | None) -> float:
+    """Train until done or stopped, returning the seconds spent; the first Ctrl-C asks for a stop at the end of the
+    step, a second one stops in the middle of it."""
+    train_started = time.perf_counter()
+    with graceful_interrupts(stop):
+        try:
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        except KeyboardInterrupt:
+            events.stop_reason = "interrupted twice (Ctrl-C): stopped in the middle of a step"
+    return time.perf_counter() - train_started
+
+
+def checkpoint_step(checkpoint: Path | None) -> int:
     return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint is not None else 0
 
 
-def _save_and_summarise(config: RunConfig, run: RunDir, emit: _Emitter, trainer, tokenizer, events, health,
-                        meter: CostMeter, runtime: float) -> RunResult:
+def save_and_summarise(config: RunConfig, run: RunDir, emit: _Emitter, trainer, tokenizer, events, health,
+                       meter: CostMeter, runtime: float) -> RunResult:
     artifact = run.path / ("adapter" if config.method.uses_lora else "model")
     if trainer.args.world_size > 1:
         # Every process takes part: under ZeRO-3/FSDP the weights are sharded and saving gathers them first.

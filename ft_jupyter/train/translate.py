@@ -1,4 +1,5 @@
-"""The one place a RunConfig becomes Hugging Face objects: precision, BitsAndBytesConfig, LoraConfig, SFTConfig."""
+"""The one place a RunConfig becomes Hugging Face objects: precision, BitsAndBytesConfig, LoraConfig, SFTConfig (and
+TrainingArguments for the classification-head method)."""
 
 from __future__ import annotations
 
@@ -169,13 +170,12 @@ def _save_plan(config: RunConfig, steps: int) -> dict:
     return {"save_strategy": "steps" if t.save_steps else "no", "save_steps": t.save_steps or steps}
 
 
-def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool):
-    from trl import SFTConfig
-
+def _trainer_arguments(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool) -> dict:
+    """The transformers.TrainingArguments both trainers share: schedule, batches, precision, saving, logging."""
     t = config.training
     scheduler = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup",
                  "wsd": "warmup_stable_decay"}[t.scheduler]
-    return SFTConfig(
+    return dict(
         output_dir=str(output_dir),
         **_step_plan(config, steps, has_eval),
         learning_rate=t.learning_rate,
@@ -185,7 +185,6 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         lr_scheduler_type=scheduler,
         warmup_steps=t.warmup_ratio,  # a float below 1 is a ratio of the total steps
         weight_decay=t.weight_decay,
-        max_length=t.max_seq_len,
         bf16=precision.name == "bf16",
         fp16=precision.name == "fp16",
         use_cpu=precision.device == "cpu",
@@ -199,6 +198,21 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         logging_nan_inf_filter=False,  # the health checks must see NaN/inf losses, not a smoothed-over average
         seed=t.seed,
         data_seed=t.seed,
+        report_to="none",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        save_only_model=False,
+    )
+
+
+def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool):
+    from trl import SFTConfig
+
+    t = config.training
+    return SFTConfig(
+        **_trainer_arguments(config, precision, output_dir, steps, has_eval),
+        max_length=t.max_seq_len,
         assistant_only_loss=t.assistant_only_loss,
         # "bfd" packs whole rows (each cut at max_length, as without packing) and turns on TRL's padding-free
         # batches: one flat row per batch whose position_ids restart at 0 for every packed row, no attention mask.
@@ -209,9 +223,12 @@ def sft_config(config: RunConfig, precision: Precision, output_dir: Path, steps:
         packing_strategy="bfd",
         # Evaluation stays unpacked so eval loss means the same, batch for batch, with packing on or off.
         eval_packing=False if t.packing else None,
-        report_to="none",
-        disable_tqdm=True,
-        include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0,
-        save_only_model=False,
     )
+
+
+def classifier_arguments(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool):
+    """transformers.TrainingArguments for method "head": the same schedule and settings as an SFT run, minus the
+    language-model options (sequence length is applied when the rows are tokenized, see train.classifier)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(**_trainer_arguments(config, precision, output_dir, steps, has_eval))

@@ -68,6 +68,9 @@ class ChatSession:
         artifact = run_dir.artifact_path()
         if artifact is None:
             raise ConfigError(f"Run {run_dir.run_id} has no saved adapter yet; wait for it to finish or stop it.")
+        if run_dir.config().method.method == "head":
+            raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts "
+                              "labels and cannot chat. Score it with ft_jupyter.evaluate.compare(run).")
         return cls(run_dir.config().model.name, artifact)
 
     def answer(self, messages: list[dict[str, str]], *, adapter: bool,

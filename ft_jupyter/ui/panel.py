@@ -28,6 +28,7 @@ METHODS = {
     "lora-8bit": ("LoRA on an 8-bit base", "lora", "8bit"),
     "full": ("Full fine-tuning", "full", "none"),
     "freeze": ("Freeze: train the top blocks / head", "freeze", "none"),
+    "head": ("Classification head on the frozen backbone (label data)", "head", "none"),
 }
 _SPECIAL = {"method.method", "quantization.mode", "method.target_preset", "method.target_modules"}
 _TOP = ("name", "runs_dir")
@@ -211,8 +212,8 @@ class ConfigPanel:
             self.controls[f"method.{name}"].show(uses_lora)
         self.alpha_rule.layout.display = None if uses_lora else "none"
         self.targets.widget.layout.display = None if uses_lora else "none"
-        for name in ("freeze_train_blocks", "freeze_train_head"):
-            self.controls[f"method.{name}"].show(key == "freeze")
+        self.controls["method.freeze_train_blocks"].show(key in ("freeze", "head"))
+        self.controls["method.freeze_train_head"].show(key == "freeze")
         self.controls["training.decay_ratio"].show(self.controls["training.scheduler"].value == "wsd")
 
     # ---- what follows from a valid config ----------------------------------------------------------------------

@@ -157,6 +157,9 @@ def _scored(run: RunDir, task: str | None):
         secondary = {k: float(scores[k]) for k in ("macro_f1", "exact_match") if k in scores}
         score, split, rows, fp = float(scores[metric]), "test", data.get("rows"), data["fingerprint"]
         seed = data.get("split_seed", seed)
+    elif config.method.method == "head":
+        return ("a classification head's validation loss is over labels, not answer tokens, so it does not rank "
+                "against language-model runs: run ft_jupyter.evaluate.compare() on it")
     else:
         losses = [e["eval_loss"] for e in events if e.get("type") == "evaluation" and e.get("eval_loss") is not None]
         fp = (started.get("split_fingerprints") or {}).get("validation")

@@ -293,7 +293,10 @@ export function relevance(config: ConfigValues, path: string): string | null {
   if (path === 'method.target_modules' && getValue(config, 'method.target_preset') !== 'custom') {
     return 'used when target_preset is custom';
   }
-  if (path.startsWith('method.freeze_') && method !== 'freeze') {
+  if (path === 'method.freeze_train_blocks' && method !== 'freeze' && method !== 'head') {
+    return 'used by the freeze and head methods only';
+  }
+  if (path === 'method.freeze_train_head' && method !== 'freeze') {
     return 'used by the freeze method only';
   }
   const quantOnly = ['quantization.quant_type', 'quantization.double_quant', 'quantization.compute_dtype'];

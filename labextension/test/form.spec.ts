@@ -33,7 +33,7 @@ describe('fields from the RunConfig schema', () => {
   });
 
   it('reads kinds, choices and bounds from the schema', () => {
-    expect(field('method.method')).toMatchObject({ kind: 'choice', choices: ['lora', 'qlora', 'full', 'freeze'] });
+    expect(field('method.method')).toMatchObject({ kind: 'choice', choices: ['lora', 'qlora', 'full', 'freeze', 'head'] });
     expect(field('method.r')).toMatchObject({ kind: 'integer', min: 1, max: 1024, minExclusive: false });
     expect(field('training.learning_rate')).toMatchObject({ kind: 'number', min: 0, minExclusive: true });
     expect(field('method.target_modules').kind).toBe('list');
@@ -117,5 +117,8 @@ describe('editing', () => {
     expect(relevance(setValue(base, 'method.target_preset', 'custom'), 'method.target_modules')).toBeNull();
     expect(relevance(base, 'quantization.quant_type')).toContain('4-bit');
     expect(relevance(base, 'method.freeze_train_blocks')).toContain('freeze');
+    const head = setValue(base, 'method.method', 'head');
+    expect(relevance(head, 'method.freeze_train_blocks')).toBeNull();
+    expect(relevance(head, 'method.freeze_train_head')).toContain('freeze method only');
   });
 });
