@@ -134,7 +134,9 @@ def test_ctrl_c_of_the_launcher_is_a_graceful_stop(tmp_path):
     launcher.send_signal(signal.SIGINT)
     out, _ = launcher.communicate(timeout=300)
     assert launcher.returncode == 0, out[-3000:]
-    assert run.status()["state"] == "stopped" and "Ctrl-C of the launcher" in run.status()["message"]
+    ends = [(e["type"], e.get("step"), e.get("reason")) for e in _steps(run) if e["type"] in ("finished", "stopped")]
+    assert run.status()["state"] == "stopped" and "Ctrl-C of the launcher" in run.status()["message"], (
+        f"status {run.status()}; end events {ends}; STOP file: {run.stop_requested()}; launcher output:\n{out[-3000:]}")
     assert (run.path / "adapter" / "adapter_model.safetensors").is_file()
     assert "stopping after the current step" in out
 
