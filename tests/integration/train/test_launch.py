@@ -121,9 +121,12 @@ def test_stop_ends_every_rank_after_the_same_step_with_the_adapter_saved(tmp_pat
 def test_ctrl_c_of_the_launcher_is_a_graceful_stop(tmp_path):
     config = _config(tmp_path / "runs", "ctrlc", steps=3000)
     config.save(tmp_path / "run.yaml")
+    # A shell that starts the suite in the background hands its children SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt: give the launcher the default disposition a terminal's Ctrl-C meets.
     launcher = subprocess.Popen([sys.executable, "-m", "ft_jupyter.cli", "launch", str(tmp_path / "run.yaml"),
                                  "--processes", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     from ft_jupyter.train.store import RunStore
 
     deadline = time.monotonic() + 120
