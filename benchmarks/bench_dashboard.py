@@ -95,8 +95,8 @@ def run_in_kernel(args: argparse.Namespace, runs_dir: str) -> list[dict]:
         if msg["msg_type"] == "stream":
             for line in msg["content"]["text"].splitlines():
                 if line.startswith("BENCH "):
-                    results.append(json.loads(line[len("BENCH "):]))
-                    print("  " + line[len("BENCH "):][:160], file=sys.stderr, flush=True)
+                    results.append(json.loads(line[len("BENCH ") :]))
+                    print("  " + line[len("BENCH ") :][:160], file=sys.stderr, flush=True)
         elif msg["msg_type"] == "error":
             raise RuntimeError("\n".join(msg["content"]["traceback"]))
 
@@ -108,7 +108,7 @@ def run_in_kernel(args: argparse.Namespace, runs_dir: str) -> list[dict]:
         run(f"bench_once(False, {args.steps})")  # warm-up, not counted
         results.clear()
         for i in range(args.pairs):
-            for flag in ((False, True) if i % 2 == 0 else (True, False)):
+            for flag in (False, True) if i % 2 == 0 else (True, False):
                 run(f"bench_once({flag}, {args.steps})")
         if args.interleaved_steps:
             run(f"bench_interleaved({args.interleaved_steps}, {args.block})")
@@ -125,22 +125,32 @@ def summarise(results: list[dict]) -> dict:
     out: dict = {}
     if plain and board:
         # The i-th plain and i-th dashboard runs are neighbours (A B, B A, ...): compare them in pairs.
-        out = {f"{key}_ratio_median_of_pairs": statistics.median(b[key] / p[key] for p, b in zip(plain, board))
-               for key in ("wall_s", "loop_s", "cpu_s")}
-        out.update(runs_each=len(plain), steps=board[0]["steps"],
-                   wall_ratio_of_totals=sum(b["wall_s"] for b in board) / sum(p["wall_s"] for p in plain),
-                   observer_share_of_loop=statistics.median(b["observer_s"] / b["loop_s"] for b in board),
-                   redraws=statistics.median(b["redraws"] for b in board))
+        out = {
+            f"{key}_ratio_median_of_pairs": statistics.median(
+                b[key] / p[key] for p, b in zip(plain, board, strict=True)
+            )
+            for key in ("wall_s", "loop_s", "cpu_s")
+        }
+        out.update(
+            runs_each=len(plain),
+            steps=board[0]["steps"],
+            wall_ratio_of_totals=sum(b["wall_s"] for b in board) / sum(p["wall_s"] for p in plain),
+            observer_share_of_loop=statistics.median(b["observer_s"] / b["loop_s"] for b in board),
+            redraws=statistics.median(b["redraws"] for b in board),
+        )
     for r in results:
         if r["kind"] == "interleaved":
             fed = r["fed_step_s"] / r["unfed_step_s"]
             # Redraws are rationed per second of wall time, and here they all fall in the fed half of the steps,
             # so fed steps carry the whole run's drawing: the run-level ratio is 1 + (fed - 1) × the fed share.
-            out.update(interleaved_steps=r["steps"], interleaved_block=r["block"],
-                       interleaved_fed_over_unfed=fed,
-                       interleaved_fed_over_unfed_medians=r["fed_median_s"] / r["unfed_median_s"],
-                       interleaved_run_ratio=1 + (fed - 1) * r["fed_share"],
-                       interleaved_step_s=r["unfed_step_s"])
+            out.update(
+                interleaved_steps=r["steps"],
+                interleaved_block=r["block"],
+                interleaved_fed_over_unfed=fed,
+                interleaved_fed_over_unfed_medians=r["fed_median_s"] / r["unfed_median_s"],
+                interleaved_run_ratio=1 + (fed - 1) * r["fed_share"],
+                interleaved_step_s=r["unfed_step_s"],
+            )
     return out
 
 
@@ -155,12 +165,17 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as runs_dir:
         results = run_in_kernel(args, runs_dir)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[:3]
-    print(json.dumps({"commit": commit, "cpus": os.cpu_count(), "load_after": load, **summarise(results),
-                      "results": results}, indent=1))
+    print(
+        json.dumps(
+            {"commit": commit, "cpus": os.cpu_count(), "load_after": load, **summarise(results), "results": results},
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -32,10 +32,16 @@ def _one_step(model_name: str, data, tokenizer, template: str) -> float:
 
     from ft_jupyter.models.catalogue import resolve
 
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(resolve(model_name)),
-                           LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"))
-    batch = [tokenizer.apply_chat_template(list(e.messages), chat_template=template, tokenize=True,
-                                           return_dict=True)["input_ids"] for e in data.train[:8]]
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(resolve(model_name)),
+        LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
+    batch = [
+        tokenizer.apply_chat_template(list(e.messages), chat_template=template, tokenize=True, return_dict=True)[
+            "input_ids"
+        ]
+        for e in data.train[:8]
+    ]
     width = max(len(b) for b in batch)
     ids = torch.tensor([b + [tokenizer.pad_token_id] * (width - len(b)) for b in batch])
 

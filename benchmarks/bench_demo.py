@@ -32,13 +32,16 @@ print("RESULT " + json.dumps({"zero_shot": result.baseline_accuracy, "prompted":
 def run_point(overrides: dict[str, str]) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "FT_JUPYTER_PROGRESS": "0"}
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", POINT, json.dumps(overrides)], capture_output=True, text=True,
-                          env=env)
+    proc = subprocess.run([sys.executable, "-c", POINT, json.dumps(overrides)], capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"the demo failed with {overrides}:\n{proc.stderr[-3000:]}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    return {"overrides": overrides, **json.loads(line[7:]), "process_s": round(time.perf_counter() - started, 1),
-            "load_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "overrides": overrides,
+        **json.loads(line[7:]),
+        "process_s": round(time.perf_counter() - started, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> None:

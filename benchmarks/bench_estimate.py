@@ -31,46 +31,98 @@ STEPS = 3
 def _case(name: str, model: str, method: MethodConfig, training: TrainingConfig, **extra) -> tuple[str, RunConfig]:
     # No validation split: the end-of-run evaluation would only add time, never peak memory.
     data = DataConfig(dataset="support-emails", validation_fraction=0.0, max_rows=240)
-    return name, RunConfig(name=name, model=ModelConfig(name=model), method=method, data=data, training=training,
-                           **extra)
+    return name, RunConfig(
+        name=name, model=ModelConfig(name=model), method=method, data=data, training=training, **extra
+    )
 
 
 def cases() -> dict[str, RunConfig]:
     smol = "smollm2-135m-instruct"
     steps = dict(max_steps=STEPS, warmup_ratio=0.0, learning_rate=2e-4)
-    return dict([
-        _case("tiny-lora", "tiny-random", MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
-              TrainingConfig(batch_size=8, max_seq_len=128, max_steps=10, learning_rate=5e-3)),
-        _case("smollm2-lora", smol, MethodConfig(method="lora", r=16, alpha=32, dropout=0.05),
-              TrainingConfig(batch_size=8, max_seq_len=128, **steps)),
-        _case("smollm2-lora-attn-gc", smol, MethodConfig(method="lora", r=8, alpha=16, dropout=0.0,
-                                                          target_preset="attention"),
-              TrainingConfig(batch_size=8, max_seq_len=128, gradient_checkpointing=True, **steps)),
-        _case("smollm2-full", smol, MethodConfig(method="full"),
-              TrainingConfig(batch_size=4, max_seq_len=128, **dict(steps, learning_rate=2e-5))),
-        # Held out: not used to fit the CPU runtime and allocator-cache constants in models/memory.py.
-        _case("tiny-full", "tiny-random", MethodConfig(method="full"),
-              TrainingConfig(batch_size=8, max_seq_len=128, max_steps=10, learning_rate=1e-3)),
-        _case("smollm2-lora-qv-long", smol, MethodConfig(method="lora", r=8, alpha=16, dropout=0.1,
-                                                          target_preset="attention-qv"),
-              TrainingConfig(batch_size=4, max_seq_len=224, **steps)),
-        _case("smollm2-freeze", smol, MethodConfig(method="freeze", freeze_train_blocks=4, freeze_train_head=True),
-              TrainingConfig(batch_size=8, max_seq_len=128, **dict(steps, learning_rate=5e-5))),
-        _case("smollm2-qlora-gpu", smol, MethodConfig(method="qlora", r=16, alpha=32),
-              TrainingConfig(batch_size=8, max_seq_len=128, **steps),
-              quantization=QuantizationConfig(mode="4bit")),
-    ])
+    return dict(
+        [
+            _case(
+                "tiny-lora",
+                "tiny-random",
+                MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+                TrainingConfig(batch_size=8, max_seq_len=128, max_steps=10, learning_rate=5e-3),
+            ),
+            _case(
+                "smollm2-lora",
+                smol,
+                MethodConfig(method="lora", r=16, alpha=32, dropout=0.05),
+                TrainingConfig(batch_size=8, max_seq_len=128, **steps),
+            ),
+            _case(
+                "smollm2-lora-attn-gc",
+                smol,
+                MethodConfig(method="lora", r=8, alpha=16, dropout=0.0, target_preset="attention"),
+                TrainingConfig(batch_size=8, max_seq_len=128, gradient_checkpointing=True, **steps),
+            ),
+            _case(
+                "smollm2-full",
+                smol,
+                MethodConfig(method="full"),
+                TrainingConfig(batch_size=4, max_seq_len=128, **dict(steps, learning_rate=2e-5)),
+            ),
+            # Held out: not used to fit the CPU runtime and allocator-cache constants in models/memory.py.
+            _case(
+                "tiny-full",
+                "tiny-random",
+                MethodConfig(method="full"),
+                TrainingConfig(batch_size=8, max_seq_len=128, max_steps=10, learning_rate=1e-3),
+            ),
+            _case(
+                "smollm2-lora-qv-long",
+                smol,
+                MethodConfig(method="lora", r=8, alpha=16, dropout=0.1, target_preset="attention-qv"),
+                TrainingConfig(batch_size=4, max_seq_len=224, **steps),
+            ),
+            _case(
+                "smollm2-freeze",
+                smol,
+                MethodConfig(method="freeze", freeze_train_blocks=4, freeze_train_head=True),
+                TrainingConfig(batch_size=8, max_seq_len=128, **dict(steps, learning_rate=5e-5)),
+            ),
+            _case(
+                "smollm2-qlora-gpu",
+                smol,
+                MethodConfig(method="qlora", r=16, alpha=32),
+                TrainingConfig(batch_size=8, max_seq_len=128, **steps),
+                quantization=QuantizationConfig(mode="4bit"),
+            ),
+        ]
+    )
 
 
-CPU_CASES = ("tiny-lora", "smollm2-lora", "smollm2-lora-attn-gc", "smollm2-full", "tiny-full", "smollm2-lora-qv-long",
-             "smollm2-freeze")
+CPU_CASES = (
+    "tiny-lora",
+    "smollm2-lora",
+    "smollm2-lora-attn-gc",
+    "smollm2-full",
+    "tiny-full",
+    "smollm2-lora-qv-long",
+    "smollm2-freeze",
+)
 GPU_CASES = ("smollm2-lora", "smollm2-qlora-gpu", "smollm2-full")
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
 def _heap_in_use() -> int:
@@ -125,9 +177,14 @@ def child(config_path: str) -> None:
     result = run_training(config)
     sampler.done.set()
     sampler.join()
-    out = {"steps": result.steps, "seconds": round(time.perf_counter() - started, 1), "batch": largest,
-           "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-           "peak_live_bytes": sampler.peak_live - baseline_live, "device": "cpu"}
+    out = {
+        "steps": result.steps,
+        "seconds": round(time.perf_counter() - started, 1),
+        "batch": largest,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_live_bytes": sampler.peak_live - baseline_live,
+        "device": "cpu",
+    }
     if cuda:
         out.update(device="cuda", peak_cuda_bytes=torch.cuda.max_memory_allocated())
     print("BENCH " + json.dumps(out), flush=True)
@@ -142,7 +199,7 @@ def measure(name: str, config: RunConfig, workdir: Path) -> dict:
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"case {name} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(line[len("BENCH "):])
+    return json.loads(line[len("BENCH ") :])
 
 
 def compare_case(name: str, config: RunConfig, measured: dict) -> dict:
@@ -168,23 +225,36 @@ def compare_case(name: str, config: RunConfig, measured: dict) -> dict:
     # Live tensors only: neither the process runtime nor the allocator's free cache.
     modelled = at_seen.total_bytes - by_name["runtime"] - by_name.get("allocator cache", 0)
     live = measured["peak_live_bytes"]
-    return {"case": name, "device": device, "measure": "max_memory_allocated" if device == "cuda" else "peak RSS",
-            "batch": f"{rows}×{tokens}", "measured_mib": round(real / 2**20), "estimate_mib": round(estimate / 2**20),
-            "error_percent": round(100 * (estimate - real) / real, 1),
-            "live_heap_mib": round(live / 2**20), "modelled_mib": round(modelled / 2**20),
-            "live_error_percent": round(100 * (modelled - live) / live, 1),
-            "worst_case_mib": round((worst.total_bytes - runtime) / 2**20), "seconds": measured["seconds"],
-            "terms_mib": {k: round(v / 2**20) for k, v in by_name.items()}, "measured": measured}
+    return {
+        "case": name,
+        "device": device,
+        "measure": "max_memory_allocated" if device == "cuda" else "peak RSS",
+        "batch": f"{rows}×{tokens}",
+        "measured_mib": round(real / 2**20),
+        "estimate_mib": round(estimate / 2**20),
+        "error_percent": round(100 * (estimate - real) / real, 1),
+        "live_heap_mib": round(live / 2**20),
+        "modelled_mib": round(modelled / 2**20),
+        "live_error_percent": round(100 * (modelled - live) / live, 1),
+        "worst_case_mib": round((worst.total_bytes - runtime) / 2**20),
+        "seconds": measured["seconds"],
+        "terms_mib": {k: round(v / 2**20) for k, v in by_name.items()},
+        "measured": measured,
+    }
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| case | device | batch seen | peak RSS / allocated MiB | estimate MiB | error | heap growth MiB | "
-             "modelled terms MiB | error | worst-case estimate MiB |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| case | device | batch seen | peak RSS / allocated MiB | estimate MiB | error | heap growth MiB | "
+        "modelled terms MiB | error | worst-case estimate MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
-        lines.append(f"| {r['case']} | {r['device']} | {r['batch']} | {r['measured_mib']:,} | {r['estimate_mib']:,} | "
-                     f"{r['error_percent']:+.1f} % | {r['live_heap_mib']:,} | {r['modelled_mib']:,} | "
-                     f"{r['live_error_percent']:+.1f} % | {r['worst_case_mib']:,} |")
+        lines.append(
+            f"| {r['case']} | {r['device']} | {r['batch']} | {r['measured_mib']:,} | {r['estimate_mib']:,} | "
+            f"{r['error_percent']:+.1f} % | {r['live_heap_mib']:,} | {r['modelled_mib']:,} | "
+            f"{r['live_error_percent']:+.1f} % | {r['worst_case_mib']:,} |"
+        )
     return "\n".join(lines)
 
 
@@ -193,8 +263,11 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--cases", help="comma-separated case names (default: all for this device)")
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--reestimate", metavar="RESULTS_JSON",
-                        help="recompute the estimates for measurements saved by an earlier --json run")
+    parser.add_argument(
+        "--reestimate",
+        metavar="RESULTS_JSON",
+        help="recompute the estimates for measurements saved by an earlier --json run",
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child)

@@ -25,11 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def config(model: str, steps: int, batch: int, runs_dir: str, name: str):
     from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig
 
-    return RunConfig(name=name, runs_dir=runs_dir, model=ModelConfig(name=model),
-                     method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
-                     data=DataConfig(dataset="support-emails", max_rows=240, validation_fraction=0.0),
-                     training=TrainingConfig(max_steps=steps, batch_size=batch, learning_rate=5e-3, max_seq_len=128,
-                                             warmup_ratio=0.0, seed=7))
+    return RunConfig(
+        name=name,
+        runs_dir=runs_dir,
+        model=ModelConfig(name=model),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        data=DataConfig(dataset="support-emails", max_rows=240, validation_fraction=0.0),
+        training=TrainingConfig(
+            max_steps=steps, batch_size=batch, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0, seed=7
+        ),
+    )
 
 
 def finished(run_path: Path) -> dict:
@@ -61,19 +66,30 @@ def main() -> None:
         # The single process runs in its own interpreter too, so both sides pay process start and imports.
         one = config(args.model, args.steps, 8, f"{tmp}/one", "one")
         one.save(f"{tmp}/one.yaml")
-        subprocess.run([sys.executable, "-m", "ft_jupyter.cli", "train", f"{tmp}/one.yaml"], check=True,
-                       capture_output=True, env={"HF_HUB_OFFLINE": "1", "FT_JUPYTER_PROGRESS": "0",
-                                                 "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+        subprocess.run(
+            [sys.executable, "-m", "ft_jupyter.cli", "train", f"{tmp}/one.yaml"],
+            check=True,
+            capture_output=True,
+            env={"HF_HUB_OFFLINE": "1", "FT_JUPYTER_PROGRESS": "0", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        )
         single = next(Path(f"{tmp}/one").iterdir())
-        rows.append({"variant": "1 process", "wall_s": time.perf_counter() - started, **finished(single),
-                     "max_diff": 0.0})
+        rows.append(
+            {"variant": "1 process", "wall_s": time.perf_counter() - started, **finished(single), "max_diff": 0.0}
+        )
         for strategy in args.strategies.split(","):
             started = time.perf_counter()
-            handle = start_launch(config(args.model, args.steps, 4, f"{tmp}/{strategy}", strategy), processes=2,
-                                  strategy=strategy)
+            handle = start_launch(
+                config(args.model, args.steps, 4, f"{tmp}/{strategy}", strategy), processes=2, strategy=strategy
+            )
             handle.wait()
-            rows.append({"variant": f"2 processes, {strategy}", "wall_s": time.perf_counter() - started,
-                         **finished(handle.run_dir.path), "max_diff": max_diff(handle.run_dir.path, single)})
+            rows.append(
+                {
+                    "variant": f"2 processes, {strategy}",
+                    "wall_s": time.perf_counter() - started,
+                    **finished(handle.run_dir.path),
+                    "max_diff": max_diff(handle.run_dir.path, single),
+                }
+            )
     print(json.dumps(rows, indent=1))
     print(f"\n{args.model}, {args.steps} steps, global batch 8:")
     print("| variant | wall s | train s | tokens/s (train) | max weight diff vs 1 process |\n|---|---:|---:|---:|---:|")

@@ -47,13 +47,36 @@ def seed_class(root: Path, participants: int, steps: int) -> None:
         config = RunConfig(name=f"participant{i:02d}")
         run = RunStore(root).create(config)
         run.set_status("finished", "finished", owner=f"user{i:02d}")
-        lines = [RunStarted(run_id=run.run_id, config=config.to_dict(), device="cpu", precision="fp32",
-                            precision_reason="", params_total=1, params_trainable=1, train_rows=1, eval_rows=1,
-                            max_steps=steps).to_json()]
+        lines = [
+            RunStarted(
+                run_id=run.run_id,
+                config=config.to_dict(),
+                device="cpu",
+                precision="fp32",
+                precision_reason="",
+                params_total=1,
+                params_trainable=1,
+                train_rows=1,
+                eval_rows=1,
+                max_steps=steps,
+            ).to_json()
+        ]
         for step in range(1, steps + 1):
-            lines.append(Step(step=step, max_steps=steps, epoch=step / steps, loss=3.0 / step ** 0.3,
-                              learning_rate=2e-4, grad_norm=1.0, tokens_seen=step * 900, tokens_per_second=450.0,
-                              memory_mb=900.0, elapsed_s=step * 2.0, eta_s=(steps - step) * 2.0).to_json())
+            lines.append(
+                Step(
+                    step=step,
+                    max_steps=steps,
+                    epoch=step / steps,
+                    loss=3.0 / step**0.3,
+                    learning_rate=2e-4,
+                    grad_norm=1.0,
+                    tokens_seen=step * 900,
+                    tokens_per_second=450.0,
+                    memory_mb=900.0,
+                    elapsed_s=step * 2.0,
+                    eta_s=(steps - step) * 2.0,
+                ).to_json()
+            )
         lines.append(Evaluation(step=steps, eval_loss=1.2).to_json())
         lines.append(Finished(step=steps, train_loss=1.1, elapsed_s=steps * 2.0, artifact_path="adapter").to_json())
         run.events_path.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -61,19 +84,48 @@ def seed_class(root: Path, participants: int, steps: int) -> None:
 
 def start_server(root: Path, port: int, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--FtJupyter.runs_dir=runs",
-         "--allow-root", "--ServerApp.log_level=WARN"],
-        stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={root}",
+            "--FtJupyter.runs_dir=runs",
+            "--allow-root",
+            "--ServerApp.log_level=WARN",
+        ],
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
 
 def start_training(root: Path, model: str) -> subprocess.Popen:
     ft = str(Path(sys.executable).with_name("ft-jupyter"))
     return subprocess.Popen(
-        [ft, "train", "--preset", "cpu-quickstart", "--set", f"model.name={model}", "--set", "name=live",
-         "--set", f"runs_dir={root / 'runs'}", "--set", "training.max_steps=100000", "--set", "training.save_steps=0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "FT_JUPYTER_PROGRESS": "0"})
+        [
+            ft,
+            "train",
+            "--preset",
+            "cpu-quickstart",
+            "--set",
+            f"model.name={model}",
+            "--set",
+            "name=live",
+            "--set",
+            f"runs_dir={root / 'runs'}",
+            "--set",
+            "training.max_steps=100000",
+            "--set",
+            "training.save_steps=0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "FT_JUPYTER_PROGRESS": "0"},
+    )
 
 
 async def poller(client, base: str, mode: str, history_id: str, interval: float, until: float, out: dict) -> None:
@@ -117,9 +169,17 @@ async def measure(base: str, mode: str, history_id: str, pollers: int, seconds: 
     def pct(q: float) -> float:
         return lat[min(len(lat) - 1, int(q * len(lat)))]
 
-    return {"mode": mode, "requests": len(lat), "errors": len(out["errors"]), "p50_ms": statistics.median(lat),
-            "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": lat[-1],
-            "kb_per_poll": statistics.mean(out["bytes"]) / 1024, "first_error": out["errors"][:1]}
+    return {
+        "mode": mode,
+        "requests": len(lat),
+        "errors": len(out["errors"]),
+        "p50_ms": statistics.median(lat),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "max_ms": lat[-1],
+        "kb_per_poll": statistics.mean(out["bytes"]) / 1024,
+        "first_error": out["errors"][:1],
+    }
 
 
 def wait_for(predicate, what: str, timeout: float):
@@ -170,14 +230,20 @@ def main() -> None:
         server.terminate()
         training.wait(timeout=60)
         server.wait(timeout=30)
-    print(f"{args.pollers} pollers every {args.interval:g} s for {args.seconds:g} s per mode, class view of "
-          f"{args.pollers + 1} runs ({args.steps} logged steps each), while {args.model} trained ({steps} steps "
-          f"logged by the end); {os.cpu_count()} CPUs")
-    print(f"{'mode':<12} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'KB/poll':>8}")
+    print(
+        f"{args.pollers} pollers every {args.interval:g} s for {args.seconds:g} s per mode, class view of "
+        f"{args.pollers + 1} runs ({args.steps} logged steps each), while {args.model} trained ({steps} steps "
+        f"logged by the end); {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'mode':<12} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        f"{'KB/poll':>8}"
+    )
     for r in rows:
-        print(f"{r['mode']:<12} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
-              f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['kb_per_poll']:>8.1f}")
+        print(
+            f"{r['mode']:<12} {r['requests']:>8} {r['errors']:>6} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
+            f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['kb_per_poll']:>8.1f}"
+        )
         if r["first_error"]:
             print(f"  first error: {r['first_error'][0]}")
     shutil.rmtree(work, ignore_errors=True)

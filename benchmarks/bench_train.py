@@ -38,12 +38,22 @@ def bench_config(model: str, steps: int, runs_dir: str, grouped: bool = False):
     from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig
 
     return RunConfig(
-        name="bench", runs_dir=runs_dir, model=ModelConfig(name=model),
+        name="bench",
+        runs_dir=runs_dir,
+        model=ModelConfig(name=model),
         method=MethodConfig(method="lora", r=16, alpha=32, dropout=0.0, target_preset="all-linear"),
         # No validation split: a plain script would not evaluate, so neither side spends time on it.
         data=DataConfig(dataset="support-emails", validation_fraction=0.0),
-        training=TrainingConfig(max_steps=steps, batch_size=8, learning_rate=1e-3, warmup_ratio=0.1,
-                                max_seq_len=256, scheduler="cosine", seed=7, group_by_length=grouped),
+        training=TrainingConfig(
+            max_steps=steps,
+            batch_size=8,
+            learning_rate=1e-3,
+            warmup_ratio=0.1,
+            max_seq_len=256,
+            scheduler="cosine",
+            seed=7,
+            group_by_length=grouped,
+        ),
     )
 
 
@@ -69,8 +79,14 @@ class Gate:
         self._wait()
 
     def step(self, step: int, tokens_seen: int, loss: float | None) -> None:
-        self._send(kind="step", step=step, wall_s=time.perf_counter() - self.wall,
-                   cpu_s=time.process_time() - self.cpu, tokens=tokens_seen - self.tokens, loss=loss)
+        self._send(
+            kind="step",
+            step=step,
+            wall_s=time.perf_counter() - self.wall,
+            cpu_s=time.process_time() - self.cpu,
+            tokens=tokens_seen - self.tokens,
+            loss=loss,
+        )
         self.tokens = tokens_seen
         self._wait()
 
@@ -105,18 +121,43 @@ def run_plain(config, gate: Gate) -> None:
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     t = config.training
     args = SFTConfig(
-        output_dir=os.path.join(config.runs_dir, "plain"), max_steps=t.max_steps, learning_rate=t.learning_rate,
-        per_device_train_batch_size=t.batch_size, gradient_accumulation_steps=t.grad_accum,
-        lr_scheduler_type="cosine", warmup_steps=t.warmup_ratio, max_length=t.max_seq_len, bf16=False,
-        use_cpu=not torch.cuda.is_available(), gradient_checkpointing=False, logging_steps=t.logging_steps,
-        save_strategy="no", eval_strategy="no", seed=t.seed, data_seed=t.seed, assistant_only_loss=True,
-        report_to="none", disable_tqdm=True, include_num_input_tokens_seen="non_padding",
+        output_dir=os.path.join(config.runs_dir, "plain"),
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        lr_scheduler_type="cosine",
+        warmup_steps=t.warmup_ratio,
+        max_length=t.max_seq_len,
+        bf16=False,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=False,
+        logging_steps=t.logging_steps,
+        save_strategy="no",
+        eval_strategy="no",
+        seed=t.seed,
+        data_seed=t.seed,
+        assistant_only_loss=True,
+        report_to="none",
+        disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
     )
-    lora = LoraConfig(r=config.method.r, lora_alpha=config.method.alpha, lora_dropout=config.method.dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=config.method.r,
+        lora_alpha=config.method.alpha,
+        lora_dropout=config.method.dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
     train = Dataset.from_list([{"messages": list(e.messages)} for e in data.train])
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer, peft_config=lora,
-                         callbacks=[Lockstep()])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=[Lockstep()],
+    )
     trainer.train()
 
 
@@ -147,27 +188,39 @@ def child(side: str, model: str, steps: int, threads: int) -> None:
     with tempfile.TemporaryDirectory() as runs_dir:
         config = bench_config(model, steps, runs_dir, grouped=side == "engine-grouped")
         (run_plain if side == "plain" else run_engine)(config, Gate())
-    sys.stdout.write(PREFIX + json.dumps({"kind": "end", "peak_mb": _peak_memory_mb(),
-                                          "threads": torch.get_num_threads()}) + "\n")
+    sys.stdout.write(
+        PREFIX + json.dumps({"kind": "end", "peak_mb": _peak_memory_mb(), "threads": torch.get_num_threads()}) + "\n"
+    )
     sys.stdout.flush()
 
 
 # ---- the referee ------------------------------------------------------------------------------------------------
 class Side:
     def __init__(self, name: str, args: argparse.Namespace, log):
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--model", args.model, "--steps",
-               str(args.steps), "--threads", str(args.threads)]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            name,
+            "--model",
+            args.model,
+            "--steps",
+            str(args.steps),
+            "--threads",
+            str(args.threads),
+        ]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": ROOT}
         self.name = name
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                     env=env, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=ROOT
+        )
         self.steps: list[dict] = []
         self.end: dict = {}
 
     def receive(self) -> dict:
         for line in self.proc.stdout:
             if line.startswith(PREFIX):
-                return json.loads(line[len(PREFIX):])
+                return json.loads(line[len(PREFIX) :])
         raise SystemExit(f"the {self.name} side ended early (exit code {self.proc.wait()}); see its log")
 
     def go(self) -> dict:
@@ -190,7 +243,7 @@ def referee(args: argparse.Namespace) -> dict:
             assert p.receive()["kind"] == "ready"  # both loaded before the first timed step
         for step in range(args.steps):
             # Alternate who goes first, so neither side always follows the other's cache state.
-            for p in (players if step % 2 == 0 else players[::-1]):
+            for p in players if step % 2 == 0 else players[::-1]:
                 p.steps.append(p.go())
         for p in players:
             p.end = p.go()
@@ -199,15 +252,22 @@ def referee(args: argparse.Namespace) -> dict:
     for p in players:
         timed = p.steps[1:]  # the first step carries one-time costs (allocations, lazy init)
         tokens = sum(s["tokens"] for s in timed)
-        summary[p.name] = {"tokens": tokens, "wall_s": sum(s["wall_s"] for s in timed),
-                           "cpu_s": sum(s["cpu_s"] for s in timed), "peak_mb": p.end["peak_mb"],
-                           "final_loss": p.steps[-1]["loss"], "threads": p.end["threads"]}
+        summary[p.name] = {
+            "tokens": tokens,
+            "wall_s": sum(s["wall_s"] for s in timed),
+            "cpu_s": sum(s["cpu_s"] for s in timed),
+            "peak_mb": p.end["peak_mb"],
+            "final_loss": p.steps[-1]["loss"],
+            "threads": p.end["threads"],
+        }
         summary[p.name]["tokens_per_s"] = tokens / summary[p.name]["wall_s"]
         summary[p.name]["tokens_per_cpu_s"] = tokens / summary[p.name]["cpu_s"]
     plain, other = players
     for clock in ("wall_s", "cpu_s"):
-        per_step = [(o["tokens"] / o[clock]) / (p["tokens"] / p[clock])
-                    for p, o in zip(plain.steps[1:], other.steps[1:])]
+        per_step = [
+            (o["tokens"] / o[clock]) / (p["tokens"] / p[clock])
+            for p, o in zip(plain.steps[1:], other.steps[1:], strict=True)
+        ]
         summary[other.name][f"median_step_ratio_{clock[:-2]}"] = _median(per_step)
     return summary
 
@@ -227,11 +287,15 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     print(f"\n{args.model}, {args.steps} lockstep steps (first excluded), {plain['threads']} threads each:")
     for name, s in summary.items():
-        print(f"  {name:<15} {s['tokens_per_s']:8.1f} tokens/s wall, {s['tokens_per_cpu_s']:8.1f} tokens/CPU-s, "
-              f"peak {s['peak_mb']:.0f} MB, final loss {s['final_loss']:.4f}")
-    print(f"  ratio {args.variant} / plain, totals: {engine['tokens_per_s'] / plain['tokens_per_s']:.3f} (wall), "
-          f"{engine['tokens_per_cpu_s'] / plain['tokens_per_cpu_s']:.3f} (CPU time); median of per-step ratios: "
-          f"{engine['median_step_ratio_wall']:.3f} (wall), {engine['median_step_ratio_cpu']:.3f} (CPU time)")
+        print(
+            f"  {name:<15} {s['tokens_per_s']:8.1f} tokens/s wall, {s['tokens_per_cpu_s']:8.1f} tokens/CPU-s, "
+            f"peak {s['peak_mb']:.0f} MB, final loss {s['final_loss']:.4f}"
+        )
+    print(
+        f"  ratio {args.variant} / plain, totals: {engine['tokens_per_s'] / plain['tokens_per_s']:.3f} (wall), "
+        f"{engine['tokens_per_cpu_s'] / plain['tokens_per_cpu_s']:.3f} (CPU time); median of per-step ratios: "
+        f"{engine['median_step_ratio_wall']:.3f} (wall), {engine['median_step_ratio_cpu']:.3f} (CPU time)"
+    )
 
 
 if __name__ == "__main__":

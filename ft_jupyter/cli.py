@@ -8,22 +8,13 @@ import sys
 from ft_jupyter import __version__
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS
+from ft_jupyter.config.run import parse_overrides
 from ft_jupyter.data import commands as data_commands
 from ft_jupyter.evaluate import commands as evaluate_commands
 from ft_jupyter.export import commands as export_commands
 from ft_jupyter.train import commands as train_commands
 from ft_jupyter.train import launch as launch_commands
 from ft_jupyter.workshop import commands as workshop_commands
-
-
-def _parse_sets(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {pair!r} must look like section.field=value, e.g. training.learning_rate=1e-4")
-        out[key.strip()] = value
-    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -36,7 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     config = preset(args.preset) if args.preset else RunConfig()
     if args.set:
-        config = config.with_overrides(_parse_sets(args.set))
+        config = config.with_overrides(parse_overrides(args.set))
     sys.stdout.write(config.to_yaml())
     return 0
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ft_jupyter.config import RunConfig, preset
 
@@ -24,8 +25,14 @@ def quickstart_config(model: str | None = None, runs_dir: str = "runs") -> RunCo
     if name == "tiny-random":
         # The tiny model learns from scratch: a higher rate and more (very fast) steps.
         # Its 1k-token vocabulary needs longer sequences (320 fits every support email).
-        overrides.update({"training.max_steps": 60, "training.learning_rate": 5e-3, "method.dropout": 0.0,
-                          "training.max_seq_len": 320})
+        overrides.update(
+            {
+                "training.max_steps": 60,
+                "training.learning_rate": 5e-3,
+                "method.dropout": 0.0,
+                "training.max_seq_len": 320,
+            }
+        )
     return config.with_overrides(overrides)
 
 
@@ -33,31 +40,39 @@ def quickstart_config(model: str | None = None, runs_dir: str = "runs") -> RunCo
 class Baselines:
     """What the base model does before any training: as asked, and with the cheap fix (a prompt with examples)."""
 
-    zero_shot: Any          # ClassificationReport
-    prompted: Any           # ClassificationReport
-    shots: int              # worked examples in the prompt, drawn from the training split only
+    zero_shot: Any  # ClassificationReport
+    prompted: Any  # ClassificationReport
+    shots: int  # worked examples in the prompt, drawn from the training split only
 
 
-def measure_baselines(model: Any, tokenizer: Any, data: Any, *, seed: int = 42,
-                      progress: bool | None = None) -> Baselines:
+def measure_baselines(
+    model: Any, tokenizer: Any, data: Any, *, seed: int = 42, progress: bool | None = None
+) -> Baselines:
     """Accuracy of the base model on the test split zero-shot, then with a system prompt and one worked example
     per label from the training split (the prompt engineering that fine-tuning has to beat)."""
     from ft_jupyter.evaluate.classification import evaluate_classification
     from ft_jupyter.evaluate.prompting import default_system_prompt, few_shot_examples, with_prompt
 
-    zero = evaluate_classification(model, tokenizer, data.test, data.labels, desc="Base model, zero-shot",
-                                   progress=progress)
+    zero = evaluate_classification(
+        model, tokenizer, data.test, data.labels, desc="Base model, zero-shot", progress=progress
+    )
     shots = few_shot_examples(data.train, data.test, len(data.labels), seed=seed, labels=data.labels)
     prompted_rows = with_prompt(data.test, shots, default_system_prompt(data.labels))
-    prompted = evaluate_classification(model, tokenizer, prompted_rows, data.labels,
-                                       desc=f"Base model + prompt with {len(shots)} examples", progress=progress)
+    prompted = evaluate_classification(
+        model,
+        tokenizer,
+        prompted_rows,
+        data.labels,
+        desc=f"Base model + prompt with {len(shots)} examples",
+        progress=progress,
+    )
     return Baselines(zero, prompted, len(shots))
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    baseline_accuracy: float        # base model, zero-shot
-    prompted_accuracy: float        # base model with a system prompt and worked examples
+    baseline_accuracy: float  # base model, zero-shot
+    prompted_accuracy: float  # base model with a system prompt and worked examples
     finetuned_accuracy: float
     shots: int
     test_rows: int
@@ -68,9 +83,11 @@ class DemoResult:
     last_loss: float | None
 
     def table(self) -> str:
-        rows = [("base model, zero-shot", self.baseline_accuracy),
-                (f"base model + prompt ({self.shots} examples)", self.prompted_accuracy),
-                ("fine-tuned (LoRA)", self.finetuned_accuracy)]
+        rows = [
+            ("base model, zero-shot", self.baseline_accuracy),
+            (f"base model + prompt ({self.shots} examples)", self.prompted_accuracy),
+            ("fine-tuned (LoRA)", self.finetuned_accuracy),
+        ]
         lines = [f"Accuracy on {self.test_rows} held-out emails (greedy answers, exact label match):"]
         lines += [f"  {name:<36} {acc:6.1%}" for name, acc in rows]
         return "\n".join(lines)
@@ -95,15 +112,29 @@ def run_demo(config: RunConfig | None = None, *, say: Callable[[str], None] = pr
     before = measure_baselines(base, tokenizer, data, seed=config.training.seed)
     del base
     gc.collect()
-    say(f"Base model: {before.zero_shot.accuracy:.1%} zero-shot ({before.zero_shot.invalid_rate:.0%} of answers were "
-        f"not a label); {before.prompted.accuracy:.1%} with a prompt and {before.shots} worked examples")
+    say(
+        f"Base model: {before.zero_shot.accuracy:.1%} zero-shot ({before.zero_shot.invalid_rate:.0%} of answers were "
+        f"not a label); {before.prompted.accuracy:.1%} with a prompt and {before.shots} worked examples"
+    )
 
     result = run_training(config, [ConsoleProgress()])
     tuned = evaluate_classification(result.model, result.tokenizer, data.test, data.labels, desc="Fine-tuned model")
     wall = time.perf_counter() - started
-    demo = DemoResult(before.zero_shot.accuracy, before.prompted.accuracy, tuned.accuracy, before.shots, tuned.n,
-                      wall, result.elapsed_s, result.artifact_path, result.first_loss, result.last_loss)
+    demo = DemoResult(
+        before.zero_shot.accuracy,
+        before.prompted.accuracy,
+        tuned.accuracy,
+        before.shots,
+        tuned.n,
+        wall,
+        result.elapsed_s,
+        result.artifact_path,
+        result.first_loss,
+        result.last_loss,
+    )
     say(demo.table())
-    say(f"Fine-tuned: {tuned.invalid_rate:.0%} of answers not a label | wall time {wall:.0f} s (training "
-        f"{result.elapsed_s:.0f} s) | adapter: {result.artifact_path}")
+    say(
+        f"Fine-tuned: {tuned.invalid_rate:.0%} of answers not a label | wall time {wall:.0f} s (training "
+        f"{result.elapsed_s:.0f} s) | adapter: {result.artifact_path}"
+    )
     return demo

@@ -24,8 +24,9 @@ class Feedback:
         return self.ok
 
 
-def check_number(answer: object, expected: float, *, tolerance: float = 0.05, unit: str = "",
-                 hint: str = "") -> Feedback:
+def check_number(
+    answer: object, expected: float, *, tolerance: float = 0.05, unit: str = "", hint: str = ""
+) -> Feedback:
     """Whether `answer` is within `tolerance` (a share of `expected`) of it; the message says too high or too low
     and by how much, plus `hint` when it is off."""
     if answer is None or answer is ...:

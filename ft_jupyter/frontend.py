@@ -29,8 +29,8 @@ def in_kernel() -> bool:
     """True inside a Jupyter kernel (not a terminal IPython, not plain Python)."""
     if "ipykernel" not in sys.modules or "IPython" not in sys.modules:
         return False
-    from IPython import get_ipython
     from ipykernel.zmqshell import ZMQInteractiveShell
+    from IPython import get_ipython
 
     return isinstance(get_ipython(), ZMQInteractiveShell)
 
@@ -43,8 +43,9 @@ def display_mode(requested: str | None = None) -> str:
     """Decide how progress is shown: the argument, else $FT_JUPYTER_UI, else what the environment supports."""
     mode = requested or os.environ.get(ENV_VAR, "").strip() or "auto"
     if mode not in (*MODES, "auto"):
-        raise ConfigError(f"display = {mode!r} is not allowed; use one of auto, {', '.join(MODES)} "
-                          f"(argument or ${ENV_VAR}).")
+        raise ConfigError(
+            f"display = {mode!r} is not allowed; use one of auto, {', '.join(MODES)} (argument or ${ENV_VAR})."
+        )
     if mode == "widgets" and missing_widget_packages():
         raise ConfigError(f"Widgets need {', '.join(missing_widget_packages())}: {_install_hint()}")
     if mode != "auto":
@@ -53,8 +54,11 @@ def display_mode(requested: str | None = None) -> str:
         return "console"
     missing = missing_widget_packages()
     if missing:
-        print(f"ft-jupyter: live charts need {', '.join(missing)} ({_install_hint()}); showing text progress and a "
-              "static figure instead.", file=sys.stderr)
+        print(
+            f"ft-jupyter: live charts need {', '.join(missing)} ({_install_hint()}); showing text progress and a "
+            "static figure instead.",
+            file=sys.stderr,
+        )
         return "static"
     _enable_colab_widgets()
     return "widgets"

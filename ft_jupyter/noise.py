@@ -47,7 +47,7 @@ class quiet_message:
     def __init__(self, logger: str, prefix: str):
         self.logger, self.filter = logging.getLogger(logger), _DropMessage(prefix)
 
-    def __enter__(self) -> "quiet_message":
+    def __enter__(self) -> quiet_message:
         self.logger.addFilter(self.filter)
         return self
 

@@ -15,17 +15,19 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 ENV_VAR = "FT_JUPYTER_PROGRESS"
 _OFF = ("0", "false", "no", "off")
 # At most ~5 redraws a second, like the training dashboard: a bar must never slow down the work it reports.
 MIN_INTERVAL_S = 0.2
 T = TypeVar("T")
-BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit} [elapsed {elapsed_text}, ETA {eta_text}, " \
-             "{rate_text}]"
+BAR_FORMAT = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit} [elapsed {elapsed_text}, ETA {eta_text}, {rate_text}]"
+)
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -57,16 +59,24 @@ class _Hidden:
 
 
 @contextmanager
-def progress_bar(total: int, desc: str, *, unit: str = "items", progress: bool | None = None,
-                 min_total: int = 1) -> Iterator[Bar]:
+def progress_bar(
+    total: int, desc: str, *, unit: str = "items", progress: bool | None = None, min_total: int = 1
+) -> Iterator[Bar]:
     """A bar over `total` units of work; call `bar.update(n)` as units finish. Nothing shows when progress is off
     or when `total` is under `min_total` (small work stays quiet)."""
     if not progress_enabled(progress) or total < max(1, min_total) or not _main_thread():
         yield _Hidden()
         return
     # tqdm's own disable=None would hide the bar whenever stderr is not a terminal (CI logs, captured output).
-    bar = _bar_class(_widgets())(total=total, desc=desc, unit=unit, file=sys.stderr, bar_format=BAR_FORMAT,
-                                 mininterval=MIN_INTERVAL_S, disable=False)
+    bar = _bar_class(_widgets())(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stderr,
+        bar_format=BAR_FORMAT,
+        mininterval=MIN_INTERVAL_S,
+        disable=False,
+    )
     try:
         yield bar
     finally:
@@ -109,8 +119,11 @@ def _bar_class(widgets: bool) -> type:
             # tqdm drops its smoothed rate for the final line; the overall rate stands in, as in tqdm's own text.
             rate = d.get("rate") or ((n - (d.get("initial") or 0)) / elapsed if elapsed and n else None)
             remaining = 0 if n >= total else (total - n) / rate if rate else None
-            d.update(elapsed_text=fmt_duration(elapsed), eta_text=fmt_duration(remaining),
-                     rate_text=_rate_text(rate, d.get("unit") or "items"))
+            d.update(
+                elapsed_text=fmt_duration(elapsed),
+                eta_text=fmt_duration(remaining),
+                rate_text=_rate_text(rate, d.get("unit") or "items"),
+            )
             return d
 
     return _Bar

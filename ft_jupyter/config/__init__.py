@@ -14,6 +14,17 @@ from ft_jupyter.config.sections import (
 )
 
 __all__ = [
-    "DEFAULT_MODEL", "PRESETS", "SECTIONS", "TARGET_PRESETS", "ConfigError", "DataConfig", "MethodConfig",
-    "ModelConfig", "QuantizationConfig", "RunConfig", "TrainingConfig", "field_help", "preset",
+    "DEFAULT_MODEL",
+    "PRESETS",
+    "SECTIONS",
+    "TARGET_PRESETS",
+    "ConfigError",
+    "DataConfig",
+    "MethodConfig",
+    "ModelConfig",
+    "QuantizationConfig",
+    "RunConfig",
+    "TrainingConfig",
+    "field_help",
+    "preset",
 ]

@@ -62,10 +62,18 @@ def run_config_schema() -> dict[str, Any]:
     """The whole `RunConfig` as a JSON Schema; `RunConfig().to_dict()` validates against it."""
     defaults = RunConfig()
     properties: dict[str, Any] = {
-        "name": {"type": "string", "default": defaults.name, "description": TOP_LEVEL_HELP["name"],
-                 "pattern": _NAME_RE.pattern},
-        "runs_dir": {"type": "string", "default": defaults.runs_dir, "description": TOP_LEVEL_HELP["runs_dir"],
-                     "minLength": 1},
+        "name": {
+            "type": "string",
+            "default": defaults.name,
+            "description": TOP_LEVEL_HELP["name"],
+            "pattern": _NAME_RE.pattern,
+        },
+        "runs_dir": {
+            "type": "string",
+            "default": defaults.runs_dir,
+            "description": TOP_LEVEL_HELP["runs_dir"],
+            "minLength": 1,
+        },
     }
     properties.update({key: section_schema(key) for key in SECTIONS})
     return {

@@ -20,8 +20,16 @@ def _cpu_quickstart() -> RunConfig:
         method=MethodConfig(method="lora", r=16, alpha=64, target_preset="all-linear"),
         data=DataConfig(dataset="support-emails", system_prompt="You sort customer emails."),
         # 224: the longest support email is 221 SmolLM2 tokens; 160 cut off (and so dropped) 10 training answers.
-        training=TrainingConfig(max_steps=48, batch_size=8, learning_rate=1e-3, warmup_ratio=0.1, max_seq_len=224,
-                                scheduler="wsd", decay_ratio=0.2, group_by_length=True),
+        training=TrainingConfig(
+            max_steps=48,
+            batch_size=8,
+            learning_rate=1e-3,
+            warmup_ratio=0.1,
+            max_seq_len=224,
+            scheduler="wsd",
+            decay_ratio=0.2,
+            group_by_length=True,
+        ),
     )
 
 
@@ -43,8 +51,15 @@ def _qlora_t4() -> RunConfig:
         model=ModelConfig(name="Qwen/Qwen2.5-7B-Instruct"),
         quantization=QuantizationConfig(mode="4bit", quant_type="nf4", double_quant=True),
         method=MethodConfig(method="qlora", r=16, alpha=32, target_preset="all-linear"),
-        training=TrainingConfig(epochs=1, batch_size=2, grad_accum=8, learning_rate=2e-4, max_seq_len=1024,
-                                gradient_checkpointing=True, save_total_limit=1),
+        training=TrainingConfig(
+            epochs=1,
+            batch_size=2,
+            grad_accum=8,
+            learning_rate=2e-4,
+            max_seq_len=1024,
+            gradient_checkpointing=True,
+            save_total_limit=1,
+        ),
     )
 
 
@@ -54,8 +69,15 @@ def _full_small() -> RunConfig:
         name="full",
         model=ModelConfig(name="smollm2-135m-instruct"),
         method=MethodConfig(method="full"),
-        training=TrainingConfig(epochs=3, batch_size=8, grad_accum=2, learning_rate=2e-5, weight_decay=0.01,
-                                warmup_ratio=0.1, max_seq_len=256),
+        training=TrainingConfig(
+            epochs=3,
+            batch_size=8,
+            grad_accum=2,
+            learning_rate=2e-5,
+            weight_decay=0.01,
+            warmup_ratio=0.1,
+            max_seq_len=256,
+        ),
     )
 
 
@@ -81,5 +103,6 @@ def config_from(name: str) -> RunConfig:
         return RunConfig.load(name)
     if name in PRESETS:
         return preset(name)
-    raise ConfigError(f"{name!r} is neither a config file nor a preset; give a YAML path or one of: "
-                      f"{', '.join(sorted(PRESETS))}.")
+    raise ConfigError(
+        f"{name!r} is neither a config file nor a preset; give a YAML path or one of: {', '.join(sorted(PRESETS))}."
+    )

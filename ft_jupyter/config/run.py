@@ -51,8 +51,10 @@ class RunConfig:
             if not isinstance(getattr(self, key), cls):
                 raise ConfigError(f"{key} must be a {cls.__name__}, got {type(getattr(self, key)).__name__}.")
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
-            raise ConfigError(f"name = {self.name!r} is not allowed; use 1-64 letters, digits, '-', '_' or '.', "
-                              "starting with a letter or digit.")
+            raise ConfigError(
+                f"name = {self.name!r} is not allowed; use 1-64 letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit."
+            )
         if not isinstance(self.runs_dir, str) or not self.runs_dir.strip():
             raise ConfigError("runs_dir is empty; give a folder such as 'runs'.")
         self._check_combination()
@@ -60,15 +62,21 @@ class RunConfig:
     def _check_combination(self) -> None:
         method, quant = self.method.method, self.quantization.mode
         if method == "qlora" and quant != "4bit":
-            raise ConfigError(f"method.method = 'qlora' needs quantization.mode = '4bit' (it is {quant!r}). Set it, "
-                              "or use method 'lora' for a non-quantized base.")
+            raise ConfigError(
+                f"method.method = 'qlora' needs quantization.mode = '4bit' (it is {quant!r}). Set it, "
+                "or use method 'lora' for a non-quantized base."
+            )
         if method == "lora" and quant == "4bit":
-            raise ConfigError("method.method = 'lora' with quantization.mode = '4bit' is QLoRA; set method.method to "
-                              "'qlora' so the 4-bit preparation steps run.")
+            raise ConfigError(
+                "method.method = 'lora' with quantization.mode = '4bit' is QLoRA; set method.method to "
+                "'qlora' so the 4-bit preparation steps run."
+            )
         if method in ("full", "freeze") and quant != "none":
-            raise ConfigError(f"method.method = {method!r} trains base weights, which cannot be updated while "
-                              f"quantized (quantization.mode = {quant!r}); set quantization.mode to 'none' or use "
-                              "lora/qlora.")
+            raise ConfigError(
+                f"method.method = {method!r} trains base weights, which cannot be updated while "
+                f"quantized (quantization.mode = {quant!r}); set quantization.mode to 'none' or use "
+                "lora/qlora."
+            )
         if method == "head":
             self._check_head()
 
@@ -76,18 +84,24 @@ class RunConfig:
         """method 'head' trains a classifier with a plain transformers Trainer: the SFT-only options do not apply."""
         t, d = self.training, self.data
         if self.quantization.mode != "none":
-            raise ConfigError(f"method.method = 'head' loads the backbone unquantized (its top blocks may train), but "
-                              f"quantization.mode = {self.quantization.mode!r}; set quantization.mode to 'none' (a "
-                              "frozen backbone needs no optimizer memory), or use qlora for a 4-bit base.")
-        for on, field, fix in ((t.packing, "training.packing", "set it to false: each row is classified on its own"),
-                               (d.mix_fraction > 0, "data.mix_fraction", "set it to 0: general text has no labels"),
-                               (t.layer_lr_decay != 1.0, "training.layer_lr_decay", "set it to 1"),
-                               (t.unfreeze_every_steps > 0, "training.unfreeze_every_steps", "set it to 0"),
-                               (t.l2_to_init > 0, "training.l2_to_init", "set it to 0")):
+            raise ConfigError(
+                f"method.method = 'head' loads the backbone unquantized (its top blocks may train), but "
+                f"quantization.mode = {self.quantization.mode!r}; set quantization.mode to 'none' (a "
+                "frozen backbone needs no optimizer memory), or use qlora for a 4-bit base."
+            )
+        for on, name, fix in (
+            (t.packing, "training.packing", "set it to false: each row is classified on its own"),
+            (d.mix_fraction > 0, "data.mix_fraction", "set it to 0: general text has no labels"),
+            (t.layer_lr_decay != 1.0, "training.layer_lr_decay", "set it to 1"),
+            (t.unfreeze_every_steps > 0, "training.unfreeze_every_steps", "set it to 0"),
+            (t.l2_to_init > 0, "training.l2_to_init", "set it to 0"),
+        ):
             if on:
-                raise ConfigError(f"{field} is a language-model fine-tuning option that method.method = 'head' (a "
-                                  f"classification head on label ids) does not support; {fix}, or use method "
-                                  "'freeze'.")
+                raise ConfigError(
+                    f"{name} is a language-model fine-tuning option that method.method = 'head' (a "
+                    f"classification head on label ids) does not support; {fix}, or use method "
+                    "'freeze'."
+                )
 
     # ---- dict / YAML -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -125,8 +139,10 @@ class RunConfig:
             where = f"{source}:{mark.line + 1}" if mark is not None else source
             raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
         if data is not None and not isinstance(data, dict):
-            raise ConfigError(f"{source}: a run config must be a mapping of sections (model:, method:, ...), "
-                              f"got {type(data).__name__}.")
+            raise ConfigError(
+                f"{source}: a run config must be a mapping of sections (model:, method:, ...), "
+                f"got {type(data).__name__}."
+            )
         try:
             return cls.from_dict(data)
         except ConfigError as exc:
@@ -143,8 +159,10 @@ class RunConfig:
     def load(cls, path: str | Path) -> RunConfig:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"Config file {str(path)!r} does not exist; write one with RunConfig().save(path) or "
-                              "`ft-jupyter config --default > run.yaml`.")
+            raise ConfigError(
+                f"Config file {str(path)!r} does not exist; write one with RunConfig().save(path) or "
+                "`ft-jupyter config --default > run.yaml`."
+            )
         return cls.from_yaml(path.read_text(encoding="utf-8"), source=str(path))
 
     # ---- edits ---------------------------------------------------------------------------------------------------
@@ -168,6 +186,18 @@ class RunConfig:
 
     def replace(self, **sections: Any) -> RunConfig:
         return dataclasses.replace(self, **sections)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """`--set section.field=value` arguments as the dict `RunConfig.with_overrides` takes; ConfigError on a pair
+    without '=' or a key."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r} must look like section.field=value, e.g. training.learning_rate=1e-4")
+        out[key.strip()] = value
+    return out
 
 
 def _parse_scalar(value: Any) -> Any:

@@ -18,8 +18,16 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used, with the field, the value and what is allowed."""
 
 
-def opt(default: Any, help: str, *, choices: tuple | None = None, low: float | None = None,
-        high: float | None = None, low_open: bool = False, factory: Any = None) -> Any:
+def opt(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    factory: Any = None,
+) -> Any:
     """Declare a config field with its help text and constraints (kept in dataclass metadata)."""
     meta = {"help": help, "choices": choices, "low": low, "high": high, "low_open": low_open}
     if factory is not None:
@@ -43,8 +51,7 @@ def _describe(meta: dict, tp: Any) -> str:
     if meta.get("choices"):
         return "one of " + ", ".join(repr(c) for c in meta["choices"])
     low, high = meta.get("low"), meta.get("high")
-    kind = {int: "an integer", float: "a number", bool: "true or false", str: "text",
-            tuple: "a list"}.get(tp, str(tp))
+    kind = {int: "an integer", float: "a number", bool: "true or false", str: "text", tuple: "a list"}.get(tp, str(tp))
     if low is not None and high is not None:
         left = ">" if meta.get("low_open") else "≥"
         return f"{kind} {left} {low:g} and ≤ {high:g}"
@@ -65,7 +72,16 @@ def coerce(section: str, f: dataclasses.Field, value: Any, hints: dict) -> Any:
         if tp is bool:
             if isinstance(value, bool):
                 return value
-            if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            if isinstance(value, str) and value.strip().lower() in (
+                "true",
+                "yes",
+                "on",
+                "1",
+                "false",
+                "no",
+                "off",
+                "0",
+            ):
                 return value.strip().lower() in ("true", "yes", "on", "1")
             raise TypeError
         if tp is int:

@@ -34,11 +34,15 @@ def load_bundled(name: str) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path.name}:{lineno}: invalid JSON ({exc.msg}); load {name!r} with "
-                                  "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows.") from None
+                raise ConfigError(
+                    f"{path.name}:{lineno}: invalid JSON ({exc.msg}); load {name!r} with "
+                    "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows."
+                ) from None
             if not isinstance(row, dict):
-                raise ConfigError(f"{path.name}:{lineno}: not a JSON object; load {name!r} with "
-                                  "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows.")
+                raise ConfigError(
+                    f"{path.name}:{lineno}: not a JSON object; load {name!r} with "
+                    "ft_jupyter.data.load.load_data(..., strict=False) to skip bad rows."
+                )
             rows.append(row)
     return rows
 

@@ -24,8 +24,8 @@ _NON_WORD = re.compile(r"[\W_]+")
 # A row this many times longer than the median row is almost never a real example (pasted logs, merged rows).
 OUTLIER_FACTOR = 8
 OUTLIER_MIN_CHARS = 1000
-IMBALANCE_NOTE = 3.0       # max/min label ratio worth mentioning
-IMBALANCE_WARN = 10.0      # ... and worth a training warning
+IMBALANCE_NOTE = 3.0  # max/min label ratio worth mentioning
+IMBALANCE_WARN = 10.0  # ... and worth a training warning
 
 
 def normalise(text: str) -> str:
@@ -39,40 +39,46 @@ def row_key(row: Row) -> str:
 
 
 def _joined(messages: tuple[dict[str, str], ...], normalised: list[str]) -> str:
-    return "\x1f".join(f"{m['role']}:{text}" for m, text in zip(messages, normalised))
+    # `messages` may be the prompt alone: it pairs with the start of the whole conversation's normalised texts.
+    return "\x1f".join(f"{m['role']}:{text}" for m, text in zip(messages, normalised, strict=False))
 
 
 @dataclass(frozen=True)
 class _Keys:
     """What the findings compare, computed once per row: normalising text is the slow part of the report."""
 
-    exact: str            # the row verbatim
-    near: str             # row_key(row)
-    prompt: str | None    # the normalised prompt; None when it holds no input (plain-text rows share an empty one)
-    answer: str           # the normalised answer
+    exact: str  # the row verbatim
+    near: str  # row_key(row)
+    prompt: str | None  # the normalised prompt; None when it holds no input (plain-text rows share an empty one)
+    answer: str  # the normalised answer
 
 
 def _keys(row: Row) -> _Keys:
     normalised = [normalise(m["content"]) for m in row.messages]
-    has_input = any(text for m, text in zip(row.prompt, normalised) if m["role"] != "system")
-    return _Keys(json.dumps(row.messages, sort_keys=True), _joined(row.messages, normalised),
-                 _joined(row.prompt, normalised) if has_input else None, normalised[-1])
+    has_input = any(text for m, text in zip(row.prompt, normalised, strict=False) if m["role"] != "system")
+    return _Keys(
+        json.dumps(row.messages, sort_keys=True),
+        _joined(row.messages, normalised),
+        _joined(row.prompt, normalised) if has_input else None,
+        normalised[-1],
+    )
 
 
 def _row_keys(rows: list[Row], progress: bool | None) -> list[_Keys]:
     from ft_jupyter.progress import progress_bar, tracked
 
-    with progress_bar(len(rows), "Cleaning report", unit="rows", progress=progress,
-                      min_total=PROGRESS_FROM_ROWS) as bar:
+    with progress_bar(
+        len(rows), "Cleaning report", unit="rows", progress=progress, min_total=PROGRESS_FROM_ROWS
+    ) as bar:
         return [_keys(row) for row in tracked(rows, bar)]
 
 
 @dataclass(frozen=True)
 class Finding:
-    step: str                          # one of CLEANING_STEPS
+    step: str  # one of CLEANING_STEPS
     title: str
     groups: tuple[tuple[int, ...], ...]  # related rows (indices into the rows given to clean_report), shown together
-    drop: tuple[int, ...]              # rows `apply_cleaning` removes for this step
+    drop: tuple[int, ...]  # rows `apply_cleaning` removes for this step
     advice: str
 
     @property
@@ -101,20 +107,34 @@ class CleaningReport:
 
     def warnings(self, dropped: tuple[str, ...] = ()) -> list[str]:
         """One sentence per finding that is present and not dropped, for the run log."""
-        out = [f"{f.title}: {f.count} rows ({_where_list(self.rows, f.drop)}). {f.advice} To remove them, add "
-               f"'{f.step}' to data.drop." for f in self.findings.values() if f.count and f.step not in dropped]
+        out = [
+            f"{f.title}: {f.count} rows ({_where_list(self.rows, f.drop)}). {f.advice} To remove them, add "
+            f"'{f.step}' to data.drop."
+            for f in self.findings.values()
+            if f.count and f.step not in dropped
+        ]
         if self.imbalance and self.imbalance >= IMBALANCE_WARN:
-            out.append(f"Labels are imbalanced {self.imbalance:.0f}:1 ({_counts_text(self.label_counts)}); the model "
-                       "may learn to predict the common label. Collect more of the rare ones or down-sample.")
+            out.append(
+                f"Labels are imbalanced {self.imbalance:.0f}:1 ({_counts_text(self.label_counts)}); the model "
+                "may learn to predict the common label. Collect more of the rare ones or down-sample."
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": len(self.rows),
             "clean": self.is_clean,
-            "findings": [{"step": f.step, "title": f.title, "count": f.count, "advice": f.advice,
-                          "groups": [[self.rows[i].where for i in g] for g in f.groups],
-                          "drop": [self.rows[i].where for i in f.drop]} for f in self.findings.values()],
+            "findings": [
+                {
+                    "step": f.step,
+                    "title": f.title,
+                    "count": f.count,
+                    "advice": f.advice,
+                    "groups": [[self.rows[i].where for i in g] for g in f.groups],
+                    "drop": [self.rows[i].where for i in f.drop],
+                }
+                for f in self.findings.values()
+            ],
             "label_counts": self.label_counts,
             "imbalance": self.imbalance,
             "median_chars": self.median_chars,
@@ -125,8 +145,9 @@ class CleaningReport:
         lines = [f"Cleaning report for {len(self.rows)} rows (median length {self.median_chars} characters)"]
         width = max(len(f.title) for f in self.findings.values())
         for f in self.findings.values():
-            lines.append(f"  {f.title:<{width}}  {f.count:>5} rows" + (f"   drop with data.drop: [{f.step}]"
-                                                                        if f.count else ""))
+            lines.append(
+                f"  {f.title:<{width}}  {f.count:>5} rows" + (f"   drop with data.drop: [{f.step}]" if f.count else "")
+            )
             if f.count:
                 lines.append(f"      {f.advice}")
             for group in f.groups[:max_groups]:
@@ -137,8 +158,11 @@ class CleaningReport:
             ratio = f", imbalance {self.imbalance:.1f}:1" if self.imbalance else ""
             lines.append(f"  Labels: {_counts_text(self.label_counts)}{ratio}")
         lines += [f"  Note: {n}" for n in self.notes]
-        lines.append("  Verdict: clean." if self.is_clean else
-                     "  Verdict: fix these in the file, or list the steps to drop in data.drop.")
+        lines.append(
+            "  Verdict: clean."
+            if self.is_clean
+            else "  Verdict: fix these in the file, or list the steps to drop in data.drop."
+        )
         return "\n".join(lines)
 
 
@@ -183,10 +207,20 @@ def _duplicates(keys: list[_Keys]) -> tuple[Finding, Finding]:
             near_groups.append(tuple(firsts))
             near_drop += [i for i in group if exact_of[i] != firsts[0]]
     return (
-        Finding("exact-duplicates", "Exact duplicates", exact_groups, tuple(i for g in exact_groups for i in g[1:]),
-                "Repeated rows weigh more in training and can leak into the test split."),
-        Finding("near-duplicates", "Near-duplicates", tuple(near_groups), tuple(sorted(near_drop)),
-                "Rows differing only in case, spacing or punctuation are the same example."),
+        Finding(
+            "exact-duplicates",
+            "Exact duplicates",
+            exact_groups,
+            tuple(i for g in exact_groups for i in g[1:]),
+            "Repeated rows weigh more in training and can leak into the test split.",
+        ),
+        Finding(
+            "near-duplicates",
+            "Near-duplicates",
+            tuple(near_groups),
+            tuple(sorted(near_drop)),
+            "Rows differing only in case, spacing or punctuation are the same example.",
+        ),
     )
 
 
@@ -196,15 +230,24 @@ def _contradictions(keys: list[_Keys]) -> Finding:
         if key.prompt is not None:
             by_prompt[key.prompt].append(i)
     groups = tuple(tuple(g) for g in by_prompt.values() if len({keys[i].answer for i in g}) > 1)
-    return Finding("contradictions", "Contradictions (same input, different answers)", groups,
-                   tuple(sorted(i for g in groups for i in g)),
-                   "The model cannot learn two answers to one input; keep the right one by hand, or drop all.")
+    return Finding(
+        "contradictions",
+        "Contradictions (same input, different answers)",
+        groups,
+        tuple(sorted(i for g in groups for i in g)),
+        "The model cannot learn two answers to one input; keep the right one by hand, or drop all.",
+    )
 
 
 def _empty_answers(keys: list[_Keys]) -> Finding:
     bad = tuple(i for i, key in enumerate(keys) if len(key.answer.replace(" ", "")) < 2)
-    return Finding("empty-answers", "Empty or near-empty answers", tuple((i,) for i in bad), bad,
-                   "An answer of a character or two (or punctuation only) teaches the model to say nothing.")
+    return Finding(
+        "empty-answers",
+        "Empty or near-empty answers",
+        tuple((i,) for i in bad),
+        bad,
+        "An answer of a character or two (or punctuation only) teaches the model to say nothing.",
+    )
 
 
 def _rare_labels(rows: list[Row], counts: dict[str, int] | None) -> Finding:
@@ -220,45 +263,64 @@ def _rare_labels(rows: list[Row], counts: dict[str, int] | None) -> Finding:
         close = difflib.get_close_matches(label.casefold(), [c.casefold() for c in common], n=1, cutoff=0.7)
         advice.append(f"{label!r} ({n}x)" + (f" looks like {close[0]!r}" if close else ""))
     drop = tuple(sorted(i for g in groups for i in g))
-    return Finding("rare-labels", "Rare labels (possible typos)", tuple(groups), drop,
-                   ("; ".join(advice) + ". " if advice else "") + "Fix the spelling, or drop labels too rare to learn.")
+    return Finding(
+        "rare-labels",
+        "Rare labels (possible typos)",
+        tuple(groups),
+        drop,
+        ("; ".join(advice) + ". " if advice else "") + "Fix the spelling, or drop labels too rare to learn.",
+    )
 
 
 def _length_outliers(rows: list[Row], median: float) -> Finding:
     limit = max(OUTLIER_FACTOR * median, OUTLIER_MIN_CHARS)
     bad = tuple(i for i, row in enumerate(rows) if _chars(row) > limit)
-    return Finding("length-outliers", f"Length outliers (> {limit:,.0f} characters)", tuple((i,) for i in bad), bad,
-                   f"Rows over {OUTLIER_FACTOR}x the median length are usually pasted logs or merged rows, and "
-                   "training cost grows with the longest rows.")
+    return Finding(
+        "length-outliers",
+        f"Length outliers (> {limit:,.0f} characters)",
+        tuple((i,) for i in bad),
+        bad,
+        f"Rows over {OUTLIER_FACTOR}x the median length are usually pasted logs or merged rows, and "
+        "training cost grows with the longest rows.",
+    )
 
 
 def _chars(row: Row) -> int:
     return sum(len(m["content"]) for m in row.messages)
 
 
-def clean_report(rows: list[Row], labels: tuple[str, ...] | None = None, *,
-                 progress: bool | None = None) -> CleaningReport:
+def clean_report(
+    rows: list[Row], labels: tuple[str, ...] | None = None, *, progress: bool | None = None
+) -> CleaningReport:
     """Every finding on `rows` (as loaded by load_data); indices in the report refer to this list. A progress bar
     shows from PROGRESS_FROM_ROWS rows on (progress=False hides it)."""
     median = statistics.median(_chars(r) for r in rows) if rows else 0
     counts = dict(Counter(r.label for r in rows if r.label is not None)) if labels else None
     keys = _row_keys(rows, progress)
     exact, near = _duplicates(keys)
-    findings = [exact, near, _contradictions(keys), _empty_answers(keys), _rare_labels(rows, counts),
-                _length_outliers(rows, median)]
+    findings = [
+        exact,
+        near,
+        _contradictions(keys),
+        _empty_answers(keys),
+        _rare_labels(rows, counts),
+        _length_outliers(rows, median),
+    ]
     assert tuple(f.step for f in findings) == CLEANING_STEPS
     rare = tuple(sorted({rows[g[0]].label for g in findings[4].groups}))
     report = CleaningReport(rows, {f.step: f for f in findings}, counts, round(median), rare)
     if report.imbalance and report.imbalance >= IMBALANCE_NOTE:
-        report.notes.append(f"labels are imbalanced {report.imbalance:.1f}:1; splits are stratified so every "
-                            "label appears in each, but consider collecting more of the rare ones.")
+        report.notes.append(
+            f"labels are imbalanced {report.imbalance:.1f}:1; splits are stratified so every "
+            "label appears in each, but consider collecting more of the rare ones."
+        )
     return report
 
 
 @dataclass(frozen=True)
 class CleaningResult:
     rows: list[Row]
-    removed: dict[str, int]     # rows each chosen step removed, in the order applied
+    removed: dict[str, int]  # rows each chosen step removed, in the order applied
 
     def to_text(self) -> str:
         steps = ", ".join(f"{step}: {n}" for step, n in self.removed.items()) or "nothing chosen"

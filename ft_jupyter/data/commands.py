@@ -21,17 +21,32 @@ USABLE, NOT_USABLE = 0, 2
 def _add_source_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="data file (.jsonl, .json, .csv, .parquet) or bundled dataset name")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="row format (default: detect)")
-    p.add_argument("--columns", action="append", default=[], metavar="SOURCE=TARGET",
-                   help="rename a column, e.g. --columns body=text --columns category=label")
+    p.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="SOURCE=TARGET",
+        help="rename a column, e.g. --columns body=text --columns category=label",
+    )
     p.add_argument("--system-prompt", help="system message added to every conversation that has none")
-    p.add_argument("--max-row-chars", type=int, default=DEFAULT_MAX_ROW_CHARS,
-                   help="rows longer than this many characters are rejected")
+    p.add_argument(
+        "--max-row-chars",
+        type=int,
+        default=DEFAULT_MAX_ROW_CHARS,
+        help="rows longer than this many characters are rejected",
+    )
 
 
 def _load(args: argparse.Namespace, strict: bool) -> LoadedData:
     pairs = tuple(c for arg in args.columns for c in arg.split(",") if c.strip())
-    return load_data(args.path, format=args.format, columns=columns_mapping(pairs), strict=strict,
-                     system_prompt=args.system_prompt, max_row_chars=args.max_row_chars)
+    return load_data(
+        args.path,
+        format=args.format,
+        columns=columns_mapping(pairs),
+        strict=strict,
+        system_prompt=args.system_prompt,
+        max_row_chars=args.max_row_chars,
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -44,9 +59,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         return NOT_USABLE
     report = clean_report(data.rows, data.labels)
     if args.json:
-        json.dump({"source": data.name, "format": data.format, "rows": data.total, "usable_rows": len(data.rows),
-                   "labels": data.labels, "problems": [p.to_dict() for p in data.problems],
-                   "cleaning": report.to_dict()}, sys.stdout, indent=1)
+        json.dump(
+            {
+                "source": data.name,
+                "format": data.format,
+                "rows": data.total,
+                "usable_rows": len(data.rows),
+                "labels": data.labels,
+                "problems": [p.to_dict() for p in data.problems],
+                "cleaning": report.to_dict(),
+            },
+            sys.stdout,
+            indent=1,
+        )
         print()
     else:
         print(data.summary())
@@ -57,11 +82,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     usable = bool(data.rows) and (args.lenient or not data.problems)
     if not args.json:
         if usable:
-            print(f"\nUsable: {len(data.rows)} rows" + (f" ({len(data.problems)} bad rows will be skipped)"
-                                                        if data.problems else "") + ".")
+            print(
+                f"\nUsable: {len(data.rows)} rows"
+                + (f" ({len(data.problems)} bad rows will be skipped)" if data.problems else "")
+                + "."
+            )
         else:
-            print(f"\nNot usable as it is: fix the {len(data.problems)} rows listed above, or skip them with "
-                  "--lenient here and data.strict: false in the run config.")
+            print(
+                f"\nNot usable as it is: fix the {len(data.problems)} rows listed above, or skip them with "
+                "--lenient here and data.strict: false in the run config."
+            )
     if usable and args.model:
         _print_lengths(args, data)
     return USABLE if usable else NOT_USABLE
@@ -123,8 +153,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     data = _load(args, strict=True)  # DataError (→ exit 2, nothing written) at the first bad row
     rows, problems = _converted_rows(data, args.to)
     if problems:
-        raise DataError(problems, f"{data.name}: {len(problems)} rows cannot be written as {args.to}; nothing was "
-                                  "written:")
+        raise DataError(
+            problems, f"{data.name}: {len(problems)} rows cannot be written as {args.to}; nothing was written:"
+        )
     _write_atomically(out, rows)
     print(f"Wrote {len(rows)} rows ({data.format} → {args.to}) to {out}")
     return USABLE

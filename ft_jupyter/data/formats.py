@@ -22,10 +22,28 @@ REQUIRED = {
     "classification": ("text", "label"),
     "text": ("text",),
 }
-FIELDS = ("messages", "conversations", "instruction", "input", "output", "system", "prompt", "completion", "text",
-          "label", "id")
-_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                   "bot": "assistant", "model": "assistant"}
+FIELDS = (
+    "messages",
+    "conversations",
+    "instruction",
+    "input",
+    "output",
+    "system",
+    "prompt",
+    "completion",
+    "text",
+    "label",
+    "id",
+)
+_SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+}
 
 
 class RowError(ConfigError):
@@ -42,10 +60,12 @@ def detect_format(row: dict[str, Any]) -> str:
     for fmt in ("messages", "sharegpt", "alpaca", "prompt-completion", "classification", "text"):
         if set(REQUIRED[fmt]) <= keys:
             return fmt
-    raise ConfigError(f"Cannot tell the format of a row with keys {sorted(keys)}; expected one of: messages, "
-                      "conversations (ShareGPT), instruction/input/output (Alpaca), prompt/completion, text/label "
-                      "(classification) or text. Set data.format, rename the columns, or map them with data.columns "
-                      "(e.g. body=text, category=label).")
+    raise ConfigError(
+        f"Cannot tell the format of a row with keys {sorted(keys)}; expected one of: messages, "
+        "conversations (ShareGPT), instruction/input/output (Alpaca), prompt/completion, text/label "
+        "(classification) or text. Set data.format, rename the columns, or map them with data.columns "
+        "(e.g. body=text, category=label)."
+    )
 
 
 def detect_dataset_format(rows: list[dict[str, Any]]) -> str:
@@ -74,21 +94,24 @@ def _field(row: dict[str, Any], name: str, kinds: tuple[type, ...] = (str,), *, 
     if name not in row or row[name] is None:
         if optional:
             return None
-        raise RowError(f"is missing the field {name!r} (fields present: {', '.join(sorted(row)) or 'none'}).",
-                       f"Add {name!r}, or map a column to it with data.columns.", "missing-field")
+        raise RowError(
+            f"is missing the field {name!r} (fields present: {', '.join(sorted(row)) or 'none'}).",
+            f"Add {name!r}, or map a column to it with data.columns.",
+            "missing-field",
+        )
     value = row[name]
     if list in kinds and isinstance(value, str) and value.lstrip().startswith("["):
         try:  # CSV cells hold nested lists as JSON text
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise RowError(f"field {name!r} holds invalid JSON ({exc.msg}).", "Store the list as valid JSON.",
-                           "invalid-json") from None
+            raise RowError(
+                f"field {name!r} holds invalid JSON ({exc.msg}).", "Store the list as valid JSON.", "invalid-json"
+            ) from None
     if str in kinds and isinstance(value, (int, float)) and not isinstance(value, bool) and len(kinds) == 1:
         value = str(value)  # numeric labels from CSV/Parquet are fine as text
     if not isinstance(value, kinds):
         want = " or ".join({str: "text", list: "a list of messages"}.get(k, k.__name__) for k in kinds)
-        raise RowError(f"field {name!r} is {type(value).__name__}, not {want}.", f"Make {name!r} {want}.",
-                       "wrong-type")
+        raise RowError(f"field {name!r} is {type(value).__name__}, not {want}.", f"Make {name!r} {want}.", "wrong-type")
     return value
 
 
@@ -96,8 +119,11 @@ def _message_list(items: list, role_key: str, content_key: str, field: str) -> l
     out = []
     for i, m in enumerate(items):
         if not isinstance(m, dict) or role_key not in m or content_key not in m:
-            raise RowError(f"{field}[{i}] is not an object with {role_key!r} and {content_key!r}.",
-                           f'Write each message as {{"{role_key}": ..., "{content_key}": ...}}.', "bad-message")
+            raise RowError(
+                f"{field}[{i}] is not an object with {role_key!r} and {content_key!r}.",
+                f'Write each message as {{"{role_key}": ..., "{content_key}": ...}}.',
+                "bad-message",
+            )
         role = m[role_key]
         if role_key == "from":
             role = _SHAREGPT_ROLES.get(str(role).lower(), role)
@@ -105,8 +131,9 @@ def _message_list(items: list, role_key: str, content_key: str, field: str) -> l
     return out
 
 
-def to_messages(row: dict[str, Any], fmt: str, *, instruction: str | None = None,
-                system_prompt: str | None = None) -> list[dict[str, Any]]:
+def to_messages(
+    row: dict[str, Any], fmt: str, *, instruction: str | None = None, system_prompt: str | None = None
+) -> list[dict[str, Any]]:
     """Convert one row of format `fmt` to a list of {role, content} messages; RowError names a missing field."""
     if fmt == "messages":
         messages = _message_list(_field(row, "messages", (list,)), "role", "content", "messages")
@@ -116,14 +143,22 @@ def to_messages(row: dict[str, Any], fmt: str, *, instruction: str | None = None
         user, extra = _field(row, "instruction"), _field(row, "input", optional=True)
         system = _field(row, "system", optional=True)
         messages = [{"role": "system", "content": system}] if system else []
-        messages += [{"role": "user", "content": f"{user}\n\n{extra}" if extra else user},
-                     {"role": "assistant", "content": _field(row, "output")}]
+        messages += [
+            {"role": "user", "content": f"{user}\n\n{extra}" if extra else user},
+            {"role": "assistant", "content": _field(row, "output")},
+        ]
     elif fmt == "prompt-completion":
         prompt, completion = _field(row, "prompt", (str, list)), _field(row, "completion", (str, list))
-        prompt = _message_list(prompt, "role", "content", "prompt") if isinstance(prompt, list) else \
-            [{"role": "user", "content": prompt}]
-        completion = _message_list(completion, "role", "content", "completion") if isinstance(completion, list) \
+        prompt = (
+            _message_list(prompt, "role", "content", "prompt")
+            if isinstance(prompt, list)
+            else [{"role": "user", "content": prompt}]
+        )
+        completion = (
+            _message_list(completion, "role", "content", "completion")
+            if isinstance(completion, list)
             else [{"role": "assistant", "content": completion}]
+        )
         messages = prompt + completion
     elif fmt == "classification":
         if instruction is None:
@@ -132,8 +167,10 @@ def to_messages(row: dict[str, Any], fmt: str, *, instruction: str | None = None
         for name, value in (("text", text), ("label", label)):
             if not value.strip():
                 raise RowError(f"field {name!r} is empty.", f"Fill in the {name} or drop the row.", "empty-content")
-        messages = [{"role": "user", "content": classification_prompt(text, instruction)},
-                    {"role": "assistant", "content": label}]
+        messages = [
+            {"role": "user", "content": classification_prompt(text, instruction)},
+            {"role": "assistant", "content": label},
+        ]
     elif fmt == "text":
         # Plain text has no prompt: the whole text is the answer to an empty turn.
         messages = [{"role": "user", "content": ""}, {"role": "assistant", "content": _field(row, "text")}]
@@ -150,9 +187,12 @@ def messages_to_alpaca(messages: list[dict[str, str]]) -> dict[str, str]:
     turns = [m for m in messages if m["role"] != "system"]
     single_turn = len(turns) == 2 and turns[0]["role"] == "user" and turns[1]["role"] == "assistant"
     if len(system) > 1 or (system and messages[0]["role"] != "system") or not single_turn:
-        raise RowError(f"is a conversation of {len(messages)} messages; only single-turn ones (optional system, one "
-                       "user, one assistant message) convert to Alpaca.", "Convert to messages instead.",
-                       "not-single-turn")
+        raise RowError(
+            f"is a conversation of {len(messages)} messages; only single-turn ones (optional system, one "
+            "user, one assistant message) convert to Alpaca.",
+            "Convert to messages instead.",
+            "not-single-turn",
+        )
     instruction, _, rest = turns[0]["content"].partition("\n\n")
     if not instruction or not rest:
         # Splitting here would not survive the way back; keep the prompt whole.

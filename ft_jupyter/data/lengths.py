@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-ROUND_TO = 32          # recommended lengths are multiples of this (friendly to kernels and to people)
-OUTLIER_RATIO = 1.5    # a max this far above the 99th percentile is a few outlier rows, not what the data needs
+ROUND_TO = 32  # recommended lengths are multiples of this (friendly to kernels and to people)
+OUTLIER_RATIO = 1.5  # a max this far above the 99th percentile is a few outlier rows, not what the data needs
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class RowLength:
     where: str
     tokens: int
     answer_start: int  # index of the first loss-carrying token (len(tokens) if none)
-    answer_end: int    # one past the last loss-carrying token
+    answer_end: int  # one past the last loss-carrying token
 
 
 def percentile(values: list[int], q: float) -> int:
@@ -43,8 +43,14 @@ class LengthStats:
         values = self.lengths(split)
         if not values:
             return {}
-        return {"min": min(values), "p50": percentile(values, 50), "p90": percentile(values, 90),
-                "p95": percentile(values, 95), "p99": percentile(values, 99), "max": max(values)}
+        return {
+            "min": min(values),
+            "p50": percentile(values, 50),
+            "p90": percentile(values, 90),
+            "p95": percentile(values, 95),
+            "p99": percentile(values, 99),
+            "max": max(values),
+        }
 
     def histogram(self, bins: int = 20) -> dict[str, Any]:
         """Shared bin edges and per-split counts, ready for a bar chart."""
@@ -64,9 +70,11 @@ class LengthStats:
         """Per split: rows longer than max_length, rows whose answer is cut, rows left with no loss at all."""
         out = {}
         for name, rows in self.splits.items():
-            out[name] = {"truncated": sum(r.tokens > max_length for r in rows),
-                         "answer_cut": sum(r.answer_end > max_length for r in rows),
-                         "no_loss_left": sum(r.answer_start >= max_length for r in rows)}
+            out[name] = {
+                "truncated": sum(r.tokens > max_length for r in rows),
+                "answer_cut": sum(r.answer_end > max_length for r in rows),
+                "no_loss_left": sum(r.answer_start >= max_length for r in rows),
+            }
         return out
 
     def recommend(self) -> int:
@@ -78,9 +86,13 @@ class LengthStats:
         return max(ROUND_TO, math.ceil(need / ROUND_TO) * ROUND_TO)
 
     def to_dict(self, max_length: int | None = None) -> dict[str, Any]:
-        out = {"splits": {name: self.percentiles(name) | {"rows": len(rows)} for name, rows in self.splits.items()},
-               "all": self.percentiles(), "histogram": self.histogram(), "recommended_max_length": self.recommend(),
-               "notes": self.notes}
+        out = {
+            "splits": {name: self.percentiles(name) | {"rows": len(rows)} for name, rows in self.splits.items()},
+            "all": self.percentiles(),
+            "histogram": self.histogram(),
+            "recommended_max_length": self.recommend(),
+            "notes": self.notes,
+        }
         if max_length is not None:
             out["max_length"] = max_length
             out["truncation"] = self.truncated(max_length)
@@ -91,16 +103,22 @@ class LengthStats:
         for name, rows in self.splits.items():
             if rows:
                 p = self.percentiles(name)
-                lines.append(f"  {name:<10} {len(rows):>6} " + " ".join(f"{p[k]:>6}" for k in
-                                                                          ("min", "p50", "p90", "p95", "p99", "max")))
+                lines.append(
+                    f"  {name:<10} {len(rows):>6} "
+                    + " ".join(f"{p[k]:>6}" for k in ("min", "p50", "p90", "p95", "p99", "max"))
+                )
         rec = self.recommend()
-        lines.append(f"  Recommended max_seq_len: {rec} (fits {self._share_fitting(rec):.1%} of rows whole; cost grows "
-                     "with length, so cap at what the data needs)")
+        lines.append(
+            f"  Recommended max_seq_len: {rec} (fits {self._share_fitting(rec):.1%} of rows whole; cost grows "
+            "with length, so cap at what the data needs)"
+        )
         if max_length is not None:
             cut = self.truncated(max_length)
             total = {k: sum(c[k] for c in cut.values()) for k in ("truncated", "answer_cut", "no_loss_left")}
-            lines.append(f"  With max_seq_len {max_length}: {total['truncated']} rows truncated, {total['answer_cut']} "
-                         f"lose part of their answer, {total['no_loss_left']} lose all of it (dropped by the trainer)")
+            lines.append(
+                f"  With max_seq_len {max_length}: {total['truncated']} rows truncated, {total['answer_cut']} "
+                f"lose part of their answer, {total['no_loss_left']} lose all of it (dropped by the trainer)"
+            )
         return "\n".join(lines + [f"  Note: {n}" for n in self.notes])
 
     def _share_fitting(self, max_length: int) -> float:
@@ -118,12 +136,14 @@ def _row_length(tokenizer, template: str | None, example) -> RowLength:
     else:
         ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
         loss = list(range(len(ids)))
-    return RowLength(getattr(example, "where", ""), len(ids), loss[0] if loss else len(ids),
-                     loss[-1] + 1 if loss else len(ids))
+    return RowLength(
+        getattr(example, "where", ""), len(ids), loss[0] if loss else len(ids), loss[-1] + 1 if loss else len(ids)
+    )
 
 
-def length_stats(tokenizer, splits: dict[str, list], template: str | None = None, *,
-                 progress: bool | None = None) -> LengthStats:
+def length_stats(
+    tokenizer, splits: dict[str, list], template: str | None = None, *, progress: bool | None = None
+) -> LengthStats:
     """Token lengths of every row of every split (PreparedData.splits() or any {name: [Example or Row]}).
 
     `template`: the training template (with generation markers) to locate the answers; without one, lengths are
@@ -135,8 +155,9 @@ def length_stats(tokenizer, splits: dict[str, list], template: str | None = None
 
     total = sum(len(rows) for rows in splits.values())
     with progress_bar(total, "Token lengths", unit="rows", progress=progress, min_total=PROGRESS_FROM_ROWS) as bar:
-        return LengthStats({name: [_row_length(tokenizer, template, ex) for ex in tracked(rows, bar)]
-                            for name, rows in splits.items()})
+        return LengthStats(
+            {name: [_row_length(tokenizer, template, ex) for ex in tracked(rows, bar)] for name, rows in splits.items()}
+        )
 
 
 def truncation_warning(stats: LengthStats, max_length: int) -> str:
@@ -144,6 +165,8 @@ def truncation_warning(stats: LengthStats, max_length: int) -> str:
     cut = stats.truncated(max_length).get("train", {})
     if not cut or not cut["answer_cut"]:
         return ""
-    return (f"training.max_seq_len = {max_length} cuts the answer of {cut['answer_cut']} training rows"
-            + (f" ({cut['no_loss_left']} lose all of it and are dropped)" if cut["no_loss_left"] else "")
-            + f". The data needs {stats.recommend()} tokens; raise max_seq_len or shorten those rows.")
+    return (
+        f"training.max_seq_len = {max_length} cuts the answer of {cut['answer_cut']} training rows"
+        + (f" ({cut['no_loss_left']} lose all of it and are dropped)" if cut["no_loss_left"] else "")
+        + f". The data needs {stats.recommend()} tokens; raise max_seq_len or shorten those rows."
+    )

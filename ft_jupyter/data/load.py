@@ -48,9 +48,9 @@ class LoadedData:
     name: str
     format: str
     rows: list[Row]
-    problems: list[Problem]          # one per rejected row, in file order
-    total: int                       # rows seen, rejected ones included
-    labels: tuple[str, ...] | None   # set for classification-style data
+    problems: list[Problem]  # one per rejected row, in file order
+    total: int  # rows seen, rejected ones included
+    labels: tuple[str, ...] | None  # set for classification-style data
     instruction: str | None
 
     @property
@@ -65,8 +65,11 @@ class LoadedData:
 
 
 def _strict_error(name: str, problem: Problem) -> DataError:
-    return DataError([problem], f"{name}: this data cannot be used as it is. First problem (fix it, or set "
-                                "data.strict: false to skip bad rows and see a report of every one):")
+    return DataError(
+        [problem],
+        f"{name}: this data cannot be used as it is. First problem (fix it, or set "
+        "data.strict: false to skip bad rows and see a report of every one):",
+    )
 
 
 def infer_labels(answers: list[str]) -> tuple[str, ...] | None:
@@ -79,9 +82,16 @@ def infer_labels(answers: list[str]) -> tuple[str, ...] | None:
     return tuple(sorted(distinct))
 
 
-def load_data(source: Any, *, format: str = "auto", columns: dict[str, str] | None = None,
-              instruction: str | None = None, system_prompt: str | None = None, strict: bool = True,
-              max_row_chars: int = DEFAULT_MAX_ROW_CHARS) -> LoadedData:
+def load_data(
+    source: Any,
+    *,
+    format: str = "auto",
+    columns: dict[str, str] | None = None,
+    instruction: str | None = None,
+    system_prompt: str | None = None,
+    strict: bool = True,
+    max_row_chars: int = DEFAULT_MAX_ROW_CHARS,
+) -> LoadedData:
     """Rows of `source` as validated conversations. Strict: DataError at the first problem; lenient: skip and report."""
     records = read_records(source, columns)
     name = describe_source(source)
@@ -92,8 +102,13 @@ def load_data(source: Any, *, format: str = "auto", columns: dict[str, str] | No
         raise DataError(records.problems, f"{name}: no usable rows{why}")
     fmt = format if format != "auto" else detect_dataset_format([r.data for r in records.records])
     if fmt == "classification" and instruction is None:
-        labels = sorted({str(r.data["label"]) for r in records.records
-                         if isinstance(r.data.get("label"), (str, int)) and str(r.data["label"]).strip()})
+        labels = sorted(
+            {
+                str(r.data["label"])
+                for r in records.records
+                if isinstance(r.data.get("label"), (str, int)) and str(r.data["label"]).strip()
+            }
+        )
         instruction = default_instruction(tuple(labels))
     rows, problems = [], list(records.problems)
     for record in records.records:
@@ -110,12 +125,14 @@ def load_data(source: Any, *, format: str = "auto", columns: dict[str, str] | No
     labels = _labels(rows, fmt)
     if labels and fmt != "classification":
         rows = [Row(r.where, r.messages, r.answer, r.source, r.line) for r in rows]
-    return LoadedData(name, fmt, rows, problems, records.total, labels,
-                      instruction if fmt == "classification" else None)
+    return LoadedData(
+        name, fmt, rows, problems, records.total, labels, instruction if fmt == "classification" else None
+    )
 
 
-def _convert(record: Record, fmt: str, instruction: str | None, system_prompt: str | None,
-             max_row_chars: int) -> Row | Problem:
+def _convert(
+    record: Record, fmt: str, instruction: str | None, system_prompt: str | None, max_row_chars: int
+) -> Row | Problem:
     try:
         messages = to_messages(record.data, fmt, instruction=instruction, system_prompt=system_prompt)
     except RowError as exc:
@@ -149,6 +166,12 @@ def columns_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
 
 def load_for_config(config: DataConfig, source: Any = None) -> LoadedData:
     """`load_data` with the settings of a DataConfig (source defaults to config.dataset)."""
-    return load_data(config.dataset if source is None else source, format=config.format,
-                     columns=columns_mapping(config.columns), instruction=config.instruction,
-                     system_prompt=config.system_prompt, strict=config.strict, max_row_chars=config.max_row_chars)
+    return load_data(
+        config.dataset if source is None else source,
+        format=config.format,
+        columns=columns_mapping(config.columns),
+        instruction=config.instruction,
+        system_prompt=config.system_prompt,
+        strict=config.strict,
+        max_row_chars=config.max_row_chars,
+    )

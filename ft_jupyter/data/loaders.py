@@ -18,20 +18,26 @@ from typing import Any
 from ft_jupyter.data.bundled import BUNDLED, bundled_path
 from ft_jupyter.data.problems import DataError, Problem
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet",
-            ".pq": "parquet"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass(frozen=True)
 class Record:
-    where: str                 # "emails.jsonl:12" or "row 12"
+    where: str  # "emails.jsonl:12" or "row 12"
     data: dict[str, Any]
-    line: int = 0              # the line (files) or row index (in-memory, Parquet), for ordering
+    line: int = 0  # the line (files) or row index (in-memory, Parquet), for ordering
 
 
 @dataclass
 class RecordSet:
-    name: str                  # what to call the source in messages: a file name or "in-memory rows"
+    name: str  # what to call the source in messages: a file name or "in-memory rows"
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -62,8 +68,11 @@ def read_records(source: Any, columns: dict[str, str] | None = None) -> RecordSe
     elif type(source).__name__ == "Dataset" and hasattr(source, "to_list"):
         result = _read_list(source.to_list(), "Dataset")
     else:
-        raise DataError([], f"Cannot read data from a {type(source).__name__}; give a file path, a bundled dataset "
-                            f"name ({', '.join(BUNDLED)}), a list of dicts, a pandas DataFrame or a datasets.Dataset.")
+        raise DataError(
+            [],
+            f"Cannot read data from a {type(source).__name__}; give a file path, a bundled dataset "
+            f"name ({', '.join(BUNDLED)}), a list of dicts, a pandas DataFrame or a datasets.Dataset.",
+        )
     if columns:
         _rename_columns(result, columns)
     return result
@@ -74,16 +83,22 @@ def _resolve_path(source: str | Path) -> Path:
         return bundled_path(str(source))
     path = Path(source).expanduser()
     if not path.is_file():
-        raise DataError([], f"Data file {str(path)!r} does not exist. Give a JSONL, JSON, CSV or Parquet file path, "
-                            f"or one of the bundled datasets: {', '.join(BUNDLED)}.")
+        raise DataError(
+            [],
+            f"Data file {str(path)!r} does not exist. Give a JSONL, JSON, CSV or Parquet file path, "
+            f"or one of the bundled datasets: {', '.join(BUNDLED)}.",
+        )
     return path
 
 
 def _read_path(path: Path) -> RecordSet:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
-        raise DataError([], f"{path}: unknown file type {path.suffix or '(no suffix)'!r}; use .jsonl, .json, .csv or "
-                            ".parquet (rename the file if its content is one of those).")
+        raise DataError(
+            [],
+            f"{path}: unknown file type {path.suffix or '(no suffix)'!r}; use .jsonl, .json, .csv or "
+            ".parquet (rename the file if its content is one of those).",
+        )
     if kind == "parquet":
         return _read_parquet(path)
     raw = path.read_bytes()
@@ -94,10 +109,14 @@ def _read_path(path: Path) -> RecordSet:
 
 
 def _utf8_problem(where: str, exc: UnicodeDecodeError, offset_in_line: int, line: int) -> Problem:
-    bad = exc.object[exc.start:exc.start + 1].hex().upper()
-    return Problem(where, f"is not valid UTF-8 (byte 0x{bad} at column {offset_in_line + 1}).",
-                   "Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in > out`, or 'Save as UTF-8').",
-                   "not-utf8", line)
+    bad = exc.object[exc.start : exc.start + 1].hex().upper()
+    return Problem(
+        where,
+        f"is not valid UTF-8 (byte 0x{bad} at column {offset_in_line + 1}).",
+        "Re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 in > out`, or 'Save as UTF-8').",
+        "not-utf8",
+        line,
+    )
 
 
 def _decode_whole(path: Path, raw: bytes) -> str:
@@ -129,9 +148,15 @@ def _read_jsonl(path: Path, raw: bytes) -> RecordSet:
             out.problems.append(_json_problem(where, exc, lineno, jsonl=True))
             continue
         if not isinstance(row, dict):
-            out.problems.append(Problem(where, f"is a JSON {_json_type(row)}, not an object.",
-                                        'Each line must be one object such as {"text": ..., "label": ...}.',
-                                        "wrong-type", lineno))
+            out.problems.append(
+                Problem(
+                    where,
+                    f"is a JSON {_json_type(row)}, not an object.",
+                    'Each line must be one object such as {"text": ..., "label": ...}.',
+                    "wrong-type",
+                    lineno,
+                )
+            )
             continue
         out.records.append(Record(where, row, lineno))
     return out
@@ -139,18 +164,22 @@ def _read_jsonl(path: Path, raw: bytes) -> RecordSet:
 
 def _json_type(value: Any) -> str:
     return {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__)
+        type(value), "null" if value is None else type(value).__name__
+    )
 
 
 def _json_problem(where: str, exc: json.JSONDecodeError, line: int, jsonl: bool) -> Problem:
     hint = "Each line must be one complete JSON object; look for a missing quote, comma or brace."
     text = exc.doc.lstrip()
-    if text.startswith("{'") or text.startswith("['"):
+    if text.startswith(("{'", "['")):
         hint = "This looks like a Python dict (single quotes); write JSON with double quotes (json.dumps does)."
-    elif exc.msg.startswith("Unterminated string") or exc.msg.startswith("Expecting ',' delimiter") and \
-            exc.pos >= len(exc.doc.rstrip()):
+    elif (
+        exc.msg.startswith("Unterminated string")
+        or exc.msg.startswith("Expecting ',' delimiter")
+        and exc.pos >= len(exc.doc.rstrip())
+    ):
         hint = "The line ends mid-value: it looks cut off. Restore the rest of the row or delete the line."
-    elif exc.msg.startswith("Expecting property name") and exc.doc[:exc.pos].rstrip().endswith(","):
+    elif exc.msg.startswith("Expecting property name") and exc.doc[: exc.pos].rstrip().endswith(","):
         hint = "A trailing comma before '}' is not allowed in JSON: remove it."
     elif jsonl and exc.msg == "Extra data":
         hint = "Two JSON values on one line: put each object on its own line."
@@ -182,9 +211,15 @@ def _read_json(path: Path, text: str) -> RecordSet:
         if isinstance(row, dict):
             out.records.append(Record(f"{path.name}:{line}", row, line))
         else:
-            out.problems.append(Problem(f"{path.name}:{line}", f"is a JSON {_json_type(row)}, not an object.",
-                                        "Every element of the array must be an object (one row).", "wrong-type",
-                                        line))
+            out.problems.append(
+                Problem(
+                    f"{path.name}:{line}",
+                    f"is a JSON {_json_type(row)}, not an object.",
+                    "Every element of the array must be an object (one row).",
+                    "wrong-type",
+                    line,
+                )
+            )
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos = _skip_ws(text, pos + 1)
@@ -205,8 +240,9 @@ def _top_level_problem(path: Path, value: Any) -> Problem:
             fix += f" The rows seem to be under the key {lists[0]!r}: save that list on its own."
         elif len(value) > 0:
             fix += " If the file holds one object per line, name it .jsonl."
-    return Problem(f"{path.name}:1", f"the top level is a JSON {_json_type(value)}, not an array of rows.", fix,
-                   "wrong-type", 1)
+    return Problem(
+        f"{path.name}:1", f"the top level is a JSON {_json_type(value)}, not an array of rows.", fix, "wrong-type", 1
+    )
 
 
 def _read_csv(path: Path, text: str) -> RecordSet:
@@ -225,11 +261,17 @@ def _read_csv(path: Path, text: str) -> RecordSet:
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            out.problems.append(Problem(where, f"has {len(values)} fields but the header has {len(header)} "
-                                        f"({', '.join(header)}).", "Quote fields that contain commas or newlines.",
-                                        "wrong-field-count", line))
+            out.problems.append(
+                Problem(
+                    where,
+                    f"has {len(values)} fields but the header has {len(header)} ({', '.join(header)}).",
+                    "Quote fields that contain commas or newlines.",
+                    "wrong-field-count",
+                    line,
+                )
+            )
             continue
-        out.records.append(Record(where, dict(zip(header, values)), line))
+        out.records.append(Record(where, dict(zip(header, values, strict=True)), line))
     return out
 
 
@@ -243,8 +285,16 @@ def _read_parquet(path: Path) -> RecordSet:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError([Problem(path.name, f"cannot be read as Parquet ({exc}).",
-                                 "Check that the file is a complete Parquet file.", "invalid-parquet")]) from None
+        raise DataError(
+            [
+                Problem(
+                    path.name,
+                    f"cannot be read as Parquet ({exc}).",
+                    "Check that the file is a complete Parquet file.",
+                    "invalid-parquet",
+                )
+            ]
+        ) from None
     # Parquet has no lines; the row number (from 1) is what a dataframe viewer shows next to the row.
     return RecordSet(str(path), [Record(f"{path.name} row {i}", row, i) for i, row in enumerate(rows, 1)])
 
@@ -256,8 +306,15 @@ def _read_list(rows: list, kind: str = "list") -> RecordSet:
         if isinstance(row, dict):
             out.records.append(Record(where, row, i))
         else:
-            out.problems.append(Problem(where, f"is a {type(row).__name__}, not a dict.",
-                                        "Give one dict per row, e.g. {'text': ..., 'label': ...}.", "wrong-type", i))
+            out.problems.append(
+                Problem(
+                    where,
+                    f"is a {type(row).__name__}, not a dict.",
+                    "Give one dict per row, e.g. {'text': ..., 'label': ...}.",
+                    "wrong-type",
+                    i,
+                )
+            )
     return out
 
 
@@ -278,8 +335,11 @@ def _rename_columns(result: RecordSet, columns: dict[str, str]) -> None:
     present = set().union(*(r.data.keys() for r in result.records)) if result.records else set()
     missing = [src for src in columns if src not in present]
     if missing and result.records:
-        raise DataError([], f"{Path(result.name).name}: data.columns maps {', '.join(map(repr, missing))}, but no row "
-                            f"has such a column (columns found: {', '.join(sorted(present))}). Fix the mapping.")
+        raise DataError(
+            [],
+            f"{Path(result.name).name}: data.columns maps {', '.join(map(repr, missing))}, but no row "
+            f"has such a column (columns found: {', '.join(sorted(present))}). Fix the mapping.",
+        )
     renamed = []
     for record in result.records:
         # Mapped columns win over an unmapped column that already has the target name.

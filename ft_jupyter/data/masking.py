@@ -20,8 +20,8 @@ _CUT_STYLE = "background:#f8e0e0;color:#999999;text-decoration:line-through"
 class MaskedToken:
     id: int
     text: str
-    loss: bool          # carries loss (its label is the token id, not -100)
-    cut: bool = False   # beyond max_length: truncated away before training
+    loss: bool  # carries loss (its label is the token id, not -100)
+    cut: bool = False  # beyond max_length: truncated away before training
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,27 @@ class MaskingView:
         for t in self.tokens:
             style = _CUT_STYLE if t.cut else _LOSS_STYLE if t.loss else _NO_LOSS_STYLE
             text = html.escape(t.text).replace("\n", "↵\n") or "&#8203;"
-            spans.append(f'<span class="jp-ft-token" style="{style};padding:0 1px;margin:0 1px 0 0;'
-                         f'border-radius:2px" title="id {t.id}{", loss" if t.loss else ", -100"}">{text}</span>')
-        warning = (f'<div style="color:#a00000;font-weight:bold;margin-top:4px">⚠ {html.escape(self.warning)}'
-                   "</div>" if self.warning else "")
-        legend = (f'<div style="margin-top:4px;font-size:90%"><span style="{_LOSS_STYLE}">carries loss</span> '
-                  f'<span style="{_NO_LOSS_STYLE}">masked (-100)</span> '
-                  f'<span style="{_CUT_STYLE}">cut off by max_length</span> — {html.escape(self.summary())}</div>')
-        return ('<div class="jp-ft-masking" style="font-family:monospace;line-height:1.9;white-space:pre-wrap">'
-                + "".join(spans) + "</div>" + legend + warning)
+            spans.append(
+                f'<span class="jp-ft-token" style="{style};padding:0 1px;margin:0 1px 0 0;'
+                f'border-radius:2px" title="id {t.id}{", loss" if t.loss else ", -100"}">{text}</span>'
+            )
+        warning = (
+            f'<div style="color:#a00000;font-weight:bold;margin-top:4px">⚠ {html.escape(self.warning)}</div>'
+            if self.warning
+            else ""
+        )
+        legend = (
+            f'<div style="margin-top:4px;font-size:90%"><span style="{_LOSS_STYLE}">carries loss</span> '
+            f'<span style="{_NO_LOSS_STYLE}">masked (-100)</span> '
+            f'<span style="{_CUT_STYLE}">cut off by max_length</span> — {html.escape(self.summary())}</div>'
+        )
+        return (
+            '<div class="jp-ft-masking" style="font-family:monospace;line-height:1.9;white-space:pre-wrap">'
+            + "".join(spans)
+            + "</div>"
+            + legend
+            + warning
+        )
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -90,8 +102,9 @@ class MaskingView:
         return self.to_text()
 
 
-def masking_view(tokenizer, messages, *, template: str | None = None, max_length: int | None = None,
-                 assistant_only_loss: bool = True) -> MaskingView:
+def masking_view(
+    tokenizer, messages, *, template: str | None = None, max_length: int | None = None, assistant_only_loss: bool = True
+) -> MaskingView:
     """Tokens of one conversation with their loss mask, as TRL builds it (truncation keeps the start)."""
     from ft_jupyter.data.templates import original_template, training_template
 
@@ -101,23 +114,34 @@ def masking_view(tokenizer, messages, *, template: str | None = None, max_length
         ids, mask = assistant_mask(tokenizer, template, messages)
     else:
         template = template or original_template(tokenizer)
-        ids = list(tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True,
-                                                 return_dict=True)["input_ids"])
+        ids = list(
+            tokenizer.apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
         mask = [1] * len(ids)
-    tokens = tuple(MaskedToken(i, tokenizer.decode([i]), bool(m), max_length is not None and n >= max_length)
-                   for n, (i, m) in enumerate(zip(ids, mask)))
+    tokens = tuple(
+        MaskedToken(i, tokenizer.decode([i]), bool(m), max_length is not None and n >= max_length)
+        for n, (i, m) in enumerate(zip(ids, mask, strict=True))
+    )
     return MaskingView(tokens, max_length, _warning(tokens, max_length))
 
 
 def _warning(tokens: tuple[MaskedToken, ...], max_length: int | None) -> str:
     if any(t.loss and not t.cut for t in tokens):
         if any(t.loss and t.cut for t in tokens):
-            return (f"max_length={max_length} cuts off part of the answer: the model learns a truncated answer and "
-                    "never its end-of-turn token. Raise training.max_seq_len.")
+            return (
+                f"max_length={max_length} cuts off part of the answer: the model learns a truncated answer and "
+                "never its end-of-turn token. Raise training.max_seq_len."
+            )
         return ""
     if any(t.loss for t in tokens):
         first = next(n for n, t in enumerate(tokens) if t.loss)
-        return (f"All labels are -100 after truncation: the answer starts at token {first} but max_length is "
-                f"{max_length}. This row teaches nothing (TRL drops it silently). Raise training.max_seq_len.")
-    return ("All labels are -100: no token carries loss, so training on this row does nothing. The chat template "
-            "marks no assistant tokens (missing {% generation %} markers) or the row has no assistant turn.")
+        return (
+            f"All labels are -100 after truncation: the answer starts at token {first} but max_length is "
+            f"{max_length}. This row teaches nothing (TRL drops it silently). Raise training.max_seq_len."
+        )
+    return (
+        "All labels are -100: no token carries loss, so training on this row does nothing. The chat template "
+        "marks no assistant tokens (missing {% generation %} markers) or the row has no assistant turn."
+    )

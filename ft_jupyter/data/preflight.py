@@ -12,7 +12,7 @@ TEMPLATE_SAMPLE = 16  # training rows rendered both ways to check train/inferenc
 
 @dataclass(frozen=True)
 class Preflight:
-    template: str | None       # the training chat template to set on the tokenizer (None: keep the tokenizer's)
+    template: str | None  # the training chat template to set on the tokenizer (None: keep the tokenizer's)
     template_note: str
     warnings: tuple[str, ...]  # for the run log, one Warning event each
     train_lengths: tuple[int, ...] = ()  # tokens of each training row, as the trainer tokenizes it

@@ -25,7 +25,7 @@ class Example:
 
     messages: tuple[dict[str, str], ...]
     label: str | None = None
-    where: str = ""            # file:line it came from
+    where: str = ""  # file:line it came from
 
     @property
     def prompt(self) -> list[dict[str, str]]:
@@ -45,8 +45,8 @@ class PreparedData:
     format: str
     labels: tuple[str, ...] | None
     instruction: str | None
-    warnings: tuple[str, ...] = ()                       # for the run log: skipped rows, findings left in
-    problems: tuple[Problem, ...] = ()                   # rows lenient mode skipped
+    warnings: tuple[str, ...] = ()  # for the run log: skipped rows, findings left in
+    problems: tuple[Problem, ...] = ()  # rows lenient mode skipped
     report: CleaningReport | None = field(default=None, compare=False, repr=False)
     cleaning: CleaningResult | None = field(default=None, compare=False, repr=False)
 
@@ -99,8 +99,10 @@ def _skipped_warning(problems: list[Problem], dataset: str) -> list[str]:
     if not problems:
         return []
     first = str(problems[0]).rstrip(".")
-    return [f"Skipped {len(problems)} rows that failed validation (data.strict is false), e.g. {first}. See them "
-            f"all with: ft-jupyter data check {dataset} --lenient"]
+    return [
+        f"Skipped {len(problems)} rows that failed validation (data.strict is false), e.g. {first}. See them "
+        f"all with: ft-jupyter data check {dataset} --lenient"
+    ]
 
 
 def prepare(config: DataConfig, seed: int = 42, *, source: Any = None, progress: bool | None = None) -> PreparedData:
@@ -113,18 +115,27 @@ def prepare(config: DataConfig, seed: int = 42, *, source: Any = None, progress:
     examples = [Example(r.messages, r.label, r.where) for r in rows]
     if config.max_rows:
         examples = random.Random(seed).sample(examples, min(config.max_rows, len(examples)))
-    train, val, test = split_rows(examples, [e.label for e in examples], config.validation_fraction,
-                                  config.test_fraction, seed, keys=[row_key(e) for e in examples])
+    train, val, test = split_rows(
+        examples,
+        [e.label for e in examples],
+        config.validation_fraction,
+        config.test_fraction,
+        seed,
+        keys=[row_key(e) for e in examples],
+    )
     if config.train_rows and config.train_rows < len(train):
         # A seeded order of the training split, cut to length: 50 rows are the first 50 of the 150.
         order = list(train)
         random.Random(f"train_rows-{seed}").shuffle(order)
-        train = order[:config.train_rows]
+        train = order[: config.train_rows]
     if not train:
-        raise ConfigError(f"{config.dataset}: no rows left for training after cleaning and the validation/test "
-                          "split; add data, drop fewer findings, or lower data.validation_fraction / "
-                          "data.test_fraction.")
+        raise ConfigError(
+            f"{config.dataset}: no rows left for training after cleaning and the validation/test "
+            "split; add data, drop fewer findings, or lower data.validation_fraction / "
+            "data.test_fraction."
+        )
     check_disjoint({"train": train, "validation": val, "test": test}, row_key, lambda e: e.where)
     warnings = _skipped_warning(loaded.problems, config.dataset) + report.warnings(config.drop)
-    return PreparedData(train, val, test, loaded.format, labels, instruction, tuple(warnings),
-                        tuple(loaded.problems), report, cleaned)
+    return PreparedData(
+        train, val, test, loaded.format, labels, instruction, tuple(warnings), tuple(loaded.problems), report, cleaned
+    )

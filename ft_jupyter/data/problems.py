@@ -9,11 +9,11 @@ from ft_jupyter.config import ConfigError
 
 @dataclass(frozen=True)
 class Problem:
-    where: str        # "emails.jsonl:12", "emails.csv:4" (the CSV line, header = 1) or "row 12" for in-memory data
+    where: str  # "emails.jsonl:12", "emails.csv:4" (the CSV line, header = 1) or "row 12" for in-memory data
     what: str
     fix: str
-    code: str         # machine-readable kind, e.g. "invalid-json", "unknown-role", "empty-content"
-    line: int = 0     # line (files) or row index (in-memory, Parquet): orders problems and lets a UI jump there
+    code: str  # machine-readable kind, e.g. "invalid-json", "unknown-role", "empty-content"
+    line: int = 0  # line (files) or row index (in-memory, Parquet): orders problems and lets a UI jump there
 
     def __str__(self) -> str:
         return f"{self.where}: {self.what} {self.fix}".strip()

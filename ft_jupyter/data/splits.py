@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ft_jupyter.config import ConfigError
 
 
-def split_rows(items: Sequence[Any], labels: Sequence[str | None], validation_fraction: float, test_fraction: float,
-               seed: int, keys: Sequence[str] | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+def split_rows(
+    items: Sequence[Any],
+    labels: Sequence[str | None],
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    keys: Sequence[str] | None = None,
+) -> tuple[list[Any], list[Any], list[Any]]:
     """Split `items` into train/validation/test.
 
     Stratified by label when every item has one, so each label appears in every split in proportion. Items with equal
@@ -60,9 +67,11 @@ def check_disjoint(splits: dict[str, list[Any]], key: Callable[[Any], str], wher
                 clashes.append(f"{where(seen[k][1])} ({seen[k][0]}) and {where(item)} ({name})")
             seen.setdefault(k, (name, item))
     if clashes:
-        raise ConfigError(f"{len(clashes)} rows appear in two splits (same text up to spacing/case): "
-                          f"{'; '.join(clashes[:5])}. Drop duplicates (data.drop: [exact-duplicates, "
-                          "near-duplicates]) or split with ft_jupyter.data.splits.split_rows(keys=...).")
+        raise ConfigError(
+            f"{len(clashes)} rows appear in two splits (same text up to spacing/case): "
+            f"{'; '.join(clashes[:5])}. Drop duplicates (data.drop: [exact-duplicates, "
+            "near-duplicates]) or split with ft_jupyter.data.splits.split_rows(keys=...)."
+        )
 
 
 def split_table(splits: dict[str, list[Any]], label: Callable[[Any], str | None]) -> str:

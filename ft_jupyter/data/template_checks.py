@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 from ft_jupyter.config import ConfigError
-from ft_jupyter.data.templates import PROBES, render
+from ft_jupyter.data.probes import PROBES, render
 
 
 def assistant_mask(tokenizer, template: str, messages) -> tuple[list[int], list[int]]:
     """(input_ids, mask) as TRL computes them for assistant-only loss: 1 where a token carries loss."""
-    out = tokenizer.apply_chat_template(list(messages), chat_template=template, tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(
+        list(messages), chat_template=template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
@@ -44,9 +45,11 @@ def check_end_of_turn(tokenizer, template: str) -> list[str]:
     ids, mask = assistant_mask(tokenizer, template, PROBES[1])
     turns = spans(mask)
     if not turns:
-        raise ConfigError("The training chat template marks no assistant tokens, so every label would be -100 and "
-                          "the run would learn nothing. Its {% generation %} markers must surround assistant "
-                          "content; or set training.assistant_only_loss: false.")
+        raise ConfigError(
+            "The training chat template marks no assistant tokens, so every label would be -100 and "
+            "the run would learn nothing. Its {% generation %} markers must surround assistant "
+            "content; or set training.assistant_only_loss: false."
+        )
     special = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
     warnings = []
     for start, end in turns:
@@ -55,12 +58,16 @@ def check_end_of_turn(tokenizer, template: str) -> list[str]:
             continue
         text = tokenizer.decode([last]) if last is not None else ""
         if last in special:
-            warnings.append(f"Assistant turns end with {text!r}, not the tokenizer's EOS {tokenizer.eos_token!r}: "
-                            f"generation must stop on {text!r} (put its id in generation_config.eos_token_id).")
+            warnings.append(
+                f"Assistant turns end with {text!r}, not the tokenizer's EOS {tokenizer.eos_token!r}: "
+                f"generation must stop on {text!r} (put its id in generation_config.eos_token_id)."
+            )
             break
-        raise ConfigError(f"Assistant turns end with the ordinary text {text!r} inside the loss, not an end-of-turn "
-                          "token, so the model would never learn to stop. Put the end-of-turn token (e.g. EOS) "
-                          "inside {% generation %}...{% endgeneration %}, or set training.assistant_only_loss: false.")
+        raise ConfigError(
+            f"Assistant turns end with the ordinary text {text!r} inside the loss, not an end-of-turn "
+            "token, so the model would never learn to stop. Put the end-of-turn token (e.g. EOS) "
+            "inside {% generation %}...{% endgeneration %}, or set training.assistant_only_loss: false."
+        )
     return warnings
 
 
@@ -72,26 +79,32 @@ def check_agreement(tokenizer, original: str, training: str, conversations) -> l
         try:
             full = render(tokenizer, training, messages)
         except Exception as exc:  # jinja's raise_exception: the template refuses this conversation
-            raise ConfigError(f"The chat template cannot render a training conversation: {exc}. (Some templates, "
-                              "e.g. Mistral's, have no system role: then leave data.system_prompt empty.)") from None
+            raise ConfigError(
+                f"The chat template cannot render a training conversation: {exc}. (Some templates, "
+                "e.g. Mistral's, have no system role: then leave data.system_prompt empty.)"
+            ) from None
         if training != original:
             shipped = render(tokenizer, original, messages)
             if shipped != full:
-                problems.append(f"the training template renders a conversation differently from the model's own "
-                                f"template (first difference at character {_first_diff(shipped, full)}).")
+                problems.append(
+                    f"the training template renders a conversation differently from the model's own "
+                    f"template (first difference at character {_first_diff(shipped, full)})."
+                )
         last_answer = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
         prompt = render(tokenizer, original, messages[:last_answer], add_generation_prompt=True)
         if not full.startswith(prompt):
-            problems.append(f"at inference the prompt renders as {prompt[-40:]!r} at its end, but training saw "
-                            f"{full[len(prompt) - 40:len(prompt)]!r} there: the model would answer from a context "
-                            "it was not trained on.")
+            problems.append(
+                f"at inference the prompt renders as {prompt[-40:]!r} at its end, but training saw "
+                f"{full[len(prompt) - 40 : len(prompt)]!r} there: the model would answer from a context "
+                "it was not trained on."
+            )
         if len(problems) >= 3:
             break
     return problems
 
 
 def _first_diff(a: str, b: str) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
 def check_training_template(tokenizer, original: str, training: str, conversations=None) -> list[str]:

@@ -14,25 +14,8 @@ import re
 from dataclasses import dataclass
 
 from ft_jupyter.config import ConfigError
-
-_TAG = "q7x"  # sentinel text no template changes (no spaces, no case to fold)
-S, U1, A1, U2, A2 = (f"{name}-{_TAG}" for name in ("SYS", "USR1", "AST1", "USR2", "AST2"))
-_PAD = "  {} \n"  # detects templates that trim message content
-
-
-def _msgs(*pairs: tuple[str, str]) -> list[dict[str, str]]:
-    return [{"role": role, "content": content} for role, content in pairs]
-
-
-PROBES = [
-    _msgs(("user", U1), ("assistant", A1)),
-    _msgs(("user", U1), ("assistant", A1), ("user", U2), ("assistant", A2)),
-    _msgs(("system", S), ("user", U1), ("assistant", A1)),
-    _msgs(("system", S), ("user", U1), ("assistant", A1), ("user", U2), ("assistant", A2)),
-    _msgs(("system", _PAD.format(S)), ("user", _PAD.format(U1)), ("assistant", _PAD.format(A1))),
-    _msgs(("user", _PAD.format(U1)), ("assistant", _PAD.format(A1)), ("user", U2), ("assistant", A2)),
-    _msgs(("user", "")),
-]
+from ft_jupyter.data.probes import A1, A2, PROBES, U1, U2, S, render
+from ft_jupyter.data.template_checks import check_training_template
 
 
 @dataclass(frozen=True)
@@ -52,14 +35,11 @@ def original_template(tokenizer) -> str:
     if isinstance(template, dict):
         template = template.get("default")
     if not template:
-        raise ConfigError("The tokenizer has no chat template, so conversations cannot be rendered. Use an "
-                          "instruction-tuned model, or set tokenizer.chat_template before training.")
+        raise ConfigError(
+            "The tokenizer has no chat template, so conversations cannot be rendered. Use an "
+            "instruction-tuned model, or set tokenizer.chat_template before training."
+        )
     return template
-
-
-def render(tokenizer, template: str, messages, add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                         add_generation_prompt=add_generation_prompt)
 
 
 def _try_render(tokenizer, template: str, messages, gen: bool = False) -> str | None:
@@ -73,20 +53,20 @@ def _try_render(tokenizer, template: str, messages, gen: bool = False) -> str | 
 class _Shape:
     """How a role-delimited template writes a conversation, learned from its output on sentinel messages."""
 
-    start: str                         # always first (often the BOS token)
-    default_head: str                  # written when the first message is not a system message
-    system: tuple[str, str] | None     # prefix/suffix of a system turn; None: the template refuses system turns
+    start: str  # always first (often the BOS token)
+    default_head: str  # written when the first message is not a system message
+    system: tuple[str, str] | None  # prefix/suffix of a system turn; None: the template refuses system turns
     user: tuple[str, str]
-    assistant_prefix: str              # also the generation prompt
-    assistant_end: str                 # end-of-turn text: inside the loss, so the model learns to stop
-    assistant_after: str               # whitespace after the end-of-turn, outside the loss
-    trimmed: frozenset[str]            # roles whose content the template strips
+    assistant_prefix: str  # also the generation prompt
+    assistant_end: str  # end-of-turn text: inside the loss, so the model learns to stop
+    assistant_after: str  # whitespace after the end-of-turn, outside the loss
+    trimmed: frozenset[str]  # roles whose content the template strips
 
 
 def _between(text: str, left: str, right: str) -> str | None:
     i = text.find(left)
     j = text.find(right, i + len(left)) if i >= 0 else -1
-    return text[i + len(left):j] if j >= 0 else None
+    return text[i + len(left) : j] if j >= 0 else None
 
 
 def _infer_shape(tokenizer, original: str) -> _Shape | None:
@@ -95,15 +75,15 @@ def _infer_shape(tokenizer, original: str) -> _Shape | None:
     if None in (r_u, r_ug, r_ua, r_uaua) or r_u.count(U1) != 1 or not r_ug.startswith(r_u):
         return None
     head_u, user_suffix = r_u.split(U1)
-    assistant_prefix = r_ug[len(r_u):]
+    assistant_prefix = r_ug[len(r_u) :]
     if not r_ua.startswith(r_ug + A1) or not r_uaua.startswith(r_ua):
         return None
-    tail = r_ua[len(r_ug) + len(A1):]
-    rest = r_uaua[len(r_ua):]
+    tail = r_ua[len(r_ug) + len(A1) :]
+    rest = r_uaua[len(r_ua) :]
     user_prefix = rest.split(U2)[0]
     if rest != user_prefix + U2 + user_suffix + assistant_prefix + A2 + tail or not head_u.endswith(user_prefix):
         return None
-    pre = head_u[:len(head_u) - len(user_prefix)]
+    pre = head_u[: len(head_u) - len(user_prefix)]
     bos = tokenizer.bos_token if "bos_token" in original and isinstance(tokenizer.bos_token, str) else ""
     system = None
     r_s = _try_render(tokenizer, original, PROBES[2])
@@ -111,13 +91,21 @@ def _infer_shape(tokenizer, original: str) -> _Shape | None:
         before, between = r_s.split(S)[0] if S in r_s else None, _between(r_s, S, U1)
         if before is None or between is None or not between.endswith(user_prefix):
             return None  # system text merged into a user turn (Llama-2 style): not role-delimited
-        system = (before, between[:len(between) - len(user_prefix)])
+        system = (before, between[: len(between) - len(user_prefix)])
     start = bos if bos and pre.startswith(bos) and (system is None or system[0].startswith(bos)) else ""
     if system is not None:
-        system = (system[0][len(start):], system[1])
+        system = (system[0][len(start) :], system[1])
     end = tail.rstrip()
-    return _Shape(start, pre[len(start):], system, (user_prefix, user_suffix), assistant_prefix, end,
-                  tail[len(end):], _trimmed_roles(tokenizer, original))
+    return _Shape(
+        start,
+        pre[len(start) :],
+        system,
+        (user_prefix, user_suffix),
+        assistant_prefix,
+        end,
+        tail[len(end) :],
+        _trimmed_roles(tokenizer, original),
+    )
 
 
 def _trimmed_roles(tokenizer, original: str) -> frozenset[str]:
@@ -149,14 +137,26 @@ def _build(shape: _Shape) -> str:
     else:
         system = "{{ raise_exception('This chat template does not support system messages.') }}"
     user = _lit(shape.user[0]) + "{{ " + _content(shape, "user") + " }}" + _lit(shape.user[1])
-    assistant = (_lit(shape.assistant_prefix) + "{%- generation %}{{ " + _content(shape, "assistant") + " }}"
-                 + _lit(shape.assistant_end) + "{%- endgeneration %}" + _lit(shape.assistant_after))
-    return (head + "{%- for message in messages %}"
-            "{%- if message['role'] == 'system' %}" + system +
-            "{%- elif message['role'] == 'user' %}" + user +
-            "{%- elif message['role'] == 'assistant' %}" + assistant +
-            "{%- else %}{{ raise_exception('Unsupported role: ' + message['role']) }}{%- endif %}"
-            "{%- endfor %}{%- if add_generation_prompt %}" + _lit(shape.assistant_prefix) + "{%- endif %}")
+    assistant = (
+        _lit(shape.assistant_prefix)
+        + "{%- generation %}{{ "
+        + _content(shape, "assistant")
+        + " }}"
+        + _lit(shape.assistant_end)
+        + "{%- endgeneration %}"
+        + _lit(shape.assistant_after)
+    )
+    return (
+        head + "{%- for message in messages %}"
+        "{%- if message['role'] == 'system' %}"
+        + system
+        + "{%- elif message['role'] == 'user' %}"
+        + user
+        + "{%- elif message['role'] == 'assistant' %}"
+        + assistant
+        + "{%- else %}{{ raise_exception('Unsupported role: ' + message['role']) }}{%- endif %}"
+        "{%- endfor %}{%- if add_generation_prompt %}" + _lit(shape.assistant_prefix) + "{%- endif %}"
+    )
 
 
 def renders_identically(tokenizer, original: str, candidate: str, conversations=PROBES) -> bool:
@@ -193,21 +193,22 @@ def training_template(tokenizer, conversations=None) -> TrainingTemplate:
     end-of-turn token inside the loss, and inference-time prompts must be prefixes of what was trained on
     (on the probes and on `conversations`, e.g. a sample of the training rows).
     """
-    from ft_jupyter.data.template_checks import check_training_template
-
     original = original_template(tokenizer)
     if has_generation_markers(original):
         chosen = TrainingTemplate(original, "the model's chat template already marks assistant turns", False)
     elif (patched := _trl_template(tokenizer)) is not None:
         chosen = TrainingTemplate(patched, "TRL's training version of this model's chat template", True)
     elif (marked := add_generation_markers(tokenizer, original)) is not None:
-        chosen = TrainingTemplate(marked, "added {% generation %} markers to the model's chat template (renders "
-                                  "identically)", True)
+        chosen = TrainingTemplate(
+            marked, "added {% generation %} markers to the model's chat template (renders identically)", True
+        )
     else:
-        raise ConfigError("The model's chat template has no {% generation %} markers and is not one ft-jupyter or "
-                          "TRL can patch (ChatML, Llama-3 and Mistral [INST] styles are), so the loss cannot be "
-                          "limited to assistant answers. Set training.assistant_only_loss: false (the loss then "
-                          "covers prompts too), or give the tokenizer a template with {% generation %}..."
-                          "{% endgeneration %} around assistant content.")
+        raise ConfigError(
+            "The model's chat template has no {% generation %} markers and is not one ft-jupyter or "
+            "TRL can patch (ChatML, Llama-3 and Mistral [INST] styles are), so the loss cannot be "
+            "limited to assistant answers. Set training.assistant_only_loss: false (the loss then "
+            "covers prompts too), or give the tokenizer a template with {% generation %}..."
+            "{% endgeneration %} around assistant content."
+        )
     warnings = check_training_template(tokenizer, original, chosen.template, conversations)
     return TrainingTemplate(chosen.template, chosen.note, chosen.changed, tuple(warnings))

@@ -10,8 +10,17 @@ from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool")
 # Names other tools use for the same roles: suggested instead of a bare "unknown role".
-_ROLE_ALIASES = {"human": "user", "prompter": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant",
-                 "ai": "assistant", "chatbot": "assistant", "function": "tool", "developer": "system"}
+_ROLE_ALIASES = {
+    "human": "user",
+    "prompter": "user",
+    "gpt": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "chatbot": "assistant",
+    "function": "tool",
+    "developer": "system",
+}
 DEFAULT_MAX_ROW_CHARS = 6000
 
 
@@ -25,8 +34,9 @@ def _role_fix(role: Any) -> str:
     return f"Roles must be one of {', '.join(ROLES)}."
 
 
-def check_messages(messages: list[dict[str, Any]], *, max_chars: int = DEFAULT_MAX_ROW_CHARS,
-                   empty_prompt_ok: bool = False) -> tuple[str, str, str] | None:
+def check_messages(
+    messages: list[dict[str, Any]], *, max_chars: int = DEFAULT_MAX_ROW_CHARS, empty_prompt_ok: bool = False
+) -> tuple[str, str, str] | None:
     """The first problem of one conversation as (what, fix, code), or None when it is fit to train on.
 
     `empty_prompt_ok`: plain-text rows are an empty user turn followed by the text, by construction.
@@ -38,21 +48,31 @@ def check_messages(messages: list[dict[str, Any]], *, max_chars: int = DEFAULT_M
         if role not in ROLES:
             return f"message {i} has the unknown role {role!r}.", _role_fix(role), "unknown-role"
         if not isinstance(content, str):
-            return (f"message {i} ({role}) has {type(content).__name__} content, not text.",
-                    "Give every message its text as a string.", "wrong-type")
+            return (
+                f"message {i} ({role}) has {type(content).__name__} content, not text.",
+                "Give every message its text as a string.",
+                "wrong-type",
+            )
         if not content.strip() and not (empty_prompt_ok and i == 0 and role == "user"):
-            return (f"message {i} ({role}) is empty.",
-                    "Write the missing text or drop the row; an empty turn teaches nothing or teaches silence.",
-                    "empty-content")
+            return (
+                f"message {i} ({role}) is empty.",
+                "Write the missing text or drop the row; an empty turn teaches nothing or teaches silence.",
+                "empty-content",
+            )
     if messages[-1]["role"] != "assistant":
-        return (f"ends with a {messages[-1]['role']} message, not the assistant's answer.",
-                "End every row with the assistant turn the model should learn (drop trailing turns).",
-                "not-ending-with-assistant")
+        return (
+            f"ends with a {messages[-1]['role']} message, not the assistant's answer.",
+            "End every row with the assistant turn the model should learn (drop trailing turns).",
+            "not-ending-with-assistant",
+        )
     if not any(m["role"] == "user" for m in messages):
         return "has no user message.", "Put the user's message before the answer.", "no-user-turn"
     size = sum(len(m["content"]) for m in messages)
     if size > max_chars:
-        return (f"is {size:,} characters long (limit {max_chars:,}): likely a pasted log, a merged export or a "
-                "repeated signature.", "Trim or drop the row, or raise data.max_row_chars if such rows are real.",
-                "too-long")
+        return (
+            f"is {size:,} characters long (limit {max_chars:,}): likely a pasted log, a merged export or a "
+            "repeated signature.",
+            "Trim or drop the row, or raise data.max_row_chars if such rows are real.",
+            "too-long",
+        )
     return None

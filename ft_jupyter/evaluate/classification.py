@@ -13,7 +13,7 @@ __all__ = ["ClassificationReport", "evaluate_classification", "normalise_label",
 @dataclass(frozen=True)
 class ClassificationReport:
     accuracy: float
-    invalid_rate: float         # answers that are not any known label
+    invalid_rate: float  # answers that are not any known label
     n: int
     predictions: list[str] = field(repr=False)
     labels: list[str] = field(repr=False)
@@ -34,13 +34,26 @@ def label_token_budget(tokenizer: Any, label_set: tuple[str, ...]) -> int:
     return max(len(tokenizer(lbl, add_special_tokens=False)["input_ids"]) for lbl in label_set) + 3
 
 
-def evaluate_classification(model: Any, tokenizer: Any, examples: list[Any], label_set: tuple[str, ...], *,
-                            batch_size: int = 16, desc: str = "Classifying",
-                            progress: bool | None = None) -> ClassificationReport:
+def evaluate_classification(
+    model: Any,
+    tokenizer: Any,
+    examples: list[Any],
+    label_set: tuple[str, ...],
+    *,
+    batch_size: int = 16,
+    desc: str = "Classifying",
+    progress: bool | None = None,
+) -> ClassificationReport:
     """Generate a label for each example and score it; a bar labelled `desc` counts the rows."""
     from ft_jupyter.evaluate.generation import generate_answers
 
-    answers = generate_answers(model, tokenizer, [e.prompt for e in examples],
-                               max_new_tokens=label_token_budget(tokenizer, label_set), batch_size=batch_size,
-                               desc=desc, progress=progress)
+    answers = generate_answers(
+        model,
+        tokenizer,
+        [e.prompt for e in examples],
+        max_new_tokens=label_token_budget(tokenizer, label_set),
+        batch_size=batch_size,
+        desc=desc,
+        progress=progress,
+    )
     return score_labels(answers, [e.label for e in examples], label_set)

@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.evaluate.throughput import GPU_CLASSES
 from ft_jupyter.models.sharding import STRATEGIES
-from ft_jupyter.models.throughput import GPU_CLASSES
 
 GPU_NAMES = [g.name for g in GPU_CLASSES]
 
@@ -33,8 +33,11 @@ def _estimate_config(args: argparse.Namespace) -> RunConfig:
             overrides.update({"method.target_preset": targets[0], "method.target_modules": []})
         else:
             overrides.update({"method.target_preset": "custom", "method.target_modules": targets})
-    for value, key in ((args.batch_size, "training.batch_size"), (args.max_seq_len, "training.max_seq_len"),
-                       (args.optimizer, "training.optimizer")):
+    for value, key in (
+        (args.batch_size, "training.batch_size"),
+        (args.max_seq_len, "training.max_seq_len"),
+        (args.optimizer, "training.optimizer"),
+    ):
         if value is not None:
             overrides[key] = value
     if args.gradient_checkpointing:
@@ -47,14 +50,20 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     config = _estimate_config(args)
     # Without a run config, "the bundled emails" would be an arbitrary choice of data: size by max_seq_len.
-    est = estimate_run(config, device=args.device, measure_data=bool(args.config), gpus=args.gpus,
-                       strategy=args.strategy, offload=args.offload)
+    est = estimate_run(
+        config,
+        device=args.device,
+        measure_data=bool(args.config),
+        gpus=args.gpus,
+        strategy=args.strategy,
+        offload=args.offload,
+    )
     _emit(args, est.to_json(), est.to_text())
     return 0
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from ft_jupyter.models.forecast import forecast_run, forecast_vs_actual
+    from ft_jupyter.evaluate.forecast import forecast_run, forecast_vs_actual
 
     if args.run:
         if args.config:
@@ -63,8 +72,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         _emit(args, check.to_json(), check.to_text())
         return 0
     if not args.config:
-        raise ConfigError("Give the run config to forecast (a YAML file), or --run RUN_ID to compare a finished run "
-                          "with its forecast.")
+        raise ConfigError(
+            "Give the run config to forecast (a YAML file), or --run RUN_ID to compare a finished run "
+            "with its forecast."
+        )
     forecast = forecast_run(RunConfig.load(args.config), gpu=args.gpu, gpus=args.gpus, probe=args.probe)
     _emit(args, forecast.to_json(), forecast.to_text())
     return 0
@@ -73,8 +84,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ft_jupyter.evaluate.comparison import compare
 
-    result = compare(args.run, runs_dir=args.runs_dir, max_rows=args.max_rows, shots=args.shots,
-                     retrieval=not args.no_retrieval)
+    result = compare(
+        args.run, runs_dir=args.runs_dir, max_rows=args.max_rows, shots=args.shots, retrieval=not args.no_retrieval
+    )
     _emit(args, result.to_json(), result.table())
     return 0
 
@@ -86,10 +98,12 @@ def cmd_learning_curve(args: argparse.Namespace) -> int:
     try:
         sizes = [0 if s.strip() == "all" else int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:
-        raise ConfigError(f"--sizes {args.sizes!r}: give training-row counts separated by commas, e.g. 50,150,all.") \
-            from None
-    curve = learning_curve(config_from(args.config), sizes, max_rows=args.max_rows, shots=args.shots,
-                           baselines=not args.no_baselines)
+        raise ConfigError(
+            f"--sizes {args.sizes!r}: give training-row counts separated by commas, e.g. 50,150,all."
+        ) from None
+    curve = learning_curve(
+        config_from(args.config), sizes, max_rows=args.max_rows, shots=args.shots, baselines=not args.no_baselines
+    )
     _emit(args, curve.to_json(), curve.table())
     return 0
 
@@ -105,8 +119,13 @@ def cmd_forgetting(args: argparse.Namespace) -> int:
 def cmd_latency(args: argparse.Namespace) -> int:
     from ft_jupyter.evaluate.latency import run_latency
 
-    reports = run_latency(args.run, runs_dir=args.runs_dir, n=args.n, max_new_tokens=args.max_new_tokens,
-                          price_per_hour=args.price_per_hour)
+    reports = run_latency(
+        args.run,
+        runs_dir=args.runs_dir,
+        n=args.n,
+        max_new_tokens=args.max_new_tokens,
+        price_per_hour=args.price_per_hour,
+    )
     _emit(args, {k: v.to_json() for k, v in reports.items()}, "\n".join(f"{k}: {v}" for k, v in reports.items()))
     return 0
 
@@ -122,10 +141,14 @@ def cmd_cost(args: argparse.Namespace) -> int:
         spent = run_cost.cost if spent is None else spent
     if spent is None:
         raise ConfigError("Give the training cost: --training-cost DOLLARS, or --run RUN_ID with --price-per-hour.")
-    crossover = cost_crossover(api_prompt_tokens=args.api_prompt_tokens, tuned_prompt_tokens=args.tuned_prompt_tokens,
-                               price_per_million=args.price_per_million,
-                               tuned_price_per_million=args.tuned_price_per_million, training_cost=spent,
-                               tuned_cost_per_1k=args.tuned_cost_per_1k)
+    crossover = cost_crossover(
+        api_prompt_tokens=args.api_prompt_tokens,
+        tuned_prompt_tokens=args.tuned_prompt_tokens,
+        price_per_million=args.price_per_million,
+        tuned_price_per_million=args.tuned_price_per_million,
+        training_cost=spent,
+        tuned_cost_per_1k=args.tuned_cost_per_1k,
+    )
     _emit(args, crossover.to_json(), "\n".join(lines + [str(crossover)]))
     return 0
 
@@ -160,10 +183,18 @@ def register(sub) -> None:
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="dtypes and runtime of (default: cuda)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs (processes) the run is spread over; memory is per GPU")
-    p.add_argument("--strategy", choices=STRATEGIES, default="ddp", help="how the GPUs share the model: ddp "
-                   "replicates it, zero1/zero2/zero3 (DeepSpeed) and fsdp (full shard) split it (default: ddp)")
-    p.add_argument("--offload", action="store_true", help="ZeRO-Offload / FSDP CPU offload: optimizer state (and "
-                   "with zero3/fsdp the weights) in CPU RAM")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="ddp",
+        help="how the GPUs share the model: ddp "
+        "replicates it, zero1/zero2/zero3 (DeepSpeed) and fsdp (full shard) split it (default: ddp)",
+    )
+    p.add_argument(
+        "--offload",
+        action="store_true",
+        help="ZeRO-Offload / FSDP CPU offload: optimizer state (and with zero3/fsdp the weights) in CPU RAM",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_estimate)
 
@@ -171,25 +202,40 @@ def register(sub) -> None:
     p.add_argument("config", nargs="?", help="run config YAML")
     p.add_argument("--gpu", help=f"GPU class for nominal figures: {', '.join(GPU_NAMES)} (default: A100-80GB)")
     p.add_argument("--gpus", type=int, default=1, help="GPUs the run is spread over (default 1)")
-    p.add_argument("--probe", action="store_true", help="measure this machine: train a few steps of the config "
-                   "first (seconds on a small model)")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="measure this machine: train a few steps of the config first (seconds on a small model)",
+    )
     p.add_argument("--run", help="compare this finished run (id or folder) with the forecast for its config")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=cmd_forecast)
 
-    p = _run_parser(sub, "compare", "base zero-shot vs prompted (fixed and retrieved examples) vs fine-tuned on the "
-                    "test split", cmd_compare)
+    p = _run_parser(
+        sub,
+        "compare",
+        "base zero-shot vs prompted (fixed and retrieved examples) vs fine-tuned on the test split",
+        cmd_compare,
+    )
     p.add_argument("--max-rows", type=int, help="score at most this many test rows")
     p.add_argument("--shots", type=int, help="few-shot examples from the training split (default: one per label)")
-    p.add_argument("--no-retrieval", action="store_true",
-                   help="leave out the rung whose examples are the most similar training rows (BM25)")
+    p.add_argument(
+        "--no-retrieval",
+        action="store_true",
+        help="leave out the rung whose examples are the most similar training rows (BM25)",
+    )
 
-    p = sub.add_parser("learning-curve", help="train one config on growing subsets of its training rows and score "
-                       "each on the same test rows")
+    p = sub.add_parser(
+        "learning-curve",
+        help="train one config on growing subsets of its training rows and score each on the same test rows",
+    )
     p.add_argument("config", help="run config YAML, or a preset name")
-    p.add_argument("--sizes", default="50,150,all", help="training-row counts, comma-separated; all = the whole "
-                   "training split (default 50,150,all)")
+    p.add_argument(
+        "--sizes",
+        default="50,150,all",
+        help="training-row counts, comma-separated; all = the whole training split (default 50,150,all)",
+    )
     p.add_argument("--max-rows", type=int, help="score at most this many test rows")
     p.add_argument("--shots", type=int, help="examples for the prompted baselines (default: one per label)")
     p.add_argument("--no-baselines", action="store_true", help="skip scoring the prompted baselines once")
@@ -213,11 +259,15 @@ def register(sub) -> None:
     p.add_argument("--price-per-hour", type=float, help="with --run: price of the training machine per hour")
     p.add_argument("--training-cost", type=float, help="training cost in dollars (instead of --run)")
     p.add_argument("--api-prompt-tokens", type=int, default=1000, help="prompt tokens per API request (default 1000)")
-    p.add_argument("--tuned-prompt-tokens", type=int, default=50, help="prompt tokens per fine-tuned request "
-                   "(default 50)")
+    p.add_argument(
+        "--tuned-prompt-tokens", type=int, default=50, help="prompt tokens per fine-tuned request (default 50)"
+    )
     p.add_argument("--price-per-million", type=float, default=10.0, help="API $ per million input tokens (default 10)")
-    p.add_argument("--tuned-price-per-million", type=float, help="$ per million tokens for the fine-tuned model "
-                   "(default: same as the API)")
+    p.add_argument(
+        "--tuned-price-per-million",
+        type=float,
+        help="$ per million tokens for the fine-tuned model (default: same as the API)",
+    )
     p.add_argument("--tuned-cost-per-1k", type=float, help="self-hosted: $ per 1,000 requests (see latency)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_cost)

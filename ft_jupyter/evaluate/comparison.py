@@ -14,27 +14,31 @@ from typing import Any
 from ft_jupyter.config import ConfigError
 from ft_jupyter.evaluate.runs import load_models, open_run, save_result
 
-VARIANTS = {"base": "base, zero-shot", "prompted": "base + prompt", "retrieved": "base + retrieved examples",
-            "finetuned": "fine-tuned"}
-PROMPTED = ("prompted", "retrieved")   # the cheap fixes fine-tuning has to beat
-SHOWN = 3           # best and worst examples listed
+VARIANTS = {
+    "base": "base, zero-shot",
+    "prompted": "base + prompt",
+    "retrieved": "base + retrieved examples",
+    "finetuned": "fine-tuned",
+}
+PROMPTED = ("prompted", "retrieved")  # the cheap fixes fine-tuning has to beat
+SHOWN = 3  # best and worst examples listed
 MAX_NEW_TOKENS = 256
 
 
 @dataclass
 class Comparison:
     run_id: str
-    task: str                                  # "classification" or "generation"
-    metric: str                                # the headline metric: accuracy or rouge_l
+    task: str  # "classification" or "generation"
+    metric: str  # the headline metric: accuracy or rouge_l
     n: int
     shots: int
     system_prompt: str
-    scores: dict[str, dict[str, Any]]          # variant → metrics
-    rows: list[dict[str, Any]] = field(repr=False)   # per test example: prompt, reference, answers, scores
+    scores: dict[str, dict[str, Any]]  # variant → metrics
+    rows: list[dict[str, Any]] = field(repr=False)  # per test example: prompt, reference, answers, scores
     verdict: str = ""
     finetuned_beats_prompted: bool = False
-    data: dict[str, Any] = field(default_factory=dict)   # which rows were scored: dataset, split seed, fingerprint
-    prompt_tokens: dict[str, float] = field(default_factory=dict)   # variant → mean prompt tokens per request
+    data: dict[str, Any] = field(default_factory=dict)  # which rows were scored: dataset, split seed, fingerprint
+    prompt_tokens: dict[str, float] = field(default_factory=dict)  # variant → mean prompt tokens per request
 
     @property
     def variants(self) -> list[str]:
@@ -64,41 +68,66 @@ class Comparison:
     @property
     def best(self) -> list[dict[str, Any]]:
         ref = self.reference
-        return sorted(self.rows, key=lambda r: (-(r["score"]["finetuned"] - r["score"][ref]),
-                                                -r["score"]["finetuned"]))[:SHOWN]
+        return sorted(
+            self.rows, key=lambda r: (-(r["score"]["finetuned"] - r["score"][ref]), -r["score"]["finetuned"])
+        )[:SHOWN]
 
     @property
     def worst(self) -> list[dict[str, Any]]:
         ref = self.reference
-        return sorted(self.rows, key=lambda r: (r["score"]["finetuned"],
-                                                r["score"]["finetuned"] - r["score"][ref]))[:SHOWN]
+        return sorted(self.rows, key=lambda r: (r["score"]["finetuned"], r["score"]["finetuned"] - r["score"][ref]))[
+            :SHOWN
+        ]
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "task": self.task, "metric": self.metric, "n": self.n, "shots": self.shots,
-                "system_prompt": self.system_prompt, "scores": self.scores, "verdict": self.verdict,
-                "finetuned_beats_prompted": self.finetuned_beats_prompted, "rows": self.rows,
-                "changed": self.changed, "best": self.best, "worst": self.worst, "data": self.data,
-                "prompt_tokens": self.prompt_tokens, "best_prompted": self.best_prompted}
+        return {
+            "run_id": self.run_id,
+            "task": self.task,
+            "metric": self.metric,
+            "n": self.n,
+            "shots": self.shots,
+            "system_prompt": self.system_prompt,
+            "scores": self.scores,
+            "verdict": self.verdict,
+            "finetuned_beats_prompted": self.finetuned_beats_prompted,
+            "rows": self.rows,
+            "changed": self.changed,
+            "best": self.best,
+            "worst": self.worst,
+            "data": self.data,
+            "prompt_tokens": self.prompt_tokens,
+            "best_prompted": self.best_prompted,
+        }
 
     def table(self) -> str:
         extra = ["macro_f1", "invalid_rate"] if self.task == "classification" else ["exact_match", "token_f1"]
         cols = [self.metric, *extra]
-        lines = [f"Comparison, run {self.run_id}: {self.n} held-out test rows ({self.task})",
-                 f"  {'variant':<34}" + "".join(f"{c:>14}" for c in cols) + f"{'prompt tokens':>15}"]
+        lines = [
+            f"Comparison, run {self.run_id}: {self.n} held-out test rows ({self.task})",
+            f"  {'variant':<34}" + "".join(f"{c:>14}" for c in cols) + f"{'prompt tokens':>15}",
+        ]
         for key in self.variants:
             name = f"{VARIANTS[key]} ({self.shots}-shot)" if key in PROMPTED else VARIANTS[key]
             tokens = self.prompt_tokens.get(key)
-            lines.append(f"  {name:<34}" + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols)
-                         + (f"{tokens:>15.0f}" if tokens is not None else ""))
+            lines.append(
+                f"  {name:<34}"
+                + "".join(f"{_pct(self.scores[key][c]):>14}" for c in cols)
+                + (f"{tokens:>15.0f}" if tokens is not None else "")
+            )
         changed, ref = self.changed, self.reference
         up = sum(r["score"]["finetuned"] > r["score"][ref] for r in changed)
-        lines += ["", f"Verdict: {self.verdict}",
-                  f"Changed vs {VARIANTS[ref]}: {up} better, {len(changed) - up} worse."]
+        lines += [
+            "",
+            f"Verdict: {self.verdict}",
+            f"Changed vs {VARIANTS[ref]}: {up} better, {len(changed) - up} worse.",
+        ]
         for title, rows in (("Best", self.best), ("Worst", self.worst)):
             lines.append(f"{title}:")
-            lines += [f"  - {_clip(r['input'])!r}: expected {_clip(r['reference'])!r}, {VARIANTS[ref]} "
-                      f"{_clip(r['answers'][ref])!r}, fine-tuned {_clip(r['answers']['finetuned'])!r}"
-                      for r in rows]
+            lines += [
+                f"  - {_clip(r['input'])!r}: expected {_clip(r['reference'])!r}, {VARIANTS[ref]} "
+                f"{_clip(r['answers'][ref])!r}, fine-tuned {_clip(r['answers']['finetuned'])!r}"
+                for r in rows
+            ]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -120,21 +149,29 @@ def _clip(text: str, width: int = 60) -> str:
 def verdict(task_metric: str, prompted: float, finetuned: float, baseline: str = "base + prompt") -> tuple[str, bool]:
     """Whether fine-tuning beat the better prompted baseline (`baseline` names it), and what to do next."""
     if finetuned <= prompted:
-        return (f"fine-tuned ({_pct(finetuned)}) does not beat the best prompted base model ({baseline}, "
-                f"{_pct(prompted)}) on {task_metric}. Do not spend on a bigger model or a longer run yet: look at the "
-                "worst examples, fix labels and duplicates, add examples of what fails, and improve the prompt "
-                "first.", False)
-    return (f"fine-tuning beats the best prompted base model ({baseline}) by {100 * (finetuned - prompted):+.1f} "
-            f"points of {task_metric} ({_pct(prompted)} → {_pct(finetuned)}). Next: measure latency and cost per "
-            "request before serving it.", True)
+        return (
+            f"fine-tuned ({_pct(finetuned)}) does not beat the best prompted base model ({baseline}, "
+            f"{_pct(prompted)}) on {task_metric}. Do not spend on a bigger model or a longer run yet: look at the "
+            "worst examples, fix labels and duplicates, add examples of what fails, and improve the prompt "
+            "first.",
+            False,
+        )
+    return (
+        f"fine-tuning beats the best prompted base model ({baseline}) by {100 * (finetuned - prompted):+.1f} "
+        f"points of {task_metric} ({_pct(prompted)} → {_pct(finetuned)}). Next: measure latency and cost per "
+        "request before serving it.",
+        True,
+    )
 
 
 def prompt_tokens(tokenizer, prompts: list[list[dict[str, str]]]) -> float:
     """Mean tokens per request of these chat prompts as the model reads them (chat template, generation prompt)."""
     if not prompts:
         return 0.0
-    counts = [len(tokenizer.apply_chat_template(p, tokenize=True, add_generation_prompt=True, return_dict=True)
-                  ["input_ids"]) for p in prompts]
+    counts = [
+        len(tokenizer.apply_chat_template(p, tokenize=True, add_generation_prompt=True, return_dict=True)["input_ids"])
+        for p in prompts
+    ]
     return sum(counts) / len(counts)
 
 
@@ -166,9 +203,19 @@ def _wanted_rungs(rungs: tuple[str, ...] | None, retrieval: bool) -> set[str]:
     return wanted
 
 
-def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = None, shots: int | None = None,
-            system_prompt: str | None = None, batch_size: int = 8, save: bool = True, retrieval: bool = True,
-            rungs: tuple[str, ...] | None = None, progress: bool | None = None) -> Comparison:
+def compare(
+    run: Any,
+    *,
+    runs_dir: str | Path = "runs",
+    max_rows: int | None = None,
+    shots: int | None = None,
+    system_prompt: str | None = None,
+    batch_size: int = 8,
+    save: bool = True,
+    retrieval: bool = True,
+    rungs: tuple[str, ...] | None = None,
+    progress: bool | None = None,
+) -> Comparison:
     """Compare base zero-shot, base prompted (fixed examples), base with retrieved examples and fine-tuned on the
     run's test split; printable as a table.
 
@@ -191,8 +238,10 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     data = prepare(config.data, seed=config.training.seed)  # the same seeded split the run trained on
     test = data.test[:max_rows] if max_rows else data.test
     if not test:
-        raise ConfigError(f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
-                         "a comparison needs held-out rows the model never trained on.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
+            "a comparison needs held-out rows the model never trained on."
+        )
     task = "classification" if data.labels else "generation"
     k = shots if shots is not None else (len(data.labels) if data.labels else 3)
     examples = few_shot_examples(data.train, data.test, k, seed=config.training.seed, labels=data.labels)
@@ -207,8 +256,15 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
     budget = _budget(models.tokenizer, data, references)
 
     def answer(variant: str, model, prompts) -> list[str]:
-        return generate_answers(model, models.tokenizer, prompts, max_new_tokens=budget, batch_size=batch_size,
-                                desc=f"Comparing: {VARIANTS[variant]}", progress=progress)
+        return generate_answers(
+            model,
+            models.tokenizer,
+            prompts,
+            max_new_tokens=budget,
+            batch_size=batch_size,
+            desc=f"Comparing: {VARIANTS[variant]}",
+            progress=progress,
+        )
 
     prompts = {"base": [e.prompt for e in test], "finetuned": [e.prompt for e in test]}
     if "prompted" in wanted:
@@ -224,18 +280,30 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
                 if key in prompts:
                     answers[key] = answer(key, base, prompts[key])
     if head:  # the label with the highest logit, scored like a generated label
-        answers["finetuned"] = predict_labels(models.tuned, models.tokenizer, test, config.training.max_seq_len,
-                                              batch_size=batch_size, desc=f"Comparing: {VARIANTS['finetuned']}",
-                                              progress=progress)
+        answers["finetuned"] = predict_labels(
+            models.tuned,
+            models.tokenizer,
+            test,
+            config.training.max_seq_len,
+            batch_size=batch_size,
+            desc=f"Comparing: {VARIANTS['finetuned']}",
+            progress=progress,
+        )
     else:
         answers["finetuned"] = answer("finetuned", models.tuned, prompts["finetuned"])
     variants = [key for key in VARIANTS if key in answers]
     scores, per_example = {}, {}
     for key in variants:
         scores[key], per_example[key] = _score(task, data, answers[key], references)
-    rows = [{"input": e.prompt[-1]["content"], "reference": ref,
-             "answers": {k2: answers[k2][i] for k2 in variants}, "score": {k2: per_example[k2][i] for k2 in variants}}
-            for i, (e, ref) in enumerate(zip(test, references))]
+    rows = [
+        {
+            "input": e.prompt[-1]["content"],
+            "reference": ref,
+            "answers": {k2: answers[k2][i] for k2 in variants},
+            "score": {k2: per_example[k2][i] for k2 in variants},
+        }
+        for i, (e, ref) in enumerate(zip(test, references, strict=True))
+    ]
     metric = "accuracy" if task == "classification" else "rouge_l"
     baselines = [v for v in PROMPTED if v in scores]
     if baselines:
@@ -243,11 +311,17 @@ def compare(run: Any, *, runs_dir: str | Path = "runs", max_rows: int | None = N
         text, beats = verdict(metric, scores[strongest][metric], scores["finetuned"][metric], VARIANTS[strongest])
     else:
         text, beats = "no prompted baseline was scored (rungs left it out)", False
-    scored = {"dataset": config.data.dataset, "split_seed": config.training.seed, "split": "test",
-              "fingerprint": fingerprint(test), "rows": len(test)}
+    scored = {
+        "dataset": config.data.dataset,
+        "split_seed": config.training.seed,
+        "split": "test",
+        "fingerprint": fingerprint(test),
+        "rows": len(test),
+    }
     tokens = {key: prompt_tokens(models.tokenizer, prompts[key]) for key in variants}
-    comparison = Comparison(run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats,
-                            scored, tokens)
+    comparison = Comparison(
+        run_dir.run_id, task, metric, len(test), len(examples), system, scores, rows, text, beats, scored, tokens
+    )
     if save:
         save_result(run_dir, "comparison", comparison.to_json())
     return comparison

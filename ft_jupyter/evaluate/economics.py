@@ -29,10 +29,13 @@ class TrainingCost:
 
     def __str__(self) -> str:
         if not self.price_per_hour:
-            return (f"run {self.run_id}: {self.device_hours:.3f} device-hours; set training.price_per_hour (or pass "
-                    "price_per_hour) to see what it cost")
-        return (f"run {self.run_id}: {self.device_hours:.3f} device-hours × ${self.price_per_hour:g}/h = "
-                f"${self.cost:.2f}")
+            return (
+                f"run {self.run_id}: {self.device_hours:.3f} device-hours; set training.price_per_hour (or pass "
+                "price_per_hour) to see what it cost"
+            )
+        return (
+            f"run {self.run_id}: {self.device_hours:.3f} device-hours × ${self.price_per_hour:g}/h = ${self.cost:.2f}"
+        )
 
     def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the text, not the fields
         printer.text(str(self))
@@ -44,8 +47,10 @@ def training_cost(run: Any, *, runs_dir: str | Path = "runs", price_per_hour: fl
     events, _ = run_dir.read_events()
     ends = [e for e in events if e.get("type") in ("finished", "stopped")]
     if not ends:
-        raise ConfigError(f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); its cost "
-                         "is known once it finishes or is stopped.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); its cost "
+            "is known once it finishes or is stopped."
+        )
     end = ends[-1]
     hours = float(end.get("device_hours") or end.get("elapsed_s", 0.0) / 3600)
     price = run_dir.config().training.price_per_hour if price_per_hour is None else price_per_hour
@@ -57,7 +62,7 @@ class Crossover:
     api_cost_per_request: float
     tuned_cost_per_request: float
     training_cost: float
-    break_even_requests: int | None        # None: fine-tuning never pays back (no saving per request)
+    break_even_requests: int | None  # None: fine-tuning never pays back (no saving per request)
 
     @property
     def saving_per_request(self) -> float:
@@ -68,14 +73,20 @@ class Crossover:
         return requests * self.api_cost_per_request, self.training_cost + requests * self.tuned_cost_per_request
 
     def to_json(self) -> dict[str, Any]:
-        return {"api_cost_per_request": self.api_cost_per_request,
-                "tuned_cost_per_request": self.tuned_cost_per_request, "training_cost": self.training_cost,
-                "saving_per_request": self.saving_per_request, "break_even_requests": self.break_even_requests,
-                "table": [{"requests": n, "api": a, "finetuned": t} for n in VOLUMES for a, t in [self.costs_at(n)]]}
+        return {
+            "api_cost_per_request": self.api_cost_per_request,
+            "tuned_cost_per_request": self.tuned_cost_per_request,
+            "training_cost": self.training_cost,
+            "saving_per_request": self.saving_per_request,
+            "break_even_requests": self.break_even_requests,
+            "table": [{"requests": n, "api": a, "finetuned": t} for n in VOLUMES for a, t in [self.costs_at(n)]],
+        }
 
     def __str__(self) -> str:
-        lines = [f"per request: prompted API ${self.api_cost_per_request:.6f}, fine-tuned "
-                 f"${self.tuned_cost_per_request:.6f}; training ${self.training_cost:,.2f}"]
+        lines = [
+            f"per request: prompted API ${self.api_cost_per_request:.6f}, fine-tuned "
+            f"${self.tuned_cost_per_request:.6f}; training ${self.training_cost:,.2f}"
+        ]
         if self.break_even_requests is None:
             lines.append("The fine-tuned model saves nothing per request, so its training never pays back.")
         else:
@@ -90,10 +101,17 @@ class Crossover:
         printer.text(str(self))
 
 
-def cost_crossover(*, api_prompt_tokens: int, tuned_prompt_tokens: int, price_per_million: float,
-                   training_cost: float, tuned_price_per_million: float | None = None,
-                   output_tokens: int = 0, output_price_per_million: float = 0.0,
-                   tuned_cost_per_1k: float | None = None) -> Crossover:
+def cost_crossover(
+    *,
+    api_prompt_tokens: int,
+    tuned_prompt_tokens: int,
+    price_per_million: float,
+    training_cost: float,
+    tuned_price_per_million: float | None = None,
+    output_tokens: int = 0,
+    output_price_per_million: float = 0.0,
+    tuned_cost_per_1k: float | None = None,
+) -> Crossover:
     """Requests after which the fine-tuned model (short prompts + training cost) is cheaper than the prompted API.
 
     The fine-tuned model is priced per token (`tuned_price_per_million`, default the API's price: a hosted
@@ -116,5 +134,9 @@ def cost_crossover(*, api_prompt_tokens: int, tuned_prompt_tokens: int, price_pe
 def worked_example() -> dict[str, Crossover]:
     """The lessons' worked example: 1,000-token prompts vs 50, $10 per million input tokens, $100 or $1,000 of
     training."""
-    return {f"${cost:,}": cost_crossover(api_prompt_tokens=1000, tuned_prompt_tokens=50, price_per_million=10.0,
-                                         training_cost=float(cost)) for cost in (100, 1000)}
+    return {
+        f"${cost:,}": cost_crossover(
+            api_prompt_tokens=1000, tuned_prompt_tokens=50, price_per_million=10.0, training_cost=float(cost)
+        )
+        for cost in (100, 1000)
+    }

@@ -8,12 +8,21 @@ row would get alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 
-def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, str]]], *, max_new_tokens: int = 16,
-                     batch_size: int = 16, desc: str = "Generating", progress: bool | None = None) -> list[str]:
+def generate_answers(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[list[dict[str, str]]],
+    *,
+    max_new_tokens: int = 16,
+    batch_size: int = 16,
+    desc: str = "Generating",
+    progress: bool | None = None,
+) -> list[str]:
     """Greedy answers to each conversation prompt (messages up to, not including, the assistant turn), in the order
     given; a progress bar labelled `desc` counts the rows (progress=False hides it)."""
     from ft_jupyter.progress import progress_bar
@@ -31,7 +40,8 @@ def generate_answers(model: Any, tokenizer: Any, prompts: list[list[dict[str, st
                 _generate_after_prefix(model, tokenizer, ids, shared, max_new_tokens, batch_size, answers, bar)
                 return answers
             for batch in _by_length([len(row) for row in ids], batch_size):
-                for i, answer in zip(batch, _generate(model, tokenizer, [texts[i] for i in batch], max_new_tokens)):
+                generated = _generate(model, tokenizer, [texts[i] for i in batch], max_new_tokens)
+                for i, answer in zip(batch, generated, strict=True):
                     answers[i] = answer
                 bar.update(len(batch))
     finally:
@@ -64,7 +74,7 @@ def length_batches(tokenizer: Any, texts: list[str], batch_size: int) -> list[li
 
 def _by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])  # stable: equal lengths keep their order
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _generate(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int) -> list[str]:
@@ -72,9 +82,14 @@ def _generate(model: Any, tokenizer: Any, texts: list[str], max_new_tokens: int)
 
     enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     with torch.inference_mode():
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-    new_tokens = out[:, enc["input_ids"].shape[1]:]
+        out = model.generate(
+            **enc,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    new_tokens = out[:, enc["input_ids"].shape[1] :]
     return [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
 
@@ -95,8 +110,16 @@ def shared_prefix_length(ids: list[list[int]]) -> int:
     return n if n >= SHARED_PREFIX_MIN_TOKENS and n >= SHARED_PREFIX_MIN_SHARE * mean else 0
 
 
-def _generate_after_prefix(model: Any, tokenizer: Any, ids: list[list[int]], shared: int, max_new_tokens: int,
-                           batch_size: int, answers: list[str], bar: Any) -> None:
+def _generate_after_prefix(
+    model: Any,
+    tokenizer: Any,
+    ids: list[list[int]],
+    shared: int,
+    max_new_tokens: int,
+    batch_size: int,
+    answers: list[str],
+    bar: Any,
+) -> None:
     import copy
 
     import torch
@@ -111,11 +134,17 @@ def _generate_after_prefix(model: Any, tokenizer: Any, ids: list[list[int]], sha
             if len(batch) > 1:
                 cache.batch_repeat_interleave(len(batch))
             rows = torch.tensor([ids[i] for i in batch], device=model.device)
-            out = model.generate(input_ids=rows, attention_mask=torch.ones_like(rows), **{name: cache},
-                                 max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id)
-            decoded = tokenizer.batch_decode(out[:, rows.shape[1]:], skip_special_tokens=True)
-            for i, text in zip(batch, decoded):
+            out = model.generate(
+                input_ids=rows,
+                attention_mask=torch.ones_like(rows),
+                **{name: cache},
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            decoded = tokenizer.batch_decode(out[:, rows.shape[1] :], skip_special_tokens=True)
+            for i, text in zip(batch, decoded, strict=True):
                 answers[i] = text.strip()
             bar.update(len(batch))
 
@@ -134,5 +163,9 @@ def _equal_length_batches(ids: list[list[int]], batch_size: int) -> list[list[in
     by_length: dict[int, list[int]] = {}
     for i, row in enumerate(ids):
         by_length.setdefault(len(row), []).append(i)
-    return [group[k:k + batch_size] for length in sorted(by_length, reverse=True)
-            for group in [by_length[length]] for k in range(0, len(group), batch_size)]
+    return [
+        group[k : k + batch_size]
+        for length in sorted(by_length, reverse=True)
+        for group in [by_length[length]]
+        for k in range(0, len(group), batch_size)
+    ]

@@ -19,8 +19,16 @@ def head_labels(model: Any) -> list[str]:
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
 
-def predict_labels(model: Any, tokenizer: Any, examples: list[Any], max_len: int, *, batch_size: int = 16,
-                   desc: str = "Classifying", progress: bool | None = None) -> list[str]:
+def predict_labels(
+    model: Any,
+    tokenizer: Any,
+    examples: list[Any],
+    max_len: int,
+    *,
+    batch_size: int = 16,
+    desc: str = "Classifying",
+    progress: bool | None = None,
+) -> list[str]:
     """The predicted label of each example, in the order given; a bar labelled `desc` counts the rows."""
     import torch
 
@@ -40,7 +48,7 @@ def predict_labels(model: Any, tokenizer: Any, examples: list[Any], max_len: int
                 with torch.inference_mode():
                     logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
                 best = logits.argmax(-1).tolist()
-                for i, label_id in zip(batch, best):
+                for i, label_id in zip(batch, best, strict=True):
                     predictions[i] = labels[label_id]
                 bar.update(len(batch))
     finally:
@@ -63,11 +71,12 @@ def _padded_right(rows: list[list[int]], pad_id: int):
 def _longest_first(ids: list[list[int]], batch_size: int) -> list[list[int]]:
     """Indices in batches of similar length (little padding), longest first (a batch too big fails at once)."""
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def evaluate_head(run: Any, examples: list[Any], *, runs_dir: str | Path = "runs", batch_size: int = 16,
-                  progress: bool | None = None) -> ClassificationReport:
+def evaluate_head(
+    run: Any, examples: list[Any], *, runs_dir: str | Path = "runs", batch_size: int = 16, progress: bool | None = None
+) -> ClassificationReport:
     """The kit's classification report (accuracy, macro-F1, per class; invalid_rate 0) for a head run on
     `examples` (each with its label). run: a RunResult (its model in memory is used), a RunDir, a run folder or a
     run id under `runs_dir`."""
@@ -75,6 +84,12 @@ def evaluate_head(run: Any, examples: list[Any], *, runs_dir: str | Path = "runs
 
     run_dir, result = open_run(run, runs_dir)
     models = load_models(run_dir, result, generative=False, base=False)
-    predictions = predict_labels(models.tuned, models.tokenizer, examples, run_dir.config().training.max_seq_len,
-                                 batch_size=batch_size, progress=progress)
+    predictions = predict_labels(
+        models.tuned,
+        models.tokenizer,
+        examples,
+        run_dir.config().training.max_seq_len,
+        batch_size=batch_size,
+        progress=progress,
+    )
     return score_labels(predictions, [e.label for e in examples], tuple(head_labels(models.tuned)))

@@ -32,39 +32,46 @@ class ClassMetrics:
     precision: float
     recall: float
     f1: float
-    support: int     # gold examples of this class
+    support: int  # gold examples of this class
 
 
 @dataclass(frozen=True)
 class ClassificationMetrics:
     accuracy: float
     macro_f1: float
-    invalid_rate: float                      # answers that are not any known label
+    invalid_rate: float  # answers that are not any known label
     n: int
     per_class: dict[str, ClassMetrics]
-    confusion: dict[str, dict[str, int]]     # gold label → predicted label (or INVALID) → count
+    confusion: dict[str, dict[str, int]]  # gold label → predicted label (or INVALID) → count
     correct: list[bool] = field(repr=False)  # per example
 
     def to_json(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "invalid_rate": self.invalid_rate, "n": self.n,
-                "per_class": {k: vars(v) for k, v in self.per_class.items()}, "confusion": self.confusion}
+        return {
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "invalid_rate": self.invalid_rate,
+            "n": self.n,
+            "per_class": {k: vars(v) for k, v in self.per_class.items()},
+            "confusion": self.confusion,
+        }
 
 
 def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def classification_metrics(predictions: list[str], gold: list[str], labels: tuple[str, ...] | list[str]
-                           ) -> ClassificationMetrics:
+def classification_metrics(
+    predictions: list[str], gold: list[str], labels: tuple[str, ...] | list[str]
+) -> ClassificationMetrics:
     """Score free-text answers against gold labels; macro-F1 averages over the label set (absent classes count 0)."""
     if len(predictions) != len(gold):
         raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
     labels = list(labels)
     predicted = [canonical_label(p, labels) for p in predictions]
     truth = [canonical_label(g, labels) or g for g in gold]
-    correct = [p == g for p, g in zip(predicted, truth)]
+    correct = [p == g for p, g in zip(predicted, truth, strict=True)]
     confusion = {g: dict.fromkeys([*labels, INVALID], 0) for g in labels}
-    for p, g in zip(predicted, truth):
+    for p, g in zip(predicted, truth, strict=True):
         confusion.setdefault(g, dict.fromkeys([*labels, INVALID], 0))[p or INVALID] += 1
     per_class = {}
     for label in labels:
@@ -77,8 +84,12 @@ def classification_metrics(predictions: list[str], gold: list[str], labels: tupl
     return ClassificationMetrics(
         accuracy=sum(correct) / n if n else 0.0,
         macro_f1=sum(c.f1 for c in per_class.values()) / len(per_class) if per_class else 0.0,
-        invalid_rate=sum(p is None for p in predicted) / n if n else 0.0, n=n, per_class=per_class,
-        confusion=confusion, correct=correct)
+        invalid_rate=sum(p is None for p in predicted) / n if n else 0.0,
+        n=n,
+        per_class=per_class,
+        confusion=confusion,
+        correct=correct,
+    )
 
 
 def normalise_answer(text: str) -> str:
@@ -113,7 +124,7 @@ def _rouge_scorer():
 class GenerationMetrics:
     exact_match: float
     token_f1: float
-    rouge_l: float                        # mean ROUGE-L F-measure
+    rouge_l: float  # mean ROUGE-L F-measure
     n: int
     per_example: list[dict[str, float]] = field(repr=False)  # {"exact_match", "token_f1", "rouge_l"} per example
 
@@ -125,8 +136,14 @@ def generation_metrics(predictions: list[str], references: list[str]) -> Generat
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     scorer = _rouge_scorer()
-    rows = [{"exact_match": float(normalise_answer(p) == normalise_answer(r)), "token_f1": token_f1(p, r),
-             "rouge_l": scorer.score(r, p)["rougeL"].fmeasure} for p, r in zip(predictions, references)]
+    rows = [
+        {
+            "exact_match": float(normalise_answer(p) == normalise_answer(r)),
+            "token_f1": token_f1(p, r),
+            "rouge_l": scorer.score(r, p)["rougeL"].fmeasure,
+        }
+        for p, r in zip(predictions, references, strict=True)
+    ]
     n = len(rows)
 
     def mean(key: str) -> float:

@@ -18,8 +18,9 @@ def prompt_key(example: Example) -> str:
     return "\n".join(m["content"].strip() for m in example.prompt if m["role"] != "system")
 
 
-def few_shot_examples(train: list[Example], test: list[Example], k: int, *, seed: int = 0,
-                      labels: tuple[str, ...] | None = None) -> list[Example]:
+def few_shot_examples(
+    train: list[Example], test: list[Example], k: int, *, seed: int = 0, labels: tuple[str, ...] | None = None
+) -> list[Example]:
     """k examples from `train` whose prompts do not occur in `test`; for labelled data, one per label in turn so the
     prompt shows the whole label set."""
     if k <= 0:
@@ -41,8 +42,10 @@ def few_shot_examples(train: list[Example], test: list[Example], k: int, *, seed
 
 def default_system_prompt(labels: tuple[str, ...] | None) -> str:
     if labels:
-        return (f"You label customer messages. Reply with exactly one of these labels and nothing else: "
-                f"{', '.join(labels)}.")
+        return (
+            f"You label customer messages. Reply with exactly one of these labels and nothing else: "
+            f"{', '.join(labels)}."
+        )
     return "You are a precise assistant. Answer in the same format and length as the examples."
 
 

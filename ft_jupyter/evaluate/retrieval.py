@@ -31,8 +31,10 @@ class ShotRetriever:
         unseen = {prompt_key(e) for e in test}
         self.pool = [e for e in train if prompt_key(e) not in unseen and len(e.messages) >= 2]
         if k > 0 and not self.pool:
-            raise ConfigError("No training rows to retrieve examples from (all of them also occur in the test "
-                              "split); add training data or turn retrieval off (retrieval=False).")
+            raise ConfigError(
+                "No training rows to retrieve examples from (all of them also occur in the test "
+                "split); add training data or turn retrieval off (retrieval=False)."
+            )
         self.k = k
         self._index = BM25Okapi([words(prompt_key(e)) or ["_"] for e in self.pool]) if self.pool else None
 

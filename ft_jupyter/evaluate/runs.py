@@ -7,10 +7,11 @@ Full, freeze and head runs load the base separately (a head run's tuned model is
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ft_jupyter.config import ConfigError
 from ft_jupyter.train.store import RunDir, RunStore
@@ -50,7 +51,7 @@ def load_result(run_dir: RunDir, name: str) -> dict[str, Any] | None:
 class RunModels:
     tuned: Any
     tokenizer: Any
-    separate_base: Any = None   # full/freeze/head runs; None when the base is the tuned model without its adapter
+    separate_base: Any = None  # full/freeze/head runs; None when the base is the tuned model without its adapter
 
     @contextmanager
     def base(self) -> Iterator[Any]:
@@ -78,22 +79,26 @@ def load_models(run_dir: RunDir, result: Any = None, *, generative: bool = True,
     config = run_dir.config()
     head = config.method.method == "head"
     if head and generative:
-        raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
-                          "and cannot generate text, so this evaluation does not apply to it. Score it with "
-                          "ft_jupyter.evaluate.compare(run).")
+        raise ConfigError(
+            f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
+            "and cannot generate text, so this evaluation does not apply to it. Score it with "
+            "ft_jupyter.evaluate.compare(run)."
+        )
     if result is not None and result.model is not None:
         tuned, tokenizer = result.model, result.tokenizer
     else:
         artifact = run_dir.artifact_path()
         if artifact is None:
-            raise ConfigError(f"Run {run_dir.run_id} has no adapter/ or model/ folder yet (state: "
-                              f"{run_dir.status().get('state')}); evaluate a finished or stopped run.")
+            raise ConfigError(
+                f"Run {run_dir.run_id} has no adapter/ or model/ folder yet (state: "
+                f"{run_dir.status().get('state')}); evaluate a finished or stopped run."
+            )
         if artifact.name == "adapter":
-            tuned, tokenizer = load_for_inference(config.model.name, adapter=artifact,
-                                                  trust_remote_code=config.model.trust_remote_code)
+            tuned, tokenizer = load_for_inference(
+                config.model.name, adapter=artifact, trust_remote_code=config.model.trust_remote_code
+            )
         elif head:
-            tuned, tokenizer = load_classifier_for_inference(artifact,
-                                                             trust_remote_code=config.model.trust_remote_code)
+            tuned, tokenizer = load_classifier_for_inference(artifact, trust_remote_code=config.model.trust_remote_code)
         else:
             tuned, tokenizer = load_for_inference(str(artifact))
     if tokenizer.pad_token is None:

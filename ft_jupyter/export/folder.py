@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 EXPORT_DIR = "export"
 EXPORT_STATES = ("running", "finished", "failed")
@@ -85,8 +86,15 @@ def set_export_status(run_path: Path, state: str, message: str = "", **extra: An
         raise ValueError(f"export state must be one of {EXPORT_STATES}, got {state!r}")
     # The request stays recorded across the progress messages of one export, unless this call gives one.
     old = read_json(export_dir(run_path) / "status.json") or {}
-    data = {**({"request": old["request"]} if "request" in old else {}), "pid": os.getpid(), **extra,
-            "state": state, "message": message, "updated": time.time(), "host": socket.gethostname()}
+    data = {
+        **({"request": old["request"]} if "request" in old else {}),
+        "pid": os.getpid(),
+        **extra,
+        "state": state,
+        "message": message,
+        "updated": time.time(),
+        "host": socket.gethostname(),
+    }
     write_json(export_dir(run_path) / "status.json", data)
 
 
@@ -97,6 +105,9 @@ def export_status(run_path: Path) -> dict[str, Any] | None:
 
     data = read_json(Path(run_path) / EXPORT_DIR / "status.json")
     if data and data.get("state") == "running" and not process_alive(data.get("pid"), data.get("host")):
-        data = {**data, "state": "failed", "message": "the export process ended without reporting (killed?); "
-                                                      "start the export again."}
+        data = {
+            **data,
+            "state": "failed",
+            "message": "the export process ended without reporting (killed?); start the export again.",
+        }
     return data

@@ -19,65 +19,43 @@ What llama.cpp expects beyond renaming tensors:
 
 Other architectures (Qwen, Gemma, Mistral-style SentencePiece vocabularies...) are llama.cpp's converter's job: with
 FT_JUPYTER_LLAMA_CPP pointing at a llama.cpp checkout the same calls run it; without one they raise GGUFNotSupported
-with the command to run.
+with the command to run (llama_cpp.py).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ft_jupyter.export.folder import staged
+from ft_jupyter.export.llama_cpp import GGUFFile, GGUFNotSupported, with_llama_cpp
 
 GGUF_TYPES = ("f16", "q8_0")
 SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM",)
-LLAMA_CPP_ENV = "FT_JUPYTER_LLAMA_CPP"
 Q8_BLOCK = 32
 F16_MAX = 65504.0
-BAR_PARAMS = 20_000_000   # below this, writing takes about a second: no bar
-_IGNORED = ("rotary_emb.inv_freq",)   # recomputed by every runtime; old checkpoints still save it
+BAR_PARAMS = 20_000_000  # below this, writing takes about a second: no bar
+_IGNORED = ("rotary_emb.inv_freq",)  # recomputed by every runtime; old checkpoints still save it
 _LAYER_NAMES = {
-    "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
-    "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "ffn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
     "self_attn.o_proj": "attn_output",
-    "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
 }
 
 
-class GGUFNotSupported(ValueError):
-    """The kit's own writer cannot write this model; the message says what llama.cpp command can."""
-
-
-@dataclass(frozen=True)
-class GGUFFile:
-    path: Path
-    type: str          # f16 / q8_0 for a model, f16 for an adapter
-    bytes: int
-    tensors: int
-    seconds: float
-
-
-def upstream_converter() -> Path | None:
-    """llama.cpp's convert_hf_to_gguf.py in the checkout that $FT_JUPYTER_LLAMA_CPP names, or None when unset."""
-    root = os.environ.get(LLAMA_CPP_ENV, "").strip()
-    if not root:
-        return None
-    script = Path(root).expanduser() / "convert_hf_to_gguf.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"{LLAMA_CPP_ENV}={root} has no convert_hf_to_gguf.py; point it at a llama.cpp "
-                                f"checkout (git clone --depth 1 https://github.com/ggml-org/llama.cpp) or unset it.")
-    return script
-
-
-def write_gguf(model_dir: str | Path, out_path: str | Path, *, type: str = "f16",
-               progress: bool | None = None) -> GGUFFile:
+def write_gguf(
+    model_dir: str | Path, out_path: str | Path, *, type: str = "f16", progress: bool | None = None
+) -> GGUFFile:
     """Write the model in `model_dir` as one GGUF file of `type` (f16 or q8_0), replacing `out_path` only when done."""
     if type not in GGUF_TYPES:
         raise ValueError(f"GGUF type {type!r} is not one of {', '.join(GGUF_TYPES)}.")
@@ -90,8 +68,9 @@ def write_gguf(model_dir: str | Path, out_path: str | Path, *, type: str = "f16"
         tokenizer = read_tokenizer(model_dir)
         plan = _plan(model_dir, config, type)
     except GGUFNotSupported as exc:
-        return _with_llama_cpp(exc, "convert_hf_to_gguf.py", [str(model_dir), "--outtype", type], out_path, type,
-                               started)
+        return with_llama_cpp(
+            exc, "convert_hf_to_gguf.py", [str(model_dir), "--outtype", type], out_path, type, started
+        )
     n_params = sum(math.prod(item["shape"]) for item in plan)
     show = progress if progress is not None else (None if n_params >= BAR_PARAMS else False)
     with staged(out_path) as tmp:
@@ -102,8 +81,9 @@ def write_gguf(model_dir: str | Path, out_path: str | Path, *, type: str = "f16"
     return GGUFFile(out_path, type, out_path.stat().st_size, len(plan), time.perf_counter() - started)
 
 
-def write_lora_gguf(adapter_dir: str | Path, base_model_dir: str | Path, out_path: str | Path, *,
-                    progress: bool | None = None) -> GGUFFile:
+def write_lora_gguf(
+    adapter_dir: str | Path, base_model_dir: str | Path, out_path: str | Path, *, progress: bool | None = None
+) -> GGUFFile:
     """Write a PEFT LoRA adapter as an adapter GGUF for llama.cpp `--lora` / Ollama `ADAPTER`, next to the base's
     GGUF. The adapter GGUF only works on a GGUF of the same base model."""
     adapter_dir, base_model_dir, out_path = Path(adapter_dir), Path(base_model_dir), Path(out_path)
@@ -111,48 +91,79 @@ def write_lora_gguf(adapter_dir: str | Path, base_model_dir: str | Path, out_pat
     try:
         config = _llama_config(base_model_dir)
     except GGUFNotSupported as exc:
-        return _with_llama_cpp(exc, "convert_lora_to_gguf.py", [str(adapter_dir), "--base", str(base_model_dir),
-                                                                "--outtype", "f16"], out_path, "f16", started)
+        return with_llama_cpp(
+            exc,
+            "convert_lora_to_gguf.py",
+            [str(adapter_dir), "--base", str(base_model_dir), "--outtype", "f16"],
+            out_path,
+            "f16",
+            started,
+        )
     alpha, pairs = _lora_plan(adapter_dir, base_model_dir, config)
     with staged(out_path) as tmp:
         writer = _writer(adapter_dir.name, "adapter")
         writer.add_string("adapter.type", "lora")
         writer.add_float32("adapter.lora.alpha", alpha)
-        _stream(writer, tmp, pairs, lambda item: _load_lora_tensor(item, config), f"Writing {out_path.name}",
-                progress if progress is not None else False)
+        _stream(
+            writer,
+            tmp,
+            pairs,
+            lambda item: _load_lora_tensor(item, config),
+            f"Writing {out_path.name}",
+            progress if progress is not None else False,
+        )
     return GGUFFile(out_path, "f16", out_path.stat().st_size, len(pairs), time.perf_counter() - started)
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
 
+
 def _llama_config(model_dir: Path) -> dict[str, Any]:
     path = model_dir / "config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{model_dir} has no config.json; pass a Hugging Face model folder (a merged run, "
-                                "or a base model folder).")
+        raise FileNotFoundError(
+            f"{model_dir} has no config.json; pass a Hugging Face model folder (a merged run, or a base model folder)."
+        )
     raw = json.loads(path.read_text(encoding="utf-8"))
     arch = (raw.get("architectures") or [f"model of type {raw.get('model_type')!r}"])[0]
     if arch not in SUPPORTED_ARCHITECTURES or raw.get("model_type") != "llama":
-        raise GGUFNotSupported(f"{model_dir} holds a {arch}; the kit's own GGUF writer supports "
-                               f"{', '.join(SUPPORTED_ARCHITECTURES)} only (Llama-family models such as SmolLM2 and "
-                               "tiny-random).")
+        raise GGUFNotSupported(
+            f"{model_dir} holds a {arch}; the kit's own GGUF writer supports "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)} only (Llama-family models such as SmolLM2 and "
+            "tiny-random)."
+        )
     rope = raw.get("rope_parameters") or raw.get("rope_scaling") or {}
-    problems = [f"{key}={raw.get(key)!r}" for key, ok in (
-        ("hidden_act", raw.get("hidden_act", "silu") == "silu"), ("attention_bias", not raw.get("attention_bias")),
-        ("mlp_bias", not raw.get("mlp_bias")), ("quantization_config", "quantization_config" not in raw)) if not ok]
+    problems = [
+        f"{key}={raw.get(key)!r}"
+        for key, ok in (
+            ("hidden_act", raw.get("hidden_act", "silu") == "silu"),
+            ("attention_bias", not raw.get("attention_bias")),
+            ("mlp_bias", not raw.get("mlp_bias")),
+            ("quantization_config", "quantization_config" not in raw),
+        )
+        if not ok
+    ]
     if rope.get("rope_type", rope.get("type", "default")) != "default":
         problems.append(f"rope type {rope.get('rope_type', rope.get('type'))!r}")
     if problems:
-        raise GGUFNotSupported(f"{model_dir} holds a Llama with {', '.join(problems)}; the kit's own GGUF writer "
-                               "supports plain Llama only (SiLU, no biases, default RoPE, unquantized weights).")
+        raise GGUFNotSupported(
+            f"{model_dir} holds a Llama with {', '.join(problems)}; the kit's own GGUF writer "
+            "supports plain Llama only (SiLU, no biases, default RoPE, unquantized weights)."
+        )
     n_head = raw["num_attention_heads"]
     head_dim = raw.get("head_dim") or raw["hidden_size"] // n_head
     return {
-        "context": raw.get("max_position_embeddings", 2048), "hidden": raw["hidden_size"],
-        "layers": raw["num_hidden_layers"], "ffn": raw["intermediate_size"], "n_head": n_head,
-        "n_kv_head": raw.get("num_key_value_heads") or n_head, "head_dim": head_dim,
-        "rope_theta": rope.get("rope_theta", raw.get("rope_theta", 10000.0)), "rms_eps": raw.get("rms_norm_eps", 1e-6),
-        "vocab_size": raw["vocab_size"], "tied": bool(raw.get("tie_word_embeddings", False)),
+        "context": raw.get("max_position_embeddings", 2048),
+        "hidden": raw["hidden_size"],
+        "layers": raw["num_hidden_layers"],
+        "ffn": raw["intermediate_size"],
+        "n_head": n_head,
+        "n_kv_head": raw.get("num_key_value_heads") or n_head,
+        "head_dim": head_dim,
+        "rope_theta": rope.get("rope_theta", raw.get("rope_theta", 10000.0)),
+        "rms_eps": raw.get("rms_norm_eps", 1e-6),
+        "vocab_size": raw["vocab_size"],
+        "tied": bool(raw.get("tie_word_embeddings", False)),
     }
 
 
@@ -178,10 +189,14 @@ def _add_model_metadata(writer, config: dict[str, Any], type: str) -> None:
 
 # --- tensors -------------------------------------------------------------------------------------------------------
 
+
 def _gguf_name(hf_name: str) -> str | None:
     """llama.cpp's name for a Hugging Face Llama tensor; None for names it has no use for."""
-    fixed = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
-             "lm_head.weight": "output.weight"}
+    fixed = {
+        "model.embed_tokens.weight": "token_embd.weight",
+        "model.norm.weight": "output_norm.weight",
+        "lm_head.weight": "output.weight",
+    }
     if hf_name in fixed:
         return fixed[hf_name]
     parts = hf_name.split(".")
@@ -202,10 +217,12 @@ def _safetensors_files(model_dir: Path) -> dict[str, Path]:
         return {name: model_dir / file for name, file in weight_map.items()}
     single = model_dir / "model.safetensors"
     if not single.is_file():
-        raise FileNotFoundError(f"{model_dir} has no model.safetensors (nor a sharded index); GGUF is written from "
-                                "safetensors weights, e.g. a folder saved by merge or save_pretrained.")
+        raise FileNotFoundError(
+            f"{model_dir} has no model.safetensors (nor a sharded index); GGUF is written from "
+            "safetensors weights, e.g. a folder saved by merge or save_pretrained."
+        )
     with safe_open(str(single), framework="pt") as fh:
-        return {name: single for name in fh.keys()}
+        return dict.fromkeys(fh.keys(), single)
 
 
 def _plan(model_dir: Path, config: dict[str, Any], type: str) -> list[dict[str, Any]]:
@@ -213,24 +230,39 @@ def _plan(model_dir: Path, config: dict[str, Any], type: str) -> list[dict[str, 
     from safetensors import safe_open
 
     files = _safetensors_files(model_dir)
-    expected = ["model.embed_tokens.weight"] + [f"model.layers.{i}.{part}.weight" for i in range(config["layers"])
-                                                for part in _LAYER_NAMES] + ["model.norm.weight"]
+    expected = (
+        ["model.embed_tokens.weight"]
+        + [f"model.layers.{i}.{part}.weight" for i in range(config["layers"]) for part in _LAYER_NAMES]
+        + ["model.norm.weight"]
+    )
     if not config["tied"]:
         expected.append("lm_head.weight")
     missing = [name for name in expected if name not in files]
     if missing:
-        raise ValueError(f"{model_dir} lacks {len(missing)} weight(s) a {config['layers']}-layer Llama needs, e.g. "
-                         f"{missing[0]!r}; the folder is incomplete. Re-run the merge or re-save the model.")
+        raise ValueError(
+            f"{model_dir} lacks {len(missing)} weight(s) a {config['layers']}-layer Llama needs, e.g. "
+            f"{missing[0]!r}; the folder is incomplete. Re-run the merge or re-save the model."
+        )
     unknown = [n for n in files if _gguf_name(n) is None and not n.endswith(_IGNORED)]
     if unknown:
-        raise GGUFNotSupported(f"{model_dir} has weights a plain Llama does not, e.g. {unknown[0]!r}; the kit's own "
-                               "writer would drop them.")
+        raise GGUFNotSupported(
+            f"{model_dir} has weights a plain Llama does not, e.g. {unknown[0]!r}; the kit's own "
+            "writer would drop them."
+        )
     shapes: dict[str, tuple[int, ...]] = {}
     for file in set(files.values()):
         with safe_open(str(file), framework="pt") as fh:
             shapes.update({n: tuple(fh.get_slice(n).get_shape()) for n in fh.keys()})
-    return [{"hf": name, "name": _gguf_name(name), "file": files[name], "shape": shapes[name],
-             "qtype": _storage_type(shapes[name], type)} for name in expected]
+    return [
+        {
+            "hf": name,
+            "name": _gguf_name(name),
+            "file": files[name],
+            "shape": shapes[name],
+            "qtype": _storage_type(shapes[name], type),
+        }
+        for name in expected
+    ]
 
 
 def _storage_type(shape: tuple[int, ...], type: str) -> str:
@@ -244,8 +276,7 @@ def _storage_type(shape: tuple[int, ...], type: str) -> str:
 def _rope_rows(weight, n_head: int):
     """Interleave each head's two rotary halves (HF rotate_half order → llama.cpp adjacent pairs); acts on rows."""
     rows = weight.shape[0]
-    return (weight.reshape(n_head, 2, rows // n_head // 2, *weight.shape[1:])
-            .swapaxes(1, 2).reshape(weight.shape))
+    return weight.reshape(n_head, 2, rows // n_head // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
 
 
 def _read(path: Path, name: str):
@@ -272,16 +303,20 @@ def _encode(weight, item: dict[str, Any]):
     import numpy as np
 
     if not np.isfinite(weight).all():
-        raise ValueError(f"{item['hf']} in {item['file']} contains NaN or infinite values; the model is broken "
-                         "(a diverged run?). Do not export it.")
+        raise ValueError(
+            f"{item['hf']} in {item['file']} contains NaN or infinite values; the model is broken "
+            "(a diverged run?). Do not export it."
+        )
     if item["qtype"] == "f32":
         return weight
     if item["qtype"] == "f16":
         peak = float(np.abs(weight).max(initial=0.0))
         if peak > F16_MAX:
-            raise ValueError(f"{item['hf']} has values up to {peak:.3g}, beyond float16's {F16_MAX:.0f}; this GGUF "
-                             "would hold infinities there. Convert with llama.cpp's convert_hf_to_gguf.py --outtype "
-                             "bf16 instead.")
+            raise ValueError(
+                f"{item['hf']} has values up to {peak:.3g}, beyond float16's {F16_MAX:.0f}; this GGUF "
+                "would hold infinities there. Convert with llama.cpp's convert_hf_to_gguf.py --outtype "
+                "bf16 instead."
+            )
         return weight.astype(np.float16)
     return gguf.quants.quantize(weight, gguf.GGMLQuantizationType.Q8_0)
 
@@ -308,8 +343,14 @@ def _writer(name: str, kind: str):
     return writer
 
 
-def _stream(writer, path: Path, plan: list[dict[str, Any]], load: Callable[[dict[str, Any]], Any], desc: str,
-            progress: bool | None) -> None:
+def _stream(
+    writer,
+    path: Path,
+    plan: list[dict[str, Any]],
+    load: Callable[[dict[str, Any]], Any],
+    desc: str,
+    progress: bool | None,
+) -> None:
     """Header first, then one tensor at a time: memory stays at one tensor, whatever the model's size."""
     from ft_jupyter.progress import progress_bar
 
@@ -329,21 +370,32 @@ def _stream(writer, path: Path, plan: list[dict[str, Any]], load: Callable[[dict
 
 # --- LoRA adapters -------------------------------------------------------------------------------------------------
 
+
 def _lora_plan(adapter_dir: Path, base_dir: Path, config: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
     from safetensors import safe_open
 
     cfg_path, weights = adapter_dir / "adapter_config.json", adapter_dir / "adapter_model.safetensors"
     if not cfg_path.is_file() or not weights.is_file():
-        raise FileNotFoundError(f"{adapter_dir} is not a saved PEFT adapter (needs adapter_config.json and "
-                                "adapter_model.safetensors, as model.save_pretrained(folder) writes them).")
+        raise FileNotFoundError(
+            f"{adapter_dir} is not a saved PEFT adapter (needs adapter_config.json and "
+            "adapter_model.safetensors, as model.save_pretrained(folder) writes them)."
+        )
     peft = json.loads(cfg_path.read_text(encoding="utf-8"))
     # Each of these changes the model beyond W + alpha/r·B·A on a projection, which is all llama.cpp applies.
-    problems = [what for what, bad in (
-        (f"peft_type {peft.get('peft_type')!r}", peft.get("peft_type") != "LORA"), ("use_dora", peft.get("use_dora")),
-        (f"modules_to_save {peft.get('modules_to_save')}", peft.get("modules_to_save")),
-        (f"bias {peft.get('bias')!r}", peft.get("bias", "none") != "none"), ("lora_bias", peft.get("lora_bias")),
-        ("trainable_token_indices", peft.get("trainable_token_indices")), ("alpha_pattern", peft.get("alpha_pattern")),
-        ("use_rslora with rank_pattern", peft.get("use_rslora") and peft.get("rank_pattern"))) if bad]
+    problems = [
+        what
+        for what, bad in (
+            (f"peft_type {peft.get('peft_type')!r}", peft.get("peft_type") != "LORA"),
+            ("use_dora", peft.get("use_dora")),
+            (f"modules_to_save {peft.get('modules_to_save')}", peft.get("modules_to_save")),
+            (f"bias {peft.get('bias')!r}", peft.get("bias", "none") != "none"),
+            ("lora_bias", peft.get("lora_bias")),
+            ("trainable_token_indices", peft.get("trainable_token_indices")),
+            ("alpha_pattern", peft.get("alpha_pattern")),
+            ("use_rslora with rank_pattern", peft.get("use_rslora") and peft.get("rank_pattern")),
+        )
+        if bad
+    ]
     with safe_open(str(weights), framework="pt") as fh:
         shapes = {n: tuple(fh.get_slice(n).get_shape()) for n in fh.keys()}
     pairs = []
@@ -355,16 +407,28 @@ def _lora_plan(adapter_dir: Path, base_dir: Path, config: dict[str, Any]) -> tup
             problems.append(f"an adapter on {base}")
             continue
         if b_name not in shapes or (shapes[b_name][0], shapes[name][1]) != out_in:
-            raise ValueError(f"{adapter_dir}: the LoRA on {base} does not fit the base model in {base_dir} (its "
-                             f"weight is {out_in[0]}×{out_in[1]}); was the adapter trained on another base model?")
+            raise ValueError(
+                f"{adapter_dir}: the LoRA on {base} does not fit the base model in {base_dir} (its "
+                f"weight is {out_in[0]}×{out_in[1]}); was the adapter trained on another base model?"
+            )
         target = _gguf_name(base)
         pairs.append({"hf": name, "name": f"{target}.lora_a", "file": weights, "shape": shapes[name], "qtype": "f16"})
-        pairs.append({"hf": b_name, "name": f"{target}.lora_b", "file": weights, "shape": shapes[b_name],
-                      "qtype": "f16", "base": base})
+        pairs.append(
+            {
+                "hf": b_name,
+                "name": f"{target}.lora_b",
+                "file": weights,
+                "shape": shapes[b_name],
+                "qtype": "f16",
+                "base": base,
+            }
+        )
     if problems or not pairs:
-        raise GGUFNotSupported(f"{adapter_dir} has {', '.join(problems) or 'no LoRA weights'}; a LoRA GGUF carries "
-                               "plain LoRA on the attention and MLP projections only. Merge the adapter and write "
-                               "the merged model with write_gguf instead.")
+        raise GGUFNotSupported(
+            f"{adapter_dir} has {', '.join(problems) or 'no LoRA weights'}; a LoRA GGUF carries "
+            "plain LoRA on the attention and MLP projections only. Merge the adapter and write "
+            "the merged model with write_gguf instead."
+        )
     # llama.cpp scales by alpha / rank; rank-stabilised LoRA scales by alpha / sqrt(rank), so fold the difference in.
     alpha = float(peft["lora_alpha"]) * (math.sqrt(peft["r"]) if peft.get("use_rslora") else 1.0)
     return alpha, pairs
@@ -375,11 +439,21 @@ def _projection_shape(hf_name: str, config: dict[str, Any]) -> tuple[int, int] |
     parts = hf_name.split(".")
     if _gguf_name(hf_name) is None or not parts[2].isdecimal() or int(parts[2]) >= config["layers"]:
         return None
-    q, kv, hidden, ffn = (config["n_head"] * config["head_dim"], config["n_kv_head"] * config["head_dim"],
-                          config["hidden"], config["ffn"])
-    return {"self_attn.q_proj": (q, hidden), "self_attn.k_proj": (kv, hidden), "self_attn.v_proj": (kv, hidden),
-            "self_attn.o_proj": (hidden, q), "mlp.gate_proj": (ffn, hidden), "mlp.up_proj": (ffn, hidden),
-            "mlp.down_proj": (hidden, ffn)}.get(".".join(parts[3:-1]))
+    q, kv, hidden, ffn = (
+        config["n_head"] * config["head_dim"],
+        config["n_kv_head"] * config["head_dim"],
+        config["hidden"],
+        config["ffn"],
+    )
+    return {
+        "self_attn.q_proj": (q, hidden),
+        "self_attn.k_proj": (kv, hidden),
+        "self_attn.v_proj": (kv, hidden),
+        "self_attn.o_proj": (hidden, q),
+        "mlp.gate_proj": (ffn, hidden),
+        "mlp.up_proj": (ffn, hidden),
+        "mlp.down_proj": (hidden, ffn),
+    }.get(".".join(parts[3:-1]))
 
 
 def _load_lora_tensor(item: dict[str, Any], config: dict[str, Any]):
@@ -390,31 +464,3 @@ def _load_lora_tensor(item: dict[str, Any], config: dict[str, Any]):
     elif base.endswith("self_attn.k_proj.weight"):
         weight = _rope_rows(weight, config["n_kv_head"])
     return _encode(weight, item)
-
-
-# --- llama.cpp's converter, for everything else ---------------------------------------------------------------------
-
-def _with_llama_cpp(exc: GGUFNotSupported, script: str, args: list[str], out_path: Path, type: str,
-                    started: float) -> GGUFFile:
-    converter = upstream_converter()
-    if converter is None:
-        # The kit's environment has everything the converters import but sentencepiece; llama.cpp's requirements
-        # file would replace its torch with an older one.
-        command = " ".join([f"python llama.cpp/{script}", *args, "--outfile", str(out_path)])
-        raise GGUFNotSupported(f"{exc} llama.cpp's converter handles it: git clone --depth 1 "
-                               f"https://github.com/ggml-org/llama.cpp && pip install sentencepiece && {command}  (or "
-                               f"set {LLAMA_CPP_ENV}=<that checkout> and ft-jupyter runs it for you).") from None
-    return _run_upstream([str(converter.with_name(script)), *args], out_path, type, started)
-
-
-def _run_upstream(args: list[str], out_path: Path, type: str, started: float) -> GGUFFile:
-    import gguf
-
-    with staged(out_path) as tmp:
-        done = subprocess.run([sys.executable, *args, "--outfile", str(tmp)], capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            raise RuntimeError(f"llama.cpp's {Path(args[0]).name} failed (exit {done.returncode}); its last "
-                               f"lines:\n{tail}")
-        tensors = len(gguf.GGUFReader(tmp).tensors)
-    return GGUFFile(out_path, type, out_path.stat().st_size, tensors, time.perf_counter() - started)

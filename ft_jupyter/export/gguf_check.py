@@ -18,8 +18,9 @@ from typing import Any
 LLAMA_CPP_HINT = "pip install llama-cpp-python  (builds from source in ~5-7 min when no wheel fits)"
 
 
-def check_with_transformers(model_dir: str | Path, gguf_path: str | Path, prompts: list[str], *,
-                            tokenizer=None) -> dict[str, Any]:
+def check_with_transformers(
+    model_dir: str | Path, gguf_path: str | Path, prompts: list[str], *, tokenizer=None
+) -> dict[str, Any]:
     """Logits of the GGUF (dequantized by transformers) against the folder's model, both fp32, at every position of
     every prompt. f16 files land within float16 rounding (see `relative_diff`); q8_0 within a few per cent."""
     import torch
@@ -28,8 +29,9 @@ def check_with_transformers(model_dir: str | Path, gguf_path: str | Path, prompt
     model_dir, gguf_path = Path(model_dir), Path(gguf_path)
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model_dir))
     reference = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    restored = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
-                                                    dtype=torch.float32).eval()
+    restored = AutoModelForCausalLM.from_pretrained(
+        str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32
+    ).eval()
     max_diff, total_diff, scale, agree, positions = 0.0, 0.0, 0.0, 0, 0
     with torch.inference_mode():
         for prompt in prompts:
@@ -41,14 +43,25 @@ def check_with_transformers(model_dir: str | Path, gguf_path: str | Path, prompt
             scale = max(scale, float(want.abs().max()))
             agree += int((want.argmax(-1) == got.argmax(-1)).sum())
             positions += len(want)
-    return {"prompts": len(prompts), "positions": positions, "max_abs_diff": max_diff,
-            "mean_abs_diff": total_diff / max(positions, 1), "logit_scale": scale,
-            "relative_diff": max_diff / scale if scale else 0.0,  # max error as a share of the largest logit
-            "top1_agreement": agree / max(positions, 1)}
+    return {
+        "prompts": len(prompts),
+        "positions": positions,
+        "max_abs_diff": max_diff,
+        "mean_abs_diff": total_diff / max(positions, 1),
+        "logit_scale": scale,
+        "relative_diff": max_diff / scale if scale else 0.0,  # max error as a share of the largest logit
+        "top1_agreement": agree / max(positions, 1),
+    }
 
 
-def check_with_llama_cpp(model_dir: str | Path, gguf_path: str | Path, prompts: list[str], *,
-                         max_new_tokens: int = 16, lora_path: str | Path | None = None) -> dict[str, Any] | None:
+def check_with_llama_cpp(
+    model_dir: str | Path,
+    gguf_path: str | Path,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 16,
+    lora_path: str | Path | None = None,
+) -> dict[str, Any] | None:
     """Tokens, greedy answers and top-1 agreement of llama.cpp on the GGUF (plus an adapter GGUF with `lora_path`)
     against the folder's model; None when llama-cpp-python is not installed."""
     try:
@@ -60,12 +73,18 @@ def check_with_llama_cpp(model_dir: str | Path, gguf_path: str | Path, prompts: 
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-    return llama_cpp_agreement(model, tokenizer, gguf_path, prompts, max_new_tokens=max_new_tokens,
-                               lora_path=lora_path)
+    return llama_cpp_agreement(model, tokenizer, gguf_path, prompts, max_new_tokens=max_new_tokens, lora_path=lora_path)
 
 
-def llama_cpp_agreement(model, tokenizer, gguf_path: str | Path, prompts: list[str], *, max_new_tokens: int = 16,
-                        lora_path: str | Path | None = None) -> dict[str, Any]:
+def llama_cpp_agreement(
+    model,
+    tokenizer,
+    gguf_path: str | Path,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 16,
+    lora_path: str | Path | None = None,
+) -> dict[str, Any]:
     """`check_with_llama_cpp` against a model already loaded: a PEFT model, to test an adapter GGUF without merging.
 
     top1_agreement is teacher-forced: llama.cpp reads the reference's greedy answer and predicts each next token, so
@@ -79,27 +98,48 @@ def llama_cpp_agreement(model, tokenizer, gguf_path: str | Path, prompts: list[s
     stop = _stop_ids(model, tokenizer)
     encoded = [tokenizer(p)["input_ids"] for p in prompts]
     n_ctx = max(512, max(len(ids) for ids in encoded) + max_new_tokens + 8)
-    llm = Llama(model_path=str(gguf_path), lora_path=str(lora_path) if lora_path else None, n_ctx=n_ctx,
-                logits_all=False, verbose=False, n_threads=2, seed=0)
+    llm = Llama(
+        model_path=str(gguf_path),
+        lora_path=str(lora_path) if lora_path else None,
+        n_ctx=n_ctx,
+        logits_all=False,
+        verbose=False,
+        n_threads=2,
+        seed=0,
+    )
     rows = []
     try:
-        for prompt, ids in zip(prompts, encoded):
+        for prompt, ids in zip(prompts, encoded, strict=True):
             theirs = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
             with torch.inference_mode():
-                out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                                     max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=sorted(stop),
-                                     pad_token_id=tokenizer.pad_token_id)
-            reference = _until_stop(out[0, len(ids):].tolist(), stop)
-            rows.append({"tokens_equal": list(theirs) == list(ids), "reference": reference,
-                         "llama_cpp": _greedy(llm, ids, max_new_tokens, stop),
-                         "agree": _teacher_forced(llm, ids, reference)})
+                out = model.generate(
+                    torch.tensor([ids]),
+                    attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    eos_token_id=sorted(stop),
+                    pad_token_id=tokenizer.pad_token_id,
+                )
+            reference = _until_stop(out[0, len(ids) :].tolist(), stop)
+            rows.append(
+                {
+                    "tokens_equal": list(theirs) == list(ids),
+                    "reference": reference,
+                    "llama_cpp": _greedy(llm, ids, max_new_tokens, stop),
+                    "agree": _teacher_forced(llm, ids, reference),
+                }
+            )
     finally:
         llm.close()
     texts = [(tokenizer.decode(r["reference"]), tokenizer.decode(r["llama_cpp"])) for r in rows]
-    return {"prompts": len(prompts), "tokens_equal": [r["tokens_equal"] for r in rows],
-            "greedy_equal": sum(a == b for a, b in texts),
-            "top1_agreement": sum(r["agree"] for r in rows) / max(sum(len(r["reference"]) for r in rows), 1),
-            "reference_texts": [a for a, _ in texts], "llama_cpp_texts": [b for _, b in texts]}
+    return {
+        "prompts": len(prompts),
+        "tokens_equal": [r["tokens_equal"] for r in rows],
+        "greedy_equal": sum(a == b for a, b in texts),
+        "top1_agreement": sum(r["agree"] for r in rows) / max(sum(len(r["reference"]) for r in rows), 1),
+        "reference_texts": [a for a, _ in texts],
+        "llama_cpp_texts": [b for _, b in texts],
+    }
 
 
 def _stop_ids(model, tokenizer) -> set[int]:
@@ -111,7 +151,7 @@ def _stop_ids(model, tokenizer) -> set[int]:
 def _until_stop(tokens: list[int], stop: set[int]) -> list[int]:
     for i, token in enumerate(tokens):
         if token in stop:
-            return tokens[:i + 1]
+            return tokens[: i + 1]
     return tokens
 
 
@@ -149,8 +189,14 @@ def _teacher_forced(llm, ids: list[int], reference: list[int]) -> int:
     return agree
 
 
-def check_with_llama_cpp_isolated(model_dir: str | Path, gguf_path: str | Path, prompts: list[str], *,
-                                  max_new_tokens: int = 16, timeout_s: float = 900) -> dict[str, Any] | None:
+def check_with_llama_cpp_isolated(
+    model_dir: str | Path,
+    gguf_path: str | Path,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 16,
+    timeout_s: float = 900,
+) -> dict[str, Any] | None:
     """`check_with_llama_cpp` in a child process, so that llama.cpp dying inside native code (an illegal instruction
     on a CPU that advertises AMX but traps it, out of memory) becomes a reported failure instead of taking the kernel
     or the export with it. None when llama-cpp-python is not installed."""
@@ -165,27 +211,42 @@ def check_with_llama_cpp_isolated(model_dir: str | Path, gguf_path: str | Path, 
         return None
     with tempfile.TemporaryDirectory() as tmp:
         request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({"model_dir": str(model_dir), "gguf": str(gguf_path), "prompts": prompts,
-                                       "max_new_tokens": max_new_tokens}), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "ft_jupyter.export.gguf_check", str(request)],
-                              capture_output=True, text=True, timeout=timeout_s)
+        request.write_text(
+            json.dumps(
+                {
+                    "model_dir": str(model_dir),
+                    "gguf": str(gguf_path),
+                    "prompts": prompts,
+                    "max_new_tokens": max_new_tokens,
+                }
+            ),
+            encoding="utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "ft_jupyter.export.gguf_check", str(request)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
     if done.returncode == 0:
         return json.loads(done.stdout.strip().splitlines()[-1])
-    how = (f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0
-           else f"exit code {done.returncode}")
+    how = f"signal {signal.Signals(-done.returncode).name}" if done.returncode < 0 else f"exit code {done.returncode}"
     said = [line for line in done.stderr.strip().splitlines() if line.strip() and "it/s]" not in line]
     tail = " | ".join(said[-3:])  # progress bars say nothing about why it died
-    return {"crashed": f"llama.cpp died on {Path(gguf_path).name} ({how}){': ' + tail if tail else ''}. An illegal "
-                       "instruction usually means a llama.cpp build using CPU features this machine traps (e.g. "
-                       "AMX): rebuild with CMAKE_ARGS='-DGGML_NATIVE=OFF' (see the README's export section)."}
+    return {
+        "crashed": f"llama.cpp died on {Path(gguf_path).name} ({how}){': ' + tail if tail else ''}. An illegal "
+        "instruction usually means a llama.cpp build using CPU features this machine traps (e.g. "
+        "AMX): rebuild with CMAKE_ARGS='-DGGML_NATIVE=OFF' (see the README's export section)."
+    }
 
 
 def _main(argv: list[str]) -> int:
     import json
 
     request = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    result = check_with_llama_cpp(request["model_dir"], request["gguf"], request["prompts"],
-                                  max_new_tokens=request["max_new_tokens"])
+    result = check_with_llama_cpp(
+        request["model_dir"], request["gguf"], request["prompts"], max_new_tokens=request["max_new_tokens"]
+    )
     print(json.dumps(result))
     return 0
 

@@ -26,8 +26,8 @@ from typing import Any
 from ft_jupyter.config import ConfigError
 
 MERGE_DTYPES = ("float32", "float16", "bfloat16")
-EFFECT_WARN = 0.90          # below this share of the adapter's effect surviving the cast, recommend a wider dtype
-ATOL, RTOL = 1e-3, 1e-4     # fp32 merged vs adapter logits: summation order differs, nothing else may
+EFFECT_WARN = 0.90  # below this share of the adapter's effect surviving the cast, recommend a wider dtype
+ATOL, RTOL = 1e-3, 1e-4  # fp32 merged vs adapter logits: summation order differs, nothing else may
 PROBES = 8
 # End-of-turn tokens of the chat families the kit knows; generation must stop at whichever the vocabulary has.
 END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>", "<end_of_turn>")
@@ -38,17 +38,17 @@ class MergeReport:
     run_id: str
     folder: str
     dtype: str
-    method: str                     # lora / qlora / dora… merged, or full / freeze cast
-    probes: int                     # conversations compared
-    tokens: int                     # logit positions compared
-    fp32_max_abs_diff: float        # merged (fp32) vs adapter model
+    method: str  # lora / qlora / dora… merged, or full / freeze cast
+    probes: int  # conversations compared
+    tokens: int  # logit positions compared
+    fp32_max_abs_diff: float  # merged (fp32) vs adapter model
     fp32_allclose: bool
-    cast_max_abs_diff: float        # cast copy vs adapter model
-    effect_retained: float          # share of the fine-tune's effect on the logits kept by the cast copy
-    greedy_equal: int               # probes whose greedy answer is the same after the cast
+    cast_max_abs_diff: float  # cast copy vs adapter model
+    effect_retained: float  # share of the fine-tune's effect on the logits kept by the cast copy
+    greedy_equal: int  # probes whose greedy answer is the same after the cast
     bytes: int
     seconds: float
-    chat_template: str              # what the folder's chat template is and why
+    chat_template: str  # what the folder's chat template is and why
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -60,13 +60,15 @@ class MergeReport:
 
     def __str__(self) -> str:
         verdict = "verified" if self.ok else "CHECK THE WARNINGS"
-        lines = [f"Merged run {self.run_id} into {self.folder} ({self.dtype}, {self.bytes / 1e6:.1f} MB, "
-                 f"{self.seconds:.1f} s): {verdict}",
-                 f"  fp32 merge vs adapter: max |Δlogit| {self.fp32_max_abs_diff:.2e} over {self.tokens} positions "
-                 f"({'allclose' if self.fp32_allclose else 'NOT close'})",
-                 f"  {self.dtype} copy: max |Δlogit| {self.cast_max_abs_diff:.2e}, fine-tune effect retained "
-                 f"{100 * self.effect_retained:.1f} %, greedy answers equal {self.greedy_equal}/{self.probes}",
-                 f"  chat template: {self.chat_template}"]
+        lines = [
+            f"Merged run {self.run_id} into {self.folder} ({self.dtype}, {self.bytes / 1e6:.1f} MB, "
+            f"{self.seconds:.1f} s): {verdict}",
+            f"  fp32 merge vs adapter: max |Δlogit| {self.fp32_max_abs_diff:.2e} over {self.tokens} positions "
+            f"({'allclose' if self.fp32_allclose else 'NOT close'})",
+            f"  {self.dtype} copy: max |Δlogit| {self.cast_max_abs_diff:.2e}, fine-tune effect retained "
+            f"{100 * self.effect_retained:.1f} %, greedy answers equal {self.greedy_equal}/{self.probes}",
+            f"  chat template: {self.chat_template}",
+        ]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -123,17 +125,22 @@ def _fp32_base(config: Any) -> Any:
 
     from ft_jupyter.models.catalogue import resolve
 
-    return AutoModelForCausalLM.from_pretrained(resolve(config.model.name, revision=config.model.revision),
-                                                dtype=torch.float32, revision=config.model.revision,
-                                                trust_remote_code=config.model.trust_remote_code).eval()
+    return AutoModelForCausalLM.from_pretrained(
+        resolve(config.model.name, revision=config.model.revision),
+        dtype=torch.float32,
+        revision=config.model.revision,
+        trust_remote_code=config.model.trust_remote_code,
+    ).eval()
 
 
 def refuse_classifier(run_dir: Any) -> None:
     """ConfigError for a classification-head run: there is no language model to merge or ship."""
     if run_dir.config().method.method == "head":
-        raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
-                          "and is no language model, so merging, GGUF and Ollama do not apply. Load its model/ folder "
-                          "with transformers' AutoModelForSequenceClassification to serve it.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts labels "
+            "and is no language model, so merging, GGUF and Ollama do not apply. Load its model/ folder "
+            "with transformers' AutoModelForSequenceClassification to serve it."
+        )
 
 
 def _load_tuned_fp32(run_dir: Any):
@@ -144,8 +151,10 @@ def _load_tuned_fp32(run_dir: Any):
     config = run_dir.config()
     artifact = run_dir.artifact_path()
     if artifact is None:
-        raise ConfigError(f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: "
-                          f"{run_dir.status().get('state')}); export a finished or stopped run.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: "
+            f"{run_dir.status().get('state')}); export a finished or stopped run."
+        )
     refuse_classifier(run_dir)
     remote = config.model.trust_remote_code
     tokenizer = AutoTokenizer.from_pretrained(str(artifact), trust_remote_code=remote)
@@ -165,9 +174,11 @@ def _storage_dtype(name: str, config: Any) -> str:
 
         from ft_jupyter.models.catalogue import resolve
 
-        published = AutoConfig.from_pretrained(resolve(config.model.name, revision=config.model.revision),
-                                               revision=config.model.revision,
-                                               trust_remote_code=config.model.trust_remote_code).dtype
+        published = AutoConfig.from_pretrained(
+            resolve(config.model.name, revision=config.model.revision),
+            revision=config.model.revision,
+            trust_remote_code=config.model.trust_remote_code,
+        ).dtype
         published = str(published or "float32").replace("torch.", "")
         return published if published in MERGE_DTYPES else "float32"
     if name not in MERGE_DTYPES:
@@ -182,9 +193,15 @@ def _rounded_copy(model: Any, dtype: Any) -> dict[str, Any]:
     return {k: (v.to(dtype).to(torch.float32) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
 
 
-def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", probes: int = PROBES,
-              probe_set: tuple[list[list[dict[str, str]]], int] | None = None,
-              progress: bool | None = None) -> MergeReport:
+def merge_run(
+    run: Any,
+    *,
+    runs_dir: str | Path = "runs",
+    dtype: str = "auto",
+    probes: int = PROBES,
+    probe_set: tuple[list[list[dict[str, str]]], int] | None = None,
+    progress: bool | None = None,
+) -> MergeReport:
     """Merge the run's adapter (or cast a full/freeze run's weights) into runs/<id>/export/merged-<dtype>/, verify it
     against the adapter, and write merged-<dtype>.json beside it. Returns the report (printable).
     probe_set: the (conversations, budget) of `probe_conversations`, when the caller has them already."""
@@ -231,13 +248,21 @@ def merge_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", p
             template_note = _save_folder(merged.to(getattr(torch, storage)), tokenizer, tmp, conversations)
         bar.update()
         report = MergeReport(
-            run_id=run_dir.run_id, folder=str(target), dtype=storage, method=config.method.method,
-            probes=len(conversations), tokens=int(reference.shape[0]),
+            run_id=run_dir.run_id,
+            folder=str(target),
+            dtype=storage,
+            method=config.method.method,
+            probes=len(conversations),
+            tokens=int(reference.shape[0]),
             fp32_max_abs_diff=float((fp32 - reference).abs().max()),
             fp32_allclose=bool(torch.allclose(fp32, reference, atol=ATOL, rtol=RTOL)),
-            cast_max_abs_diff=float((cast - reference).abs().max()), effect_retained=retained,
-            greedy_equal=sum(a == b for a, b in zip(reference_answers, cast_answers)), bytes=folder_bytes(target),
-            seconds=time.perf_counter() - started, chat_template=template_note)
+            cast_max_abs_diff=float((cast - reference).abs().max()),
+            effect_retained=retained,
+            greedy_equal=sum(a == b for a, b in zip(reference_answers, cast_answers, strict=True)),
+            bytes=folder_bytes(target),
+            seconds=time.perf_counter() - started,
+            chat_template=template_note,
+        )
         report.warnings = _warnings(report, effect)
         write_json(target.with_name(target.name + ".json"), report.to_json())
         bar.update()
@@ -276,15 +301,21 @@ def _render(tokenizer: Any, template: str, conversation: list[dict[str, str]]) -
 def _warnings(report: MergeReport, effect: float) -> list[str]:
     out = []
     if not report.fp32_allclose:
-        out.append(f"the fp32 merge differs from the adapter by up to {report.fp32_max_abs_diff:.2e} in the logits; "
-                   "the adapter does not merge cleanly (check that it was trained on this base model).")
+        out.append(
+            f"the fp32 merge differs from the adapter by up to {report.fp32_max_abs_diff:.2e} in the logits; "
+            "the adapter does not merge cleanly (check that it was trained on this base model)."
+        )
     if effect == 0:
         out.append("the adapter does not change the logits at all: did the run train? (check its loss curve)")
     if report.effect_retained < EFFECT_WARN:
         wider = "float32" if report.dtype == "float16" else "float16 (or float32)"
-        out.append(f"storing in {report.dtype} keeps only {100 * report.effect_retained:.1f} % of the fine-tune's "
-                   f"effect; export with dtype {wider}, or serve the adapter unmerged.")
+        out.append(
+            f"storing in {report.dtype} keeps only {100 * report.effect_retained:.1f} % of the fine-tune's "
+            f"effect; export with dtype {wider}, or serve the adapter unmerged."
+        )
     if report.greedy_equal < report.probes:
-        out.append(f"{report.probes - report.greedy_equal} of {report.probes} greedy answers change after the cast "
-                   f"to {report.dtype}.")
+        out.append(
+            f"{report.probes - report.greedy_equal} of {report.probes} greedy answers change after the cast "
+            f"to {report.dtype}."
+        )
     return out

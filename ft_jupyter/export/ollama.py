@@ -87,7 +87,8 @@ def _unsupported(seen: str, why: str) -> TemplateNotSupported:
     return TemplateNotSupported(
         f"Cannot write an Ollama TEMPLATE for the chat template {shown!r}: {why}. Supported families, by marker: "
         f"{supported}. Write the TEMPLATE by hand in Go template syntax ({TEMPLATE_DOCS}), check it with "
-        "ft_jupyter.export.ollama.render_with_go against tokenizer.apply_chat_template, and put it in the Modelfile.")
+        "ft_jupyter.export.ollama.render_with_go against tokenizer.apply_chat_template, and put it in the Modelfile."
+    )
 
 
 def ollama_name(run_id: str) -> str:
@@ -113,7 +114,7 @@ def reference_prompt(tokenizer, messages: list[dict]) -> str:
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     bos = tokenizer.bos_token
     if isinstance(bos, str) and bos and "bos_token" in original_template(tokenizer) and text.startswith(bos):
-        return text[len(bos):]
+        return text[len(bos) :]
     return text
 
 
@@ -129,7 +130,7 @@ def default_system_prompt(tokenizer) -> str | None:
     before, after = with_system.split(_S)
     # The default is whatever fills the system slot when the chat leaves it empty.
     if len(before) + len(after) < len(without) and without.startswith(before) and without.endswith(after):
-        return without[len(before):len(without) - len(after)]
+        return without[len(before) : len(without) - len(after)]
     return None
 
 
@@ -150,14 +151,22 @@ def _expected_probes(family: str, system: str | None) -> tuple[str, str]:
         head = f"{system}\n\n" if system else ""
         return (f" [INST] {head}{_U1} [/INST] {_A1}</s> [INST] {_U2} [/INST]", f" [INST] {_S}\n\n{_U1} [/INST]")
     if family == "chatml":
-        def turn(role, text): return f"<|im_start|>{role}\n{text}<|im_end|>\n"
+
+        def turn(role, text):
+            return f"<|im_start|>{role}\n{text}<|im_end|>\n"
+
         gen = "<|im_start|>assistant\n"
     else:
-        def turn(role, text): return f"<|start_header_id|>{role}<|end_header_id|>\n\n{text}<|eot_id|>"
+
+        def turn(role, text):
+            return f"<|start_header_id|>{role}<|end_header_id|>\n\n{text}<|eot_id|>"
+
         gen = "<|start_header_id|>assistant<|end_header_id|>\n\n"
     head = turn("system", system) if system else ""
-    return (head + turn("user", _U1) + turn("assistant", _A1) + turn("user", _U2) + gen,
-            turn("system", _S) + turn("user", _U1) + gen)
+    return (
+        head + turn("user", _U1) + turn("assistant", _A1) + turn("user", _U2) + gen,
+        turn("system", _S) + turn("user", _U1) + gen,
+    )
 
 
 def _check_layout(tokenizer, family: str, default_system: str | None) -> None:
@@ -172,8 +181,11 @@ def _check_layout(tokenizer, family: str, default_system: str | None) -> None:
         got_system = want_system
     for want, got in ((want_chat, got_chat), (want_system, got_system)):
         if got != want:
-            raise _unsupported(original_template(tokenizer), f"it looks like {family} but renders a probe chat "
-                               f"as {got!r} where the {family} TEMPLATE would write {want!r}")
+            raise _unsupported(
+                original_template(tokenizer),
+                f"it looks like {family} but renders a probe chat "
+                f"as {got!r} where the {family} TEMPLATE would write {want!r}",
+            )
 
 
 @dataclass(frozen=True)
@@ -203,8 +215,10 @@ def _value(what: str, value: object) -> str:
         return "true" if value else "false"
     text = str(value)
     if '"' in text or not text.isprintable() or not text:
-        raise ValueError(f"{what} = {text!r} cannot be written on one Modelfile line: it is empty or holds a double "
-                         "quote, a newline or another unprintable character. Rename the file or choose another value.")
+        raise ValueError(
+            f"{what} = {text!r} cannot be written on one Modelfile line: it is empty or holds a double "
+            "quote, a newline or another unprintable character. Rename the file or choose another value."
+        )
     return f'"{text}"' if any(c.isspace() for c in text) or what == "stop" else text
 
 
@@ -213,19 +227,30 @@ def _block(what: str, text: str) -> str:
     bad = sorted({c for c in text if not c.isprintable() and c not in "\n\t"})
     problem = 'three double quotes (""")' if '"""' in text else f"unprintable characters {bad!r}" if bad else ""
     if problem:
-        raise ValueError(f'The {what} text cannot go in a Modelfile """ block: it contains {problem}, which '
-                         "Ollama's parser would cut or drop. Edit the text and build the Modelfile again.")
+        raise ValueError(
+            f'The {what} text cannot go in a Modelfile """ block: it contains {problem}, which '
+            "Ollama's parser would cut or drop. Edit the text and build the Modelfile again."
+        )
     return f'{what.upper()} """{text}"""'
 
 
-def build_modelfile(tokenizer, *, from_path: str, adapter_path: str | None = None, system: str | None = None,
-                    parameters: dict | None = None, name: str = "ft-jupyter-model") -> Modelfile:
+def build_modelfile(
+    tokenizer,
+    *,
+    from_path: str,
+    adapter_path: str | None = None,
+    system: str | None = None,
+    parameters: dict | None = None,
+    name: str = "ft-jupyter-model",
+) -> Modelfile:
     """Paths are written as given, and Ollama resolves them against the Modelfile's folder. `system` replaces
     the template's default system prompt (`system=""` leaves it out); `parameters` add to or override
     `temperature 0`, and a "stop" entry adds stop strings (the end-of-turn ones always stay)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/-]*", name):
-        raise ValueError(f"Model name {name!r} is not one Ollama accepts: use letters, digits, '.', '_', '-', "
-                         "':' (tag) and '/' (namespace), starting with a letter or digit.")
+        raise ValueError(
+            f"Model name {name!r} is not one Ollama accepts: use letters, digits, '.', '_', '-', "
+            "':' (tag) and '/' (namespace), starting with a letter or digit."
+        )
     family = detect_family(original_template(tokenizer))
     default = default_system_prompt(tokenizer)
     _check_layout(tokenizer, family, default)
@@ -234,9 +259,11 @@ def build_modelfile(tokenizer, *, from_path: str, adapter_path: str | None = Non
     extra = params.pop("stop", None) or []
     stops = stop_tokens(tokenizer, family)
     stops += [s for s in ([extra] if isinstance(extra, str) else extra) if s not in stops]
-    lines = [f"# Written by ft-jupyter. Ollama does not run the model's Jinja chat template, so TEMPLATE restates it "
-             f"({family}); BOS is left to llama.cpp.",
-             f"FROM {_value('FROM', from_path)}"]
+    lines = [
+        f"# Written by ft-jupyter. Ollama does not run the model's Jinja chat template, so TEMPLATE restates it "
+        f"({family}); BOS is left to llama.cpp.",
+        f"FROM {_value('FROM', from_path)}",
+    ]
     if adapter_path is not None:
         lines.append(f"ADAPTER {_value('ADAPTER', adapter_path)}")
     lines.append(_block("template", go_template(family)))
@@ -312,9 +339,11 @@ def _renderer(go: str) -> Path:
     """Build the renderer once per process: `go run` costs seconds a call, the built binary milliseconds."""
     go_path = shutil.which(go)
     if go_path is None:
-        raise FileNotFoundError(f"Rendering an Ollama TEMPLATE needs Go's text/template, but {go!r} is not on "
-                                "PATH. Install it with `apt-get install golang-go` (Debian/Ubuntu) or from "
-                                "https://go.dev/dl/, or pass go='/path/to/go'.")
+        raise FileNotFoundError(
+            f"Rendering an Ollama TEMPLATE needs Go's text/template, but {go!r} is not on "
+            "PATH. Install it with `apt-get install golang-go` (Debian/Ubuntu) or from "
+            "https://go.dev/dl/, or pass go='/path/to/go'."
+        )
     if go_path not in _BINARIES:
         folder = Path(tempfile.mkdtemp(prefix="ft-jupyter-gotmpl-"))
         atexit.register(shutil.rmtree, folder, True)
@@ -322,8 +351,9 @@ def _renderer(go: str) -> Path:
         env = dict(os.environ, CGO_ENABLED="0")
         if "GOCACHE" not in env and not (env.get("HOME") or env.get("XDG_CACHE_HOME")):
             env["GOCACHE"] = str(folder / "gocache")  # go refuses to build without a cache folder
-        done = subprocess.run([go_path, "build", "-o", "render", "main.go"], cwd=folder, capture_output=True,
-                              text=True, env=env)
+        done = subprocess.run(
+            [go_path, "build", "-o", "render", "main.go"], cwd=folder, capture_output=True, text=True, env=env
+        )
         if done.returncode != 0:
             raise RuntimeError(f"`{go_path} build` of the template renderer in {folder} failed:\n{done.stderr}")
         _BINARIES[go_path] = folder / "render"
@@ -333,8 +363,11 @@ def _renderer(go: str) -> Path:
 def render_with_go(template: str, messages: list[dict], *, system: str | None = None, go: str = "go") -> str:
     """Render `template` with Go's text/template on the data Ollama would give it; `system` is the Modelfile's
     SYSTEM (used when the chat has no system message of its own)."""
-    request = {"Template": template, "DefaultSystem": system or "",
-               "Messages": [{"Role": m["role"], "Content": m["content"]} for m in messages]}
+    request = {
+        "Template": template,
+        "DefaultSystem": system or "",
+        "Messages": [{"Role": m["role"], "Content": m["content"]} for m in messages],
+    }
     done = subprocess.run([str(_renderer(go))], input=json.dumps(request).encode(), capture_output=True)
     if done.returncode != 0:
         raise ValueError(f"Go could not render the template: {done.stderr.decode(errors='replace').strip()}")

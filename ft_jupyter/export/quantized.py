@@ -19,8 +19,12 @@ from typing import Any
 from ft_jupyter.config import ConfigError
 from ft_jupyter.noise import BNB_INT8_CAST_MESSAGE, BNB_INT8_LOGGER, quiet_message
 
-COPIES = {"merged": "merged, as stored", "8bit": "8-bit (bitsandbytes LLM.int8)",
-          "4bit": "4-bit (bitsandbytes NF4, double quant)", "q8_0": "GGUF q8_0"}
+COPIES = {
+    "merged": "merged, as stored",
+    "8bit": "8-bit (bitsandbytes LLM.int8)",
+    "4bit": "4-bit (bitsandbytes NF4, double quant)",
+    "q8_0": "GGUF q8_0",
+}
 BITS = {"float32": 32.0, "float16": 16.0, "bfloat16": 16.0, "8bit": 8.0, "4bit": 4.0, "q8_0": 8.5}
 
 
@@ -29,10 +33,10 @@ class CopyScore:
     copy: str
     label: str
     bits_per_weight: float
-    bytes: int                  # on disk (folders, GGUF) or in memory (bitsandbytes copies are made at load time)
+    bytes: int  # on disk (folders, GGUF) or in memory (bitsandbytes copies are made at load time)
     metric: str
-    score: float                # the headline metric (accuracy or ROUGE-L)
-    extra: dict[str, float]     # macro-F1 and invalid rate, or exact match and token F1
+    score: float  # the headline metric (accuracy or ROUGE-L)
+    extra: dict[str, float]  # macro-F1 and invalid rate, or exact match and token F1
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
@@ -45,21 +49,30 @@ class QuantizedReport:
     n: int
     metric: str
     rows: list[CopyScore]
-    skipped: dict[str, str]     # copy → why it was not measured
+    skipped: dict[str, str]  # copy → why it was not measured
 
     def delta(self, row: CopyScore) -> float:
         return row.score - self.rows[0].score
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "n": self.n, "metric": self.metric, "rows": [r.to_json() for r in self.rows],
-                "skipped": self.skipped}
+        return {
+            "run_id": self.run_id,
+            "n": self.n,
+            "metric": self.metric,
+            "rows": [r.to_json() for r in self.rows],
+            "skipped": self.skipped,
+        }
 
     def __str__(self) -> str:
-        lines = [f"Quantized copies of run {self.run_id}, scored on {self.n} held-out test rows ({self.metric})",
-                 f"  {'copy':<42}{'bits':>6}{'size':>11}{self.metric:>10}{'vs merged':>11}{'time':>8}"]
+        lines = [
+            f"Quantized copies of run {self.run_id}, scored on {self.n} held-out test rows ({self.metric})",
+            f"  {'copy':<42}{'bits':>6}{'size':>11}{self.metric:>10}{'vs merged':>11}{'time':>8}",
+        ]
         for r in self.rows:
-            lines.append(f"  {r.label:<42}{r.bits_per_weight:>6g}{r.bytes / 1e6:>9.1f}MB{100 * r.score:>9.1f}%"
-                         f"{100 * self.delta(r):>+10.1f}p{r.seconds:>7.1f}s")
+            lines.append(
+                f"  {r.label:<42}{r.bits_per_weight:>6g}{r.bytes / 1e6:>9.1f}MB{100 * r.score:>9.1f}%"
+                f"{100 * self.delta(r):>+10.1f}p{r.seconds:>7.1f}s"
+            )
         lines += [f"  {COPIES.get(k, k)}: not measured ({why})" for k, why in self.skipped.items()]
         return "\n".join(lines)
 
@@ -83,17 +96,30 @@ def _load(copy: str, folder: Path, gguf: Path | None):
     if copy == "q8_0":
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
         return model.to("cuda" if cuda else "cpu"), gguf.stat().st_size
-    quant = (BitsAndBytesConfig(load_in_8bit=True) if copy == "8bit" else
-             BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                bnb_4bit_compute_dtype=compute))
-    model = AutoModelForCausalLM.from_pretrained(folder, quantization_config=quant, dtype=compute,
-                                                 device_map=device_map)
+    quant = (
+        BitsAndBytesConfig(load_in_8bit=True)
+        if copy == "8bit"
+        else BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+        )
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, quantization_config=quant, dtype=compute, device_map=device_map
+    )
     return model, int(model.get_memory_footprint())
 
 
-def quantized_copies(run: Any, *, runs_dir: str | Path = "runs", copies: tuple[str, ...] = ("merged", "8bit", "4bit"),
-                     merged: str | Path | None = None, gguf: str | Path | None = None, max_rows: int | None = None,
-                     batch_size: int = 8, progress: bool | None = None) -> QuantizedReport:
+def quantized_copies(
+    run: Any,
+    *,
+    runs_dir: str | Path = "runs",
+    copies: tuple[str, ...] = ("merged", "8bit", "4bit"),
+    merged: str | Path | None = None,
+    gguf: str | Path | None = None,
+    max_rows: int | None = None,
+    batch_size: int = 8,
+    progress: bool | None = None,
+) -> QuantizedReport:
     """Score each copy on the run's test split; writes export/quantized.json. `merged`: the merged folder (default:
     the newest export/merged-*); `gguf`: the q8_0 file (default: export/gguf/model-q8_0.gguf when it exists)."""
     from ft_jupyter.data.prepare import prepare
@@ -112,8 +138,10 @@ def quantized_copies(run: Any, *, runs_dir: str | Path = "runs", copies: tuple[s
     data = prepare(config.data, seed=config.training.seed, progress=False)
     test = data.test[:max_rows] if max_rows else data.test
     if not test:
-        raise ConfigError(f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
-                          "quantized copies are compared on held-out rows.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} has no test rows (data.test_fraction = {config.data.test_fraction}); "
+            "quantized copies are compared on held-out rows."
+        )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -135,13 +163,32 @@ def quantized_copies(run: Any, *, runs_dir: str | Path = "runs", copies: tuple[s
         model, size = _load(copy, folder, gguf_path)
         label = f"{COPIES[copy]} ({stored})" if copy == "merged" else COPIES[copy]
         with quiet_message(BNB_INT8_LOGGER, BNB_INT8_CAST_MESSAGE):
-            answers = generate_answers(model, tokenizer, [e.prompt for e in test], max_new_tokens=budget,
-                                       batch_size=batch_size, desc=f"Scoring {label}", progress=progress)
+            answers = generate_answers(
+                model,
+                tokenizer,
+                [e.prompt for e in test],
+                max_new_tokens=budget,
+                batch_size=batch_size,
+                desc=f"Scoring {label}",
+                progress=progress,
+            )
         scores, _ = _score(task, data, answers, references)
-        extra = {k: float(scores[k]) for k in (("macro_f1", "invalid_rate") if task == "classification"
-                                               else ("exact_match", "token_f1"))}
-        rows.append(CopyScore(copy, label, BITS[stored if copy == "merged" else copy], size, metric,
-                              float(scores[metric]), extra, time.perf_counter() - started))
+        extra = {
+            k: float(scores[k])
+            for k in (("macro_f1", "invalid_rate") if task == "classification" else ("exact_match", "token_f1"))
+        }
+        rows.append(
+            CopyScore(
+                copy,
+                label,
+                BITS[stored if copy == "merged" else copy],
+                size,
+                metric,
+                float(scores[metric]),
+                extra,
+                time.perf_counter() - started,
+            )
+        )
         del model
     if not rows:
         raise ConfigError(f"no copy could be measured: {skipped}")
@@ -155,8 +202,10 @@ def _newest_merged(run_dir: Any) -> Path:
 
     found = sorted(export_dir(run_dir.path).glob("merged-*/config.json"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise ConfigError(f"Run {run_dir.run_id} has no merged model yet: run `ft-jupyter export {run_dir.run_id}` "
-                          "(or ft_jupyter.export.merge_run) first.")
+        raise ConfigError(
+            f"Run {run_dir.run_id} has no merged model yet: run `ft-jupyter export {run_dir.run_id}` "
+            "(or ft_jupyter.export.merge_run) first."
+        )
     return found[-1].parent
 
 

@@ -29,16 +29,18 @@ def check_exportable(run_dir: Any) -> None:
     if state in ("queued", "running"):
         raise ExportConflict(f"Run {run_dir.run_id} is {state}; export it once it has finished or been stopped.")
     if run_dir.artifact_path() is None:
-        raise ExportConflict(f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: {state}); export a "
-                             "finished or stopped run.")
+        raise ExportConflict(
+            f"Run {run_dir.run_id} has no adapter/ or model/ folder (state: {state}); export a finished or stopped run."
+        )
     refuse_classifier(run_dir)
     current = export_status(run_dir.path)
     if current and current.get("state") == "running" and current.get("pid") != os.getpid():
-        raise ExportConflict(f"An export of run {run_dir.run_id} is already running (pid {current.get('pid')}); "
-                             "wait for it to finish.")
+        raise ExportConflict(
+            f"An export of run {run_dir.run_id} is already running (pid {current.get('pid')}); wait for it to finish."
+        )
 
 
-def start_export(run_dir: Any, request: "ExportRequest") -> int:
+def start_export(run_dir: Any, request: ExportRequest) -> int:
     """Run `ft-jupyter export` for `run_dir` in its own process (what the sidebar's Export does); its console output
     goes to export/export.log and its state to export/status.json. Returns the process id."""
     import os
@@ -52,9 +54,15 @@ def start_export(run_dir: Any, request: "ExportRequest") -> int:
     folder = export_dir(run_dir.path)
     env = {**os.environ, "FT_JUPYTER_PROGRESS": os.environ.get("FT_JUPYTER_PROGRESS", "1")}
     with open(folder / "export.log", "w", encoding="utf-8") as log:
-        process = subprocess.Popen([sys.executable, "-m", "ft_jupyter.cli", "export", str(run_dir.path),
-                                    *request.argv()], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=run_dir.path, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ft_jupyter.cli", "export", str(run_dir.path), *request.argv()],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=run_dir.path,
+            env=env,
+            start_new_session=True,
+        )
     # Written now, not when the child gets going (imports take seconds): a poll right after sees "running".
     set_export_status(run_dir.path, "running", "starting", request=request.to_json(), pid=process.pid)
     # Reap the child when it ends: an unreaped child stays a zombie, which would look alive to export_status().
@@ -92,58 +100,83 @@ class ExportRequest:
             raise ConfigError("Measuring the q8_0 copy needs it written: add --gguf q8_0.")
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExportRequest":
+    def from_json(cls, data: dict[str, Any]) -> ExportRequest:
         unknown = set(data) - {"dtype", "gguf", "lora_gguf", "ollama", "quantized", "throughput"}
         if unknown:
-            raise ConfigError(f"unknown export option {sorted(unknown)[0]!r}; known: dtype, gguf, lora_gguf, ollama, "
-                              "quantized, throughput.")
+            raise ConfigError(
+                f"unknown export option {sorted(unknown)[0]!r}; known: dtype, gguf, lora_gguf, ollama, "
+                "quantized, throughput."
+            )
         lists = {k: tuple(data.get(k) or ()) for k in ("gguf", "quantized", "throughput")}
         if not all(isinstance(data.get(k, []), list) for k in lists):
-            raise ConfigError("gguf, quantized and throughput are lists, e.g. {\"gguf\": [\"q8_0\"]}.")
-        return cls(dtype=str(data.get("dtype", "auto")), lora_gguf=bool(data.get("lora_gguf")),
-                   ollama=bool(data.get("ollama")), **lists)
+            raise ConfigError('gguf, quantized and throughput are lists, e.g. {"gguf": ["q8_0"]}.')
+        return cls(
+            dtype=str(data.get("dtype", "auto")),
+            lora_gguf=bool(data.get("lora_gguf")),
+            ollama=bool(data.get("ollama")),
+            **lists,
+        )
 
     def argv(self) -> list[str]:
         """The `ft-jupyter export` options that ask for this."""
         out = ["--dtype", self.dtype]
-        for flag, values in (("--gguf", self.gguf), ("--quantized", self.quantized),
-                             ("--throughput", tuple(map(str, self.throughput)))):
+        for flag, values in (
+            ("--gguf", self.gguf),
+            ("--quantized", self.quantized),
+            ("--throughput", tuple(map(str, self.throughput))),
+        ):
             if values:
                 out += [flag, ",".join(values)]
         out += ["--lora-gguf"] * self.lora_gguf + ["--ollama"] * self.ollama
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"dtype": self.dtype, "gguf": list(self.gguf), "lora_gguf": self.lora_gguf, "ollama": self.ollama,
-                "quantized": list(self.quantized), "throughput": list(self.throughput)}
+        return {
+            "dtype": self.dtype,
+            "gguf": list(self.gguf),
+            "lora_gguf": self.lora_gguf,
+            "ollama": self.ollama,
+            "quantized": list(self.quantized),
+            "throughput": list(self.throughput),
+        }
 
 
 @dataclass
 class ExportReport:
     run_id: str
     folder: str
-    merge: Any                                      # MergeReport
-    gguf: list[dict[str, Any]] = field(default_factory=list)     # one per file: path, type, bytes, checks
+    merge: Any  # MergeReport
+    gguf: list[dict[str, Any]] = field(default_factory=list)  # one per file: path, type, bytes, checks
     modelfile: str | None = None
-    quantized: Any = None                           # QuantizedReport
-    throughput: list[Any] = field(default_factory=list)          # ThroughputRow per batch size
+    quantized: Any = None  # QuantizedReport
+    throughput: list[Any] = field(default_factory=list)  # ThroughputRow per batch size
     commands: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what was skipped, and why
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "folder": self.folder, "merge": self.merge.to_json(), "gguf": self.gguf,
-                "modelfile": self.modelfile, "quantized": self.quantized.to_json() if self.quantized else None,
-                "throughput": [r.to_json() for r in self.throughput], "commands": self.commands,
-                "notes": self.notes, "seconds": self.seconds}
+        return {
+            "run_id": self.run_id,
+            "folder": self.folder,
+            "merge": self.merge.to_json(),
+            "gguf": self.gguf,
+            "modelfile": self.modelfile,
+            "quantized": self.quantized.to_json() if self.quantized else None,
+            "throughput": [r.to_json() for r in self.throughput],
+            "commands": self.commands,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
 
     def __str__(self) -> str:
         from ft_jupyter.export.serving import throughput_table
 
         parts = [f"Export of run {self.run_id} → {self.folder} ({self.seconds:.1f} s)", "", str(self.merge)]
         for g in self.gguf:
-            parts.append(f"GGUF {g['type']}: {g['path']} ({g['bytes'] / 1e6:.1f} MB, {g['seconds']:.1f} s)"
-                         + "".join(f"\n  {line}" for line in _check_lines(g)))
+            parts.append(
+                f"GGUF {g['type']}: {g['path']} ({g['bytes'] / 1e6:.1f} MB, {g['seconds']:.1f} s)"
+                + "".join(f"\n  {line}" for line in _check_lines(g))
+            )
         if self.modelfile:
             parts.append(f"Ollama Modelfile: {self.modelfile}")
         if self.quantized is not None:
@@ -163,26 +196,40 @@ def _check_lines(g: dict[str, Any]) -> list[str]:
     lines = []
     hf = g.get("transformers_check")
     if hf:
-        lines.append(f"read back by transformers: max |Δlogit| {hf['max_abs_diff']:.2e}, top-1 agreement "
-                     f"{100 * hf['top1_agreement']:.1f} %")
+        lines.append(
+            f"read back by transformers: max |Δlogit| {hf['max_abs_diff']:.2e}, top-1 agreement "
+            f"{100 * hf['top1_agreement']:.1f} %"
+        )
     cpp = g.get("llama_cpp_check")
     if cpp and "crashed" in cpp:
         lines.append(f"llama.cpp: {cpp['crashed']}")
     elif cpp:
-        lines.append(f"llama.cpp: same tokens {cpp.get('tokens_equal')}, greedy answers equal "
-                     f"{cpp.get('greedy_equal')}/{cpp.get('prompts')}")
+        lines.append(
+            f"llama.cpp: same tokens {cpp.get('tokens_equal')}, greedy answers equal "
+            f"{cpp.get('greedy_equal')}/{cpp.get('prompts')}"
+        )
     elif "llama_cpp_check" in g:
         lines.append("llama.cpp: not checked (pip install llama-cpp-python to check the file in llama.cpp itself)")
     return lines
 
 
-def export_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", gguf: tuple[str, ...] = (),
-               lora_gguf: bool = False, ollama: bool = False, quantized: tuple[str, ...] = (),
-               throughput: tuple[int, ...] = (), price_per_hour: float | None = None, probes: int = 8,
-               progress: bool | None = None) -> ExportReport:
+def export_run(
+    run: Any,
+    *,
+    runs_dir: str | Path = "runs",
+    dtype: str = "auto",
+    gguf: tuple[str, ...] = (),
+    lora_gguf: bool = False,
+    ollama: bool = False,
+    quantized: tuple[str, ...] = (),
+    throughput: tuple[int, ...] = (),
+    price_per_hour: float | None = None,
+    probes: int = 8,
+    progress: bool | None = None,
+) -> ExportReport:
     """Merge and verify, then each optional step asked for; see `ft-jupyter export --help` for what each does."""
     from ft_jupyter.evaluate.runs import open_run
-    from ft_jupyter.export.folder import export_status, set_export_status
+    from ft_jupyter.export.folder import set_export_status
 
     request = ExportRequest(dtype, tuple(gguf), lora_gguf, ollama, tuple(quantized), tuple(throughput))
     run_dir, _ = open_run(run, runs_dir)
@@ -190,19 +237,35 @@ def export_run(run: Any, *, runs_dir: str | Path = "runs", dtype: str = "auto", 
     asked = request.to_json()
     set_export_status(run_dir.path, "running", "merging and verifying", request=asked)
     try:
-        report = _export(run_dir, dtype, gguf, lora_gguf, ollama, quantized, throughput, price_per_hour, probes,
-                         progress)
+        report = _export(
+            run_dir, dtype, gguf, lora_gguf, ollama, quantized, throughput, price_per_hour, probes, progress
+        )
     except BaseException as error:
         set_export_status(run_dir.path, "failed", str(error) or type(error).__name__, request=asked)
         raise
-    set_export_status(run_dir.path, "finished", "verified" if report.merge.ok else "finished with warnings",
-                      request=asked, ok=report.merge.ok, seconds=report.seconds)
+    set_export_status(
+        run_dir.path,
+        "finished",
+        "verified" if report.merge.ok else "finished with warnings",
+        request=asked,
+        ok=report.merge.ok,
+        seconds=report.seconds,
+    )
     return report
 
 
-def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ollama: bool,
-            quantized: tuple[str, ...], throughput: tuple[int, ...], price_per_hour: float | None, probes: int,
-            progress: bool | None) -> ExportReport:
+def _export(
+    run_dir: Any,
+    dtype: str,
+    gguf: tuple[str, ...],
+    lora_gguf: bool,
+    ollama: bool,
+    quantized: tuple[str, ...],
+    throughput: tuple[int, ...],
+    price_per_hour: float | None,
+    probes: int,
+    progress: bool | None,
+) -> ExportReport:
     from ft_jupyter.export.folder import export_dir, set_export_status, write_json
     from ft_jupyter.export.merge import merge_run, probe_conversations
     from ft_jupyter.export.serving import serving_commands
@@ -219,8 +282,7 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
     conversations = [c[:-1] for c in probe_set[0]]
     for kind in gguf:
         step(f"writing and checking the {kind} GGUF")
-        report.gguf.append(_gguf_step(merged, folder / "gguf" / f"model-{kind}.gguf", kind, conversations,
-                                      progress))
+        report.gguf.append(_gguf_step(merged, folder / "gguf" / f"model-{kind}.gguf", kind, conversations, progress))
     if lora_gguf:
         step("writing the adapter GGUF and its base")
         report.gguf += _lora_gguf_step(run_dir, folder, progress)
@@ -243,8 +305,9 @@ def _export(run_dir: Any, dtype: str, gguf: tuple[str, ...], lora_gguf: bool, ol
     return report
 
 
-def _gguf_step(merged: Path, out: Path, kind: str, prompts: list[list[dict[str, str]]],
-               progress: bool | None) -> dict[str, Any]:
+def _gguf_step(
+    merged: Path, out: Path, kind: str, prompts: list[list[dict[str, str]]], progress: bool | None
+) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from ft_jupyter.export.gguf import write_gguf
@@ -254,8 +317,13 @@ def _gguf_step(merged: Path, out: Path, kind: str, prompts: list[list[dict[str, 
     written = write_gguf(merged, out, type=kind, progress=progress)
     tokenizer = AutoTokenizer.from_pretrained(merged)
     texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    entry = {"path": str(written.path), "type": kind, "bytes": written.bytes, "tensors": written.tensors,
-             "seconds": written.seconds}
+    entry = {
+        "path": str(written.path),
+        "type": kind,
+        "bytes": written.bytes,
+        "tensors": written.tensors,
+        "seconds": written.seconds,
+    }
     with progress_bar(2, f"Checking {out.name}", unit="checks", progress=progress) as bar:
         entry["transformers_check"] = check_with_transformers(merged, written.path, texts, tokenizer=tokenizer)
         bar.update()
@@ -275,11 +343,19 @@ def _lora_gguf_step(run_dir: Any, folder: Path, progress: bool | None) -> list[d
     config = run_dir.config()
     base = Path(resolve(config.model.name, revision=config.model.revision))
     entries = []
-    for written in (write_gguf(base, folder / "gguf" / "base-f16.gguf", type="f16", progress=progress),
-                    write_lora_gguf(artifact, base, folder / "gguf" / "adapter-f16.gguf", progress=progress)):
-        entries.append({"path": str(written.path), "type": "base-f16" if written.path.name.startswith("base")
-                        else "lora-f16", "bytes": written.bytes, "tensors": written.tensors,
-                        "seconds": written.seconds})
+    for written in (
+        write_gguf(base, folder / "gguf" / "base-f16.gguf", type="f16", progress=progress),
+        write_lora_gguf(artifact, base, folder / "gguf" / "adapter-f16.gguf", progress=progress),
+    ):
+        entries.append(
+            {
+                "path": str(written.path),
+                "type": "base-f16" if written.path.name.startswith("base") else "lora-f16",
+                "bytes": written.bytes,
+                "tensors": written.tensors,
+                "seconds": written.seconds,
+            }
+        )
     return entries
 
 
@@ -296,8 +372,7 @@ def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, .
     name = ollama_name(run_dir.run_id)
     variants = {"Modelfile": dict(from_path=f"../gguf/model-{kind}.gguf")}
     if lora_gguf:
-        variants["Modelfile.adapter"] = dict(from_path="../gguf/base-f16.gguf",
-                                             adapter_path="../gguf/adapter-f16.gguf")
+        variants["Modelfile.adapter"] = dict(from_path="../gguf/base-f16.gguf", adapter_path="../gguf/adapter-f16.gguf")
     for filename, paths in variants.items():
         modelfile = build_modelfile(tokenizer, system=system, name=name, **paths)
         with staged(folder / "ollama" / filename) as tmp:
@@ -305,8 +380,14 @@ def _modelfile_step(run_dir: Any, merged: Path, folder: Path, gguf: tuple[str, .
     return folder / "ollama" / "Modelfile"
 
 
-def _throughput_step(run_dir: Any, merged: Path, prompts: list[list[dict[str, str]]], sizes: tuple[int, ...],
-                     price_per_hour: float | None, progress: bool | None) -> list[Any]:
+def _throughput_step(
+    run_dir: Any,
+    merged: Path,
+    prompts: list[list[dict[str, str]]],
+    sizes: tuple[int, ...],
+    price_per_hour: float | None,
+    progress: bool | None,
+) -> list[Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -318,8 +399,10 @@ def _throughput_step(run_dir: Any, merged: Path, prompts: list[list[dict[str, st
     model = model.to("cuda" if cuda else "cpu").eval()
     tokenizer = AutoTokenizer.from_pretrained(merged)
     price = run_dir.config().training.price_per_hour if price_per_hour is None else price_per_hour
-    rows = batch_throughput(model, tokenizer, prompts, batch_sizes=sizes, requests=max(sizes),
-                            price_per_hour=price, progress=progress)
-    write_json(export_dir(run_dir.path) / "serving.json", {"rows": [r.to_json() for r in rows],
-                                                           "price_per_hour": price})
+    rows = batch_throughput(
+        model, tokenizer, prompts, batch_sizes=sizes, requests=max(sizes), price_per_hour=price, progress=progress
+    )
+    write_json(
+        export_dir(run_dir.path) / "serving.json", {"rows": [r.to_json() for r in rows], "price_per_hour": price}
+    )
     return rows

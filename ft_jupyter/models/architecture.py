@@ -13,20 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ft_jupyter.models.catalogue import ModelNotFoundError, cache_home
+from ft_jupyter.models.cache import ModelNotFoundError, cache_home
 from ft_jupyter.models.shapes import find_shape, table_names
 
 GROUPS = ("embeddings", "attention", "mlp", "norms", "head", "other")
+# Architectures whose causal-LM head is exactly `lm_head(hidden)`: no logit scaling or soft-capping, no router loss.
+# ft-jupyter's trainer scores only the labelled positions for these (train.trainer.install_compact_head); others keep
+# TRL's fused head, which handles those (correct, just without the compact speed-up). The memory estimate follows.
+COMPACT_HEAD_MODELS = ("llama", "mistral", "qwen2", "qwen3", "phi3", "smollm3", "olmo2")
 _LAYER_INDEX = re.compile(r"\.(?:layers|h|blocks|block)\.(\d+)\.")
 
 
 @dataclass(frozen=True)
 class Linear:
-    name: str            # full module name, e.g. model.layers.3.self_attn.q_proj
+    name: str  # full module name, e.g. model.layers.3.self_attn.q_proj
     in_features: int
     out_features: int
     bias: bool
-    layer: int | None    # decoder block index, None outside the blocks
+    layer: int | None  # decoder block index, None outside the blocks
 
     @property
     def leaf(self) -> str:
@@ -38,7 +42,7 @@ class Architecture:
     """Everything the estimates need to know about one model, read from a meta-device instantiation."""
 
     name: str
-    source: str                      # where the shape came from, for people
+    source: str  # where the shape came from, for people
     model_type: str
     class_name: str
     license: str | None
@@ -52,16 +56,16 @@ class Architecture:
     tied_embeddings: bool
     attn_implementation: str
     params_total: int
-    groups: dict[str, int]           # parameters by kind (GROUPS), tied weights counted once
-    linears: tuple[Linear, ...]      # every nn.Linear, in module order
-    embeddings: tuple[tuple[str, int, int], ...]   # (name, num_embeddings, embedding_dim)
+    groups: dict[str, int]  # parameters by kind (GROUPS), tied weights counted once
+    linears: tuple[Linear, ...]  # every nn.Linear, in module order
+    embeddings: tuple[tuple[str, int, int], ...]  # (name, num_embeddings, embedding_dim)
     params: tuple[tuple[str, tuple[int, ...]], ...]  # (name, shape) of every parameter, tied ones once
-    output_layer: str                # module name of the output head (excluded from "all-linear")
-    input_embedding: str             # module name of the token embedding
-    head_params: int                 # parameters of the output head's module (shared with the input embedding if tied)
-    norms_per_layer: int             # RMSNorm/LayerNorm modules directly inside one block (not q/k norms)
-    qk_norm: bool                    # per-head norms on queries and keys (Gemma 3, Qwen 3)
-    gated_mlp: bool                  # gate_proj/up_proj/down_proj (SwiGLU/GeGLU) rather than fc1/fc2
+    output_layer: str  # module name of the output head (excluded from "all-linear")
+    input_embedding: str  # module name of the token embedding
+    head_params: int  # parameters of the output head's module (shared with the input embedding if tied)
+    norms_per_layer: int  # RMSNorm/LayerNorm modules directly inside one block (not q/k norms)
+    qk_norm: bool  # per-head norms on queries and keys (Gemma 3, Qwen 3)
+    gated_mlp: bool  # gate_proj/up_proj/down_proj (SwiGLU/GeGLU) rather than fc1/fc2
 
     def layer_of(self, name: str) -> int | None:
         return _layer_of(name)
@@ -79,13 +83,24 @@ class Architecture:
         return list(seen)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "model_type": self.model_type, "class": self.class_name,
-                "license": self.license, "hidden_size": self.hidden_size,
-                "intermediate_size": self.intermediate_size, "num_layers": self.num_layers,
-                "num_heads": self.num_heads, "num_kv_heads": self.num_kv_heads, "head_dim": self.head_dim,
-                "vocab_size": self.vocab_size, "tied_embeddings": self.tied_embeddings,
-                "params_total": self.params_total, "params_by_group": dict(self.groups),
-                "linear_names": self.linear_names()}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "model_type": self.model_type,
+            "class": self.class_name,
+            "license": self.license,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "num_kv_heads": self.num_kv_heads,
+            "head_dim": self.head_dim,
+            "vocab_size": self.vocab_size,
+            "tied_embeddings": self.tied_embeddings,
+            "params_total": self.params_total,
+            "params_by_group": dict(self.groups),
+            "linear_names": self.linear_names(),
+        }
 
 
 def _config_from_file(path: Path, trust_remote_code: bool):
@@ -114,8 +129,9 @@ def load_config(name: str, *, trust_remote_code: bool = False) -> tuple[Any, str
         return _config_from_file(path, trust_remote_code), f"local file {path}", license
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ModelNotFoundError(f"Folder {str(path)!r} has no config.json; point at a model folder or at a "
-                                     "config.json file.")
+            raise ModelNotFoundError(
+                f"Folder {str(path)!r} has no config.json; point at a model folder or at a config.json file."
+            )
         return _config_from_file(path, trust_remote_code), f"local folder {path}", license
     cached = _cached_hub_config(name)
     if cached is not None:
@@ -127,7 +143,8 @@ def load_config(name: str, *, trust_remote_code: bool = False) -> tuple[Any, str
     raise ModelNotFoundError(
         f"No shape for model {name!r}: not a catalogue name, not a local folder or config.json, not in the Hugging "
         f"Face cache, and not in the built-in table. Give a path to its config.json, or one of: tiny-random, "
-        f"smollm2-135m-instruct, {', '.join(table_names())}.")
+        f"smollm2-135m-instruct, {', '.join(table_names())}."
+    )
 
 
 def _cached_hub_config(name: str) -> Path | None:
@@ -189,23 +206,35 @@ def architecture(name: str, trust_remote_code: bool = False) -> Architecture:
     linears, embeddings = [], []
     for mname, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
-            linears.append(Linear(mname, module.in_features, module.out_features, module.bias is not None,
-                                  _layer_of(mname)))
+            linears.append(
+                Linear(mname, module.in_features, module.out_features, module.bias is not None, _layer_of(mname))
+            )
         elif isinstance(module, torch.nn.Embedding):
             embeddings.append((mname, module.num_embeddings, module.embedding_dim))
     block = model.get_decoder().layers[0] if hasattr(model, "get_decoder") else None
     norm_names = [n for n, m in block.named_children() if "norm" in type(m).__name__.lower()] if block else []
     heads = int(text.num_attention_heads)
     return Architecture(
-        name=name, source=source, model_type=str(text.model_type), class_name=type(model).__name__, license=license,
-        hidden_size=int(text.hidden_size), intermediate_size=int(getattr(text, "intermediate_size", 0) or 0),
-        num_layers=int(text.num_hidden_layers), num_heads=heads,
+        name=name,
+        source=source,
+        model_type=str(text.model_type),
+        class_name=type(model).__name__,
+        license=license,
+        hidden_size=int(text.hidden_size),
+        intermediate_size=int(getattr(text, "intermediate_size", 0) or 0),
+        num_layers=int(text.num_hidden_layers),
+        num_heads=heads,
         num_kv_heads=int(getattr(text, "num_key_value_heads", None) or heads),
         head_dim=int(getattr(text, "head_dim", None) or text.hidden_size // heads),
-        vocab_size=int(text.vocab_size), tied_embeddings=_is_tied(model),
+        vocab_size=int(text.vocab_size),
+        tied_embeddings=_is_tied(model),
         attn_implementation=str(getattr(config, "_attn_implementation", None) or "sdpa"),
-        params_total=sum(groups.values()), groups=groups, linears=tuple(linears), embeddings=tuple(embeddings),
-        params=params, output_layer=head_name,
+        params_total=sum(groups.values()),
+        groups=groups,
+        linears=tuple(linears),
+        embeddings=tuple(embeddings),
+        params=params,
+        output_layer=head_name,
         input_embedding=next((n for n, m in model.named_modules() if m is model.get_input_embeddings()), ""),
         head_params=sum(p.numel() for p in head.parameters()) if head is not None else 0,
         norms_per_layer=len(norm_names),

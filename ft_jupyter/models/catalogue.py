@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ft_jupyter.config import ConfigError
+from ft_jupyter.models.cache import ModelNotFoundError
 
 
 @dataclass(frozen=True)
@@ -28,29 +28,29 @@ CATALOGUE: dict[str, CatalogueEntry] = {
     "smollm2-135m-instruct": CatalogueEntry(
         "smollm2-135m-instruct",
         "SmolLM2-135M-Instruct, a real instruction-tuned model small enough to fine-tune on a laptop CPU.",
-        "LlamaForCausalLM", "134.5 M", "apache-2.0", offline=True),
+        "LlamaForCausalLM",
+        "134.5 M",
+        "apache-2.0",
+        offline=True,
+    ),
     "tiny-random": CatalogueEntry(
         "tiny-random",
         "A ~1 M-parameter randomly initialised Llama with a locally trained tokenizer; learns in seconds. For tests.",
-        "LlamaForCausalLM", "~1 M", "apache-2.0", offline=True),
+        "LlamaForCausalLM",
+        "~1 M",
+        "apache-2.0",
+        offline=True,
+    ),
 }
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class ModelNotFoundError(ConfigError):
-    """The model name resolves to nothing loadable here."""
-
-
-def cache_home() -> Path:
-    """Where converted and generated models live: $FT_JUPYTER_HOME, else ~/.cache/ft-jupyter."""
-    root = os.environ.get("FT_JUPYTER_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "ft-jupyter")
-    return Path(root)
-
-
 def is_offline() -> bool:
-    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def offline_names() -> list[str]:
@@ -74,12 +74,16 @@ def resolve(name: str, *, revision: str | None = None) -> str:
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise ModelNotFoundError(f"Model folder {str(path)!r} has no config.json; point model.name at a folder "
-                                     "written by save_pretrained, or use one of: " + ", ".join(offline_names()) + ".")
+            raise ModelNotFoundError(
+                f"Model folder {str(path)!r} has no config.json; point model.name at a folder "
+                "written by save_pretrained, or use one of: " + ", ".join(offline_names()) + "."
+            )
         return str(path.resolve())
     if not _HUB_ID.match(name):
-        raise ModelNotFoundError(f"Unknown model {name!r}: not a catalogue name, not an existing folder, and not a hub "
-                                 f"id of the form 'owner/name'. Offline you can use: {', '.join(offline_names())}.")
+        raise ModelNotFoundError(
+            f"Unknown model {name!r}: not a catalogue name, not an existing folder, and not a hub "
+            f"id of the form 'owner/name'. Offline you can use: {', '.join(offline_names())}."
+        )
     _check_hub_reachable(name, revision)
     return name
 
@@ -92,14 +96,17 @@ def _check_hub_reachable(repo_id: str, revision: str | None) -> None:
     if isinstance(cached, str):
         return
     if is_offline():
-        raise ModelNotFoundError(f"Model {repo_id!r} is not in the local Hugging Face cache and the hub is off "
-                                 f"(HF_HUB_OFFLINE=1). Offline you can use: {', '.join(offline_names())}, or a local "
-                                 "folder.")
+        raise ModelNotFoundError(
+            f"Model {repo_id!r} is not in the local Hugging Face cache and the hub is off "
+            f"(HF_HUB_OFFLINE=1). Offline you can use: {', '.join(offline_names())}, or a local "
+            "folder."
+        )
     import socket
 
     try:
         socket.create_connection(("huggingface.co", 443), timeout=3).close()
     except OSError:
-        raise ModelNotFoundError(f"Model {repo_id!r} is not cached and huggingface.co cannot be reached. Connect to "
-                                 f"the internet, or use one of: {', '.join(offline_names())}, or a local folder.") \
-            from None
+        raise ModelNotFoundError(
+            f"Model {repo_id!r} is not cached and huggingface.co cannot be reached. Connect to "
+            f"the internet, or use one of: {', '.join(offline_names())}, or a local folder."
+        ) from None

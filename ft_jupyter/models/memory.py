@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ft_jupyter.config import RunConfig
-from ft_jupyter.models.architecture import Architecture
+from ft_jupyter.models.architecture import COMPACT_HEAD_MODELS, Architecture
 from ft_jupyter.models.params import ParamCount, lora_targets
 
-GIB = 1024 ** 3
-MIB = 1024 ** 2
+GIB = 1024**3
+MIB = 1024**2
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "float32": 4, "bfloat16": 2, "float16": 2}
 # Measured on this project's 2-core CPU machine (benchmarks/RESULTS.md): a training process after importing torch,
 # transformers, peft, TRL and datasets and building the trainer, before the model's own memory.
@@ -58,14 +58,19 @@ class MemoryTerm:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "bytes": self.bytes, "gib": round(self.bytes / GIB, 3), "formula": self.formula,
-                "note": self.note}
+        return {
+            "name": self.name,
+            "bytes": self.bytes,
+            "gib": round(self.bytes / GIB, 3),
+            "formula": self.formula,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
 class MemoryBreakdown:
-    device: str                      # "cuda" or "cpu": what the dtypes and runtime term assume
-    precision: str                   # bf16 | fp16 | fp32 (compute)
+    device: str  # "cuda" or "cpu": what the dtypes and runtime term assume
+    precision: str  # bf16 | fp16 | fp32 (compute)
     weights_dtype: str
     batch_size: int
     seq_len: int
@@ -79,10 +84,16 @@ class MemoryBreakdown:
         return next(t for t in self.terms if t.name == name)
 
     def to_json(self) -> dict[str, Any]:
-        return {"device": self.device, "precision": self.precision, "weights_dtype": self.weights_dtype,
-                "batch_size": self.batch_size, "seq_len": self.seq_len,
-                "terms": [t.to_json() for t in self.terms], "total_bytes": self.total_bytes,
-                "total_gib": round(self.total_bytes / GIB, 3)}
+        return {
+            "device": self.device,
+            "precision": self.precision,
+            "weights_dtype": self.weights_dtype,
+            "batch_size": self.batch_size,
+            "seq_len": self.seq_len,
+            "terms": [t.to_json() for t in self.terms],
+            "total_bytes": self.total_bytes,
+            "total_gib": round(self.total_bytes / GIB, 3),
+        }
 
 
 def resolve_dtypes(config: RunConfig, device: str) -> tuple[str, str]:
@@ -111,21 +122,30 @@ def weights_term(arch: Architecture, config: RunConfig, weights_dtype: str) -> M
     mode = config.quantization.mode
     if mode == "none":
         b = BYTES[weights_dtype]
-        return MemoryTerm("weights", arch.params_total * b, f"{_fmt(arch.params_total)} params × {b} B ({weights_dtype})")
+        return MemoryTerm(
+            "weights", arch.params_total * b, f"{_fmt(arch.params_total)} params × {b} B ({weights_dtype})"
+        )
     quantized = [lin for lin in arch.linears if lin.name != arch.output_layer]
     n_q = sum(lin.in_features * lin.out_features for lin in quantized)
     rest = arch.params_total - n_q
     if mode == "8bit":
         scales = sum(lin.out_features for lin in quantized)
         total = n_q + 4 * scales + 4 * rest
-        formula = (f"{_fmt(n_q)} linear weights × 1 B + {_fmt(scales)} row scales × 4 B + {_fmt(rest)} other "
-                   "params × 4 B (fp32)")
+        formula = (
+            f"{_fmt(n_q)} linear weights × 1 B + {_fmt(scales)} row scales × 4 B + {_fmt(rest)} other "
+            "params × 4 B (fp32)"
+        )
         return MemoryTerm("weights", total, formula, "LLM.int8 weights; embeddings, norms and head upcast to fp32")
     per_weight, constants = nf4_bytes_per_weight(config)
     total = math.ceil(n_q * per_weight) + 4 * rest
-    formula = (f"{_fmt(n_q)} linear weights × (0.5 B + {constants}) + {_fmt(rest)} other params × 4 B (fp32)")
-    return MemoryTerm("weights", total, formula, f"4-bit {config.quantization.quant_type}; embeddings, norms and "
-                      "head upcast to fp32 by peft's k-bit preparation")
+    formula = f"{_fmt(n_q)} linear weights × (0.5 B + {constants}) + {_fmt(rest)} other params × 4 B (fp32)"
+    return MemoryTerm(
+        "weights",
+        total,
+        formula,
+        f"4-bit {config.quantization.quant_type}; embeddings, norms and "
+        "head upcast to fp32 by peft's k-bit preparation",
+    )
 
 
 def optimizer_term(name: str, tensors: tuple[tuple[int, ...], ...], b: int) -> MemoryTerm:
@@ -137,8 +157,10 @@ def optimizer_term(name: str, tensors: tuple[tuple[int, ...], ...], b: int) -> M
         big = [k for k in numels if k >= ADAM8_MIN_SIZE]
         small = n - sum(big)
         total = sum(2 * (k + 4 * math.ceil(k / ADAM8_BLOCK)) for k in big) + 2 * 4 * small
-        formula = (f"8-bit AdamW: 2 × ({_fmt(sum(big))} × 1 B + 4 B per {ADAM8_BLOCK}) + tensors under "
-                   f"{ADAM8_MIN_SIZE:,} values in 32-bit: 2 × {_fmt(small)} × 4 B")
+        formula = (
+            f"8-bit AdamW: 2 × ({_fmt(sum(big))} × 1 B + 4 B per {ADAM8_BLOCK}) + tensors under "
+            f"{ADAM8_MIN_SIZE:,} values in 32-bit: 2 × {_fmt(small)} × 4 B"
+        )
         note = "paged: moved to CPU RAM under GPU memory pressure" if name.startswith("paged") else ""
         return MemoryTerm("optimizer", total, formula, note)
     if name == "adafactor":
@@ -175,8 +197,11 @@ def layer_elements(arch: Architecture, config: RunConfig, seq_len: int, *, froze
     block = [lin for lin in arch.linears if lin.layer == 0]
     adapted = {}
     if method.uses_lora and not frozen:
-        adapted = {name.rsplit(".", 1)[-1]: n_in for name, n_in, _, kind in lora_targets(arch, method)[0]
-                   if kind == "linear" and arch.layer_of(name) == 0}
+        adapted = {
+            name.rsplit(".", 1)[-1]: n_in
+            for name, n_in, _, kind in lora_targets(arch, method)[0]
+            if kind == "linear" and arch.layer_of(name) == 0
+        }
     shared_inputs: dict[tuple[str, int], int] = {}
     for lin in block:
         trains = full_like or lin.leaf in adapted
@@ -226,8 +251,9 @@ def _trains_head(arch: Architecture, config: RunConfig) -> bool:
     return any(name == arch.output_layer for name, *_ in lora_targets(arch, config.method)[0])
 
 
-def activation_terms(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int,
-                     labeled_tokens: int | None = None) -> list[MemoryTerm]:
+def activation_terms(
+    arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int, labeled_tokens: int | None = None
+) -> list[MemoryTerm]:
     tokens = batch * seq_len
     b = BYTES[precision]
     # Quantized runs carry an fp32 residual stream (peft upcasts embeddings and norms), so norm inputs are 4 B.
@@ -244,8 +270,10 @@ def activation_terms(arch: Architecture, config: RunConfig, precision: str, batc
     if config.training.gradient_checkpointing:
         largest = max((block_bytes(parts) for _, parts in plan), default=0)
         saved = tokens * (layers * arch.hidden_size * stream_b + largest)
-        formula = (f"{batch} × {seq_len} tokens × ({layers} blocks × hidden {arch.hidden_size} × {stream_b} B + one "
-                   f"block recomputed, {largest:,} B)")
+        formula = (
+            f"{batch} × {seq_len} tokens × ({layers} blocks × hidden {arch.hidden_size} × {stream_b} B + one "
+            f"block recomputed, {largest:,} B)"
+        )
         note = "gradient checkpointing: block inputs kept, each block recomputed in backward"
     else:
         saved = tokens * sum(n * block_bytes(parts) for n, parts in plan)
@@ -256,8 +284,7 @@ def activation_terms(arch: Architecture, config: RunConfig, precision: str, batc
     return terms
 
 
-def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int
-                         ) -> MemoryTerm:
+def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, batch: int, seq_len: int) -> MemoryTerm:
     """CPU only: freed forward-pass temporaries that glibc malloc keeps (process memory, not live tensors).
 
     Measured (benchmarks/RESULTS.md): each block's temporaries are freed but not reused by the next block, so by the
@@ -266,16 +293,17 @@ def allocator_cache_term(arch: Architecture, config: RunConfig, precision: str, 
     tokens = batch * seq_len
     values = sum(n * sum(parts.values()) for n, parts in saving_blocks(arch, config, seq_len))
     cache = int(CPU_CACHE_FRACTION * tokens * values * BYTES[precision])
-    formula = (f"{CPU_CACHE_FRACTION} × {tokens:,} tokens × {values:,} values over the blocks × "
-               f"{BYTES[precision]} B")
-    return MemoryTerm("allocator cache", cache, formula, "freed temporaries the C allocator keeps; CPU process "
-                      "memory only, fitted to measurements")
+    formula = f"{CPU_CACHE_FRACTION} × {tokens:,} tokens × {values:,} values over the blocks × {BYTES[precision]} B"
+    return MemoryTerm(
+        "allocator cache",
+        cache,
+        formula,
+        "freed temporaries the C allocator keeps; CPU process memory only, fitted to measurements",
+    )
 
 
 def compact_head(arch: Architecture) -> bool:
     """Whether ft-jupyter's trainer scores only the labelled positions for this architecture (train.trainer)."""
-    from ft_jupyter.train.trainer import COMPACT_HEAD_MODELS
-
     return arch.model_type in COMPACT_HEAD_MODELS
 
 
@@ -290,32 +318,52 @@ def loss_head_term(arch: Architecture, config: RunConfig, b: int, tokens: int, l
         n = min(tokens, labeled) if labeled else tokens
         per = 12 + (b if b != 4 else 0)  # fp32 log-softmax kept + its gradient pair in backward (+ logits if not fp32)
         which = "labelled tokens" if labeled else "tokens (all: the worst case until the data is known)"
-        formula = (f"{n:,} {which} × vocab {vocab:,} × {per} B (fp32 log-softmax and its gradients"
-                   f"{', logits' if b != 4 else ''}) + final norm {tokens:,} × {h + 1} × 4 B")
+        formula = (
+            f"{n:,} {which} × vocab {vocab:,} × {per} B (fp32 log-softmax and its gradients"
+            f"{', logits' if b != 4 else ''}) + final norm {tokens:,} × {h + 1} × 4 B"
+        )
         note = "logits only where a label is (assistant answers), never the whole batch × vocab"
         return MemoryTerm("loss head", n * vocab * per + norm, formula, note)
     tile = min(tokens, TRL_TOKEN_TILE) * min(vocab, TRL_VOCAB_TILE) * b
     grad_hidden = tokens * h * 4
     grad_head = vocab * h * 4 if _trains_head(arch, config) else 0
-    formula = (f"tile {min(tokens, TRL_TOKEN_TILE):,} × {min(vocab, TRL_VOCAB_TILE):,} × {b} B + hidden and final norm "
-               f"{tokens:,} × ({h} × {b} B + {h + 1} × 4 B) + fp32 grad of hidden {tokens:,} × {h} × 4 B"
-               + (f" + fp32 head grad {vocab:,} × {h} × 4 B" if grad_head else ""))
-    return MemoryTerm("loss head", tile + tokens * h * b + norm + grad_hidden + grad_head, formula,
-                      "TRL's tiled log-probabilities: the full batch × vocab logits never exist")
+    formula = (
+        f"tile {min(tokens, TRL_TOKEN_TILE):,} × {min(vocab, TRL_VOCAB_TILE):,} × {b} B + hidden and final norm "
+        f"{tokens:,} × ({h} × {b} B + {h + 1} × 4 B) + fp32 grad of hidden {tokens:,} × {h} × 4 B"
+        + (f" + fp32 head grad {vocab:,} × {h} × 4 B" if grad_head else "")
+    )
+    return MemoryTerm(
+        "loss head",
+        tile + tokens * h * b + norm + grad_hidden + grad_head,
+        formula,
+        "TRL's tiled log-probabilities: the full batch × vocab logits never exist",
+    )
 
 
 def _classifier_head_term(config: RunConfig, h: int, b: int, tokens: int, norm: int) -> MemoryTerm:
     # The classification head scores every position and keeps its input for its weight's gradient; the final norm
     # keeps activations only when gradients go on into trainable blocks below it.
     below = config.method.freeze_train_blocks > 0 or config.training.gradient_checkpointing
-    formula = f"head input {tokens:,} tokens × hidden {h} × {b} B" + (f" + final norm {tokens:,} × {h + 1} × 4 B"
-                                                                       if below else "")
-    return MemoryTerm("loss head", tokens * h * b + (norm if below else 0), formula,
-                      "classification head: logits of a few labels per position, negligible next to its input")
+    formula = f"head input {tokens:,} tokens × hidden {h} × {b} B" + (
+        f" + final norm {tokens:,} × {h + 1} × 4 B" if below else ""
+    )
+    return MemoryTerm(
+        "loss head",
+        tokens * h * b + (norm if below else 0),
+        formula,
+        "classification head: logits of a few labels per position, negligible next to its input",
+    )
 
 
-def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, *, device: str = "cuda",
-                     seq_len: int | None = None, answer_tokens: int | None = None) -> MemoryBreakdown:
+def memory_breakdown(
+    arch: Architecture,
+    counts: ParamCount,
+    config: RunConfig,
+    *,
+    device: str = "cuda",
+    seq_len: int | None = None,
+    answer_tokens: int | None = None,
+) -> MemoryBreakdown:
     """Every memory term of one training step of `config` on `device` ("cuda" or "cpu").
 
     seq_len: tokens per row in the longest batch (default max_seq_len); answer_tokens: loss-carrying tokens of the
@@ -331,16 +379,29 @@ def memory_breakdown(arch: Architecture, counts: ParamCount, config: RunConfig, 
         train_b = 4
     else:
         train_b = BYTES[weights_dtype]
-    terms.append(MemoryTerm("gradients", counts.trainable * train_b,
-                            f"{_fmt(counts.trainable)} trainable × {train_b} B"))
+    terms.append(
+        MemoryTerm("gradients", counts.trainable * train_b, f"{_fmt(counts.trainable)} trainable × {train_b} B")
+    )
     terms.append(optimizer_term(t.optimizer, counts.tensors, train_b))
     labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
     terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":
         terms.append(allocator_cache_term(arch, config, precision, t.batch_size, seq))
-        terms.append(MemoryTerm("runtime", CPU_RUNTIME_BYTES, f"{CPU_RUNTIME_BYTES // MIB} MiB measured",
-                                "Python, torch, transformers, TRL, tokenizer and data in the training process"))
+        terms.append(
+            MemoryTerm(
+                "runtime",
+                CPU_RUNTIME_BYTES,
+                f"{CPU_RUNTIME_BYTES // MIB} MiB measured",
+                "Python, torch, transformers, TRL, tokenizer and data in the training process",
+            )
+        )
     else:
-        terms.append(MemoryTerm("runtime", GPU_RUNTIME_BYTES, f"{GPU_RUNTIME_BYTES // MIB} MiB",
-                                "CUDA context and kernels; not counted by torch.cuda.max_memory_allocated"))
+        terms.append(
+            MemoryTerm(
+                "runtime",
+                GPU_RUNTIME_BYTES,
+                f"{GPU_RUNTIME_BYTES // MIB} MiB",
+                "CUDA context and kernels; not counted by torch.cuda.max_memory_allocated",
+            )
+        )
     return MemoryBreakdown(device, precision, weights_dtype, t.batch_size, seq, tuple(terms))

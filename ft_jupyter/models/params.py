@@ -18,12 +18,12 @@ from ft_jupyter.models.architecture import Architecture, _prod
 
 @dataclass(frozen=True)
 class ParamCount:
-    total: int                       # parameters of the model as trained: base + adapters (peft's "all params")
+    total: int  # parameters of the model as trained: base + adapters (peft's "all params")
     trainable: int
-    base: int                        # parameters of the base model alone
+    base: int  # parameters of the base model alone
     tensors: tuple[tuple[int, ...], ...] = field(repr=False)  # shapes of the trainable tensors (optimizer sizing)
-    lines: tuple[str, ...] = ()      # how the trainable count is made up, one line per kind of module
-    matched: tuple[str, ...] = ()    # LoRA: leaf names that got adapters
+    lines: tuple[str, ...] = ()  # how the trainable count is made up, one line per kind of module
+    matched: tuple[str, ...] = ()  # LoRA: leaf names that got adapters
     unmatched: tuple[str, ...] = ()  # LoRA: requested names that match no linear or embedding layer
 
     @property
@@ -31,9 +31,15 @@ class ParamCount:
         return 100.0 * self.trainable / self.total if self.total else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "trainable": self.trainable, "base": self.base,
-                "trainable_percent": round(self.percent, 4), "lines": list(self.lines), "matched": list(self.matched),
-                "unmatched": list(self.unmatched)}
+        return {
+            "total": self.total,
+            "trainable": self.trainable,
+            "base": self.base,
+            "trainable_percent": round(self.percent, 4),
+            "lines": list(self.lines),
+            "matched": list(self.matched),
+            "unmatched": list(self.unmatched),
+        }
 
 
 def _matches(module: str, targets: tuple[str, ...]) -> str | None:
@@ -47,8 +53,11 @@ def lora_targets(arch: Architecture, method: MethodConfig) -> tuple[list[tuple[s
     """([(module name, in, out, kind)], unmatched target names) where kind is "linear" or "embedding"."""
     targets = method.resolved_targets()
     if targets == ("all-linear",):
-        found = [(lin.name, lin.in_features, lin.out_features, "linear") for lin in arch.linears
-                 if lin.name != arch.output_layer]
+        found = [
+            (lin.name, lin.in_features, lin.out_features, "linear")
+            for lin in arch.linears
+            if lin.name != arch.output_layer
+        ]
         return found, []
     found, hit = [], set()
     for lin in arch.linears:
@@ -79,8 +88,11 @@ def _lora_count(arch: Architecture, method: MethodConfig) -> ParamCount:
         entry = per_leaf.setdefault(leaf, [0, sum(_prod(s) for s in shapes), n_in, n_out])
         entry[0] += 1
     adapters = sum(_prod(s) for s in tensors)
-    lines = [f"{leaf} ×{n}: r·(in+out){' + out' if method.use_dora else ''} = {r}·({i}+{o})"
-             f"{f' + {o}' if method.use_dora else ''} = {each:,} each" for leaf, (n, each, i, o) in per_leaf.items()]
+    lines = [
+        f"{leaf} ×{n}: r·(in+out){' + out' if method.use_dora else ''} = {r}·({i}+{o})"
+        f"{f' + {o}' if method.use_dora else ''} = {each:,} each"
+        for leaf, (n, each, i, o) in per_leaf.items()
+    ]
     adapted = {name for name, *_ in modules}
     if method.bias == "all":
         biases = [(n, s) for n, s in arch.params if n == "bias" or n.endswith(".bias")]
@@ -92,8 +104,15 @@ def _lora_count(arch: Architecture, method: MethodConfig) -> ParamCount:
         lines.append(f"biases ({method.bias}): {len(biases)} tensors, {sum(_prod(s) for _, s in biases):,}")
     tensors += [s for _, s in biases]
     trainable = adapters + sum(_prod(s) for _, s in biases)
-    return ParamCount(arch.params_total + adapters, trainable, arch.params_total, tuple(tensors), tuple(lines),
-                      tuple(per_leaf), tuple(unmatched))
+    return ParamCount(
+        arch.params_total + adapters,
+        trainable,
+        arch.params_total,
+        tuple(tensors),
+        tuple(lines),
+        tuple(per_leaf),
+        tuple(unmatched),
+    )
 
 
 def _freeze_count(arch: Architecture, method: MethodConfig) -> ParamCount:
@@ -102,9 +121,12 @@ def _freeze_count(arch: Architecture, method: MethodConfig) -> ParamCount:
     head_prefix = arch.output_layer + "."
     # With tied embeddings the head's weight is listed once, under the input embedding's name.
     tied_name = arch.input_embedding if arch.tied_embeddings else None
-    chosen = [(n, s) for n, s in arch.params
-              if arch.layer_of(n) in top
-              or (method.freeze_train_head and (n.startswith(head_prefix) or (tied_name and n == tied_name + ".weight")))]
+    chosen = [
+        (n, s)
+        for n, s in arch.params
+        if arch.layer_of(n) in top
+        or (method.freeze_train_head and (n.startswith(head_prefix) or (tied_name and n == tied_name + ".weight")))
+    ]
     trainable = sum(_prod(s) for _, s in chosen)
     lines = [f"top {k} of {arch.num_layers} blocks"]
     if method.freeze_train_head:
@@ -116,8 +138,10 @@ def _top_blocks(arch: Architecture, k: int) -> set[int]:
     from ft_jupyter.config import ConfigError
 
     if k > arch.num_layers:
-        raise ConfigError(f"method.freeze_train_blocks = {k} but {arch.name} has only {arch.num_layers} blocks; use "
-                          f"at most {arch.num_layers}.")
+        raise ConfigError(
+            f"method.freeze_train_blocks = {k} but {arch.name} has only {arch.num_layers} blocks; use "
+            f"at most {arch.num_layers}."
+        )
     return set(range(arch.num_layers - k, arch.num_layers))
 
 
@@ -132,13 +156,17 @@ def _head_count(arch: Architecture, method: MethodConfig, num_labels: int | None
     chosen = [(n, s) for n, s in backbone if arch.layer_of(n) in top]
     lines = [f"top {k} of {arch.num_layers} blocks"]
     if num_labels is None:
-        lines.append(f"classification head (hidden {arch.hidden_size} × the number of labels): not counted, the "
-                     "labels are not known without the data")
+        lines.append(
+            f"classification head (hidden {arch.hidden_size} × the number of labels): not counted, the "
+            "labels are not known without the data"
+        )
         head = []
     else:
         head = [(num_labels, arch.hidden_size)]  # the weight of nn.Linear(hidden, num_labels)
-        lines.append(f"new classification head: hidden × labels = {arch.hidden_size} × {num_labels} = "
-                     f"{arch.hidden_size * num_labels:,}")
+        lines.append(
+            f"new classification head: hidden × labels = {arch.hidden_size} × {num_labels} = "
+            f"{arch.hidden_size * num_labels:,}"
+        )
     base = sum(_prod(s) for _, s in backbone) + sum(_prod(s) for s in head)
     trainable = sum(_prod(s) for _, s in chosen) + sum(_prod(s) for s in head)
     return ParamCount(base, trainable, base, tuple(s for _, s in chosen) + tuple(head), tuple(lines))
@@ -150,8 +178,13 @@ def count_parameters(arch: Architecture, method: MethodConfig, num_labels: int |
     if method.uses_lora:
         return _lora_count(arch, method)
     if method.method == "full":
-        return ParamCount(arch.params_total, arch.params_total, arch.params_total,
-                          tuple(s for _, s in arch.params), ("every parameter",))
+        return ParamCount(
+            arch.params_total,
+            arch.params_total,
+            arch.params_total,
+            tuple(s for _, s in arch.params),
+            ("every parameter",),
+        )
     if method.method == "head":
         return _head_count(arch, method, num_labels)
     return _freeze_count(arch, method)

@@ -32,7 +32,7 @@ from ft_jupyter.models.params import ParamCount, lora_targets
 STRATEGIES = ("ddp", "zero1", "zero2", "zero3", "fsdp")
 LABELS = {"ddp": "DDP", "zero1": "ZeRO-1", "zero2": "ZeRO-2", "zero3": "ZeRO-3", "fsdp": "FSDP full shard"}
 OFFLOADING = ("zero1", "zero2", "zero3", "fsdp")
-DDP_BUCKET_MIB = 25              # torch DDP's bucket_cap_mb default
+DDP_BUCKET_MIB = 25  # torch DDP's bucket_cap_mb default
 # DeepSpeed's defaults, which the launcher's JSON (train.launch_configs) leaves in place: with contiguous_gradients
 # every GPU allocates a whole reduce bucket of this many values, however few weights train; under ZeRO-3 gathered
 # weights stay live until the next use is further away than max_reuse_distance, up to max_live_parameters.
@@ -45,25 +45,29 @@ class ShardInputs:
     """What splitting needs beyond the one-GPU terms: the trainable count and how the model's weights group."""
 
     trainable: int
-    trainable_bytes: int         # bytes per trainable weight as the model holds it (4 for LoRA adapters)
-    optimizer_fp32: MemoryTerm   # the optimizer's state if the trainable weights were fp32
-    root_bytes: int              # weights outside the decoder blocks (embeddings, head, final norm), as stored
-    block_bytes: int             # the largest decoder block's weights and adapters, as stored
-    params_total: int            # base parameters + adapters (what ZeRO-3's live-parameter limit counts)
-    compute_bytes: int           # bytes per value of the compute dtype (DeepSpeed's reduce bucket)
-    quantization: str            # none | 4bit | 8bit
+    trainable_bytes: int  # bytes per trainable weight as the model holds it (4 for LoRA adapters)
+    optimizer_fp32: MemoryTerm  # the optimizer's state if the trainable weights were fp32
+    root_bytes: int  # weights outside the decoder blocks (embeddings, head, final norm), as stored
+    block_bytes: int  # the largest decoder block's weights and adapters, as stored
+    params_total: int  # base parameters + adapters (what ZeRO-3's live-parameter limit counts)
+    compute_bytes: int  # bytes per value of the compute dtype (DeepSpeed's reduce bucket)
+    quantization: str  # none | 4bit | 8bit
     grad_accum: int
 
 
 @dataclass(frozen=True)
 class Communication:
-    bytes_per_step: int          # sent by each GPU per optimizer step
+    bytes_per_step: int  # sent by each GPU per optimizer step
     formula: str
     sentence: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"bytes_per_step": self.bytes_per_step, "gib_per_step": round(self.bytes_per_step / GIB, 3),
-                "formula": self.formula, "sentence": self.sentence}
+        return {
+            "bytes_per_step": self.bytes_per_step,
+            "gib_per_step": round(self.bytes_per_step / GIB, 3),
+            "formula": self.formula,
+            "sentence": self.sentence,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,9 @@ class ShardedMemory:
     strategy: str
     gpus: int
     offload: bool
-    per_gpu: MemoryBreakdown                 # what each GPU holds
-    single: MemoryBreakdown                  # the one-GPU breakdown it was split from
-    cpu_terms: tuple[MemoryTerm, ...] = ()   # offloaded to CPU RAM, per process
+    per_gpu: MemoryBreakdown  # what each GPU holds
+    single: MemoryBreakdown  # the one-GPU breakdown it was split from
+    cpu_terms: tuple[MemoryTerm, ...] = ()  # offloaded to CPU RAM, per process
     communication: Communication | None = None
     notes: tuple[str, ...] = ()
 
@@ -87,22 +91,34 @@ class ShardedMemory:
         return sum(t.bytes for t in self.cpu_terms)
 
     def to_json(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "label": self.label, "gpus": self.gpus, "offload": self.offload,
-                "per_gpu_total_bytes": self.per_gpu.total_bytes, "single_gpu_total_bytes": self.single.total_bytes,
-                "cpu_terms": [t.to_json() for t in self.cpu_terms], "cpu_bytes_per_process": self.cpu_bytes,
-                "cpu_bytes_all_processes": self.cpu_bytes * self.gpus,
-                "communication": self.communication.to_json() if self.communication else None,
-                "notes": list(self.notes)}
+        return {
+            "strategy": self.strategy,
+            "label": self.label,
+            "gpus": self.gpus,
+            "offload": self.offload,
+            "per_gpu_total_bytes": self.per_gpu.total_bytes,
+            "single_gpu_total_bytes": self.single.total_bytes,
+            "cpu_terms": [t.to_json() for t in self.cpu_terms],
+            "cpu_bytes_per_process": self.cpu_bytes,
+            "cpu_bytes_all_processes": self.cpu_bytes * self.gpus,
+            "communication": self.communication.to_json() if self.communication else None,
+            "notes": list(self.notes),
+        }
 
     def summary_lines(self) -> list[str]:
         lines = []
         if self.cpu_terms:
-            lines.append(f"  CPU RAM for offloaded state: {_size(self.cpu_bytes)} per process, "
-                         f"{_size(self.cpu_bytes * self.gpus)} for all {self.gpus} on one machine ("
-                         + ", ".join(f"{t.name} {_size(t.bytes)}" for t in self.cpu_terms) + ")")
+            lines.append(
+                f"  CPU RAM for offloaded state: {_size(self.cpu_bytes)} per process, "
+                f"{_size(self.cpu_bytes * self.gpus)} for all {self.gpus} on one machine ("
+                + ", ".join(f"{t.name} {_size(t.bytes)}" for t in self.cpu_terms)
+                + ")"
+            )
         if self.communication:
-            lines.append(f"  traffic: {_size(self.communication.bytes_per_step)} sent per GPU per optimizer step = "
-                         f"{self.communication.formula}")
+            lines.append(
+                f"  traffic: {_size(self.communication.bytes_per_step)} sent per GPU per optimizer step = "
+                f"{self.communication.formula}"
+            )
             lines.append(f"    {self.communication.sentence}")
         return lines + [f"  note: {n}" for n in self.notes]
 
@@ -116,13 +132,16 @@ def check_strategy(gpus: Any, strategy: Any, offload: Any) -> None:
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
         raise ConfigError(f"gpus = {gpus!r}: give the number of GPUs (processes) as a whole number ≥ 1.")
     if strategy not in STRATEGIES:
-        raise ConfigError(f"strategy = {strategy!r} is not known; use one of {', '.join(STRATEGIES)} (fsdp = full "
-                          "shard, FSDP2).")
+        raise ConfigError(
+            f"strategy = {strategy!r} is not known; use one of {', '.join(STRATEGIES)} (fsdp = full shard, FSDP2)."
+        )
     if not isinstance(offload, bool):
         raise ConfigError(f"offload = {offload!r}: give true or false.")
     if offload and strategy not in OFFLOADING:
-        raise ConfigError("offload = true needs a sharded strategy (zero1, zero2, zero3 or fsdp): DDP cannot move "
-                          "optimizer state to the CPU.")
+        raise ConfigError(
+            "offload = true needs a sharded strategy (zero1, zero2, zero3 or fsdp): DDP cannot move "
+            "optimizer state to the CPU."
+        )
 
 
 def _stored_bytes(arch: Architecture, config: RunConfig, weights_dtype: str) -> dict[str, int]:
@@ -144,8 +163,7 @@ def _stored_bytes(arch: Architecture, config: RunConfig, weights_dtype: str) -> 
     return out
 
 
-def shard_inputs(arch: Architecture, counts: ParamCount, config: RunConfig, breakdown: MemoryBreakdown
-                 ) -> ShardInputs:
+def shard_inputs(arch: Architecture, counts: ParamCount, config: RunConfig, breakdown: MemoryBreakdown) -> ShardInputs:
     """What `shard_breakdown` needs to know about this model and config beyond the terms of `breakdown`."""
     stored = _stored_bytes(arch, config, breakdown.weights_dtype)
     blocks: dict[int, int] = {}
@@ -166,16 +184,22 @@ def shard_inputs(arch: Architecture, counts: ParamCount, config: RunConfig, brea
                 blocks[layer] = blocks.get(layer, 0) + adapter
     trainable_bytes = 4 if config.method.uses_lora else BYTES[breakdown.weights_dtype]
     return ShardInputs(
-        trainable=counts.trainable, trainable_bytes=trainable_bytes,
+        trainable=counts.trainable,
+        trainable_bytes=trainable_bytes,
         optimizer_fp32=optimizer_term(config.training.optimizer, counts.tensors, 4),
-        root_bytes=root, block_bytes=max(blocks.values(), default=0), params_total=counts.total,
-        compute_bytes=BYTES[breakdown.precision], quantization=config.quantization.mode,
-        grad_accum=config.training.grad_accum)
+        root_bytes=root,
+        block_bytes=max(blocks.values(), default=0),
+        params_total=counts.total,
+        compute_bytes=BYTES[breakdown.precision],
+        quantization=config.quantization.mode,
+        grad_accum=config.training.grad_accum,
+    )
 
 
 def _split(term: MemoryTerm, n: int, why: str, unit: str) -> MemoryTerm:
-    return MemoryTerm(term.name, math.ceil(term.bytes / n), f"{_size(term.bytes)} / {n} {unit} ({why}); "
-                      f"{term.formula}", term.note)
+    return MemoryTerm(
+        term.name, math.ceil(term.bytes / n), f"{_size(term.bytes)} / {n} {unit} ({why}); {term.formula}", term.note
+    )
 
 
 def _state_terms(single: MemoryBreakdown, inputs: ShardInputs, strategy: str) -> list[MemoryTerm]:
@@ -183,35 +207,65 @@ def _state_terms(single: MemoryBreakdown, inputs: ShardInputs, strategy: str) ->
     optimizer = single.term("optimizer")
     if strategy == "ddp" or inputs.trainable_bytes >= 4:
         return [optimizer]
-    master = MemoryTerm("master copy", inputs.trainable * 4, f"{inputs.trainable:,} trainable × 4 B (fp32 copy)",
-                        "DeepSpeed and FSDP mixed precision keep an fp32 copy of each 16-bit trainable weight")
+    master = MemoryTerm(
+        "master copy",
+        inputs.trainable * 4,
+        f"{inputs.trainable:,} trainable × 4 B (fp32 copy)",
+        "DeepSpeed and FSDP mixed precision keep an fp32 copy of each 16-bit trainable weight",
+    )
     fp32 = inputs.optimizer_fp32
-    return [master, MemoryTerm("optimizer", fp32.bytes, fp32.formula, "states in fp32: the optimizer steps the fp32 "
-                               "copy")]
+    return [
+        master,
+        MemoryTerm("optimizer", fp32.bytes, fp32.formula, "states in fp32: the optimizer steps the fp32 copy"),
+    ]
 
 
 def _buffers(single: MemoryBreakdown, inputs: ShardInputs, strategy: str) -> list[MemoryTerm]:
     """What each engine allocates on top of the model's own terms to communicate."""
     grads = single.term("gradients").bytes
     if strategy == "ddp":
-        return [MemoryTerm("grad buckets", grads, f"{_size(grads)}: {DDP_BUCKET_MIB} MiB buckets covering every "
-                           "gradient", "gradient_as_bucket_view=False (the default) keeps them apart from .grad")]
+        return [
+            MemoryTerm(
+                "grad buckets",
+                grads,
+                f"{_size(grads)}: {DDP_BUCKET_MIB} MiB buckets covering every gradient",
+                "gradient_as_bucket_view=False (the default) keeps them apart from .grad",
+            )
+        ]
     if strategy == "fsdp":
         gathered = inputs.root_bytes + 2 * inputs.block_bytes
-        return [MemoryTerm("gathered", gathered, f"root unit {_size(inputs.root_bytes)} + 2 blocks × "
-                           f"{_size(inputs.block_bytes)} (current and prefetched), unsplit",
-                           "FSDP all-gathers each wrapped block before using it; the root unit stays gathered")]
+        return [
+            MemoryTerm(
+                "gathered",
+                gathered,
+                f"root unit {_size(inputs.root_bytes)} + 2 blocks × "
+                f"{_size(inputs.block_bytes)} (current and prefetched), unsplit",
+                "FSDP all-gathers each wrapped block before using it; the root unit stays gathered",
+            )
+        ]
     b = inputs.compute_bytes
-    terms = [MemoryTerm("comm buffers", DS_REDUCE_BUCKET * b, f"reduce bucket {DS_REDUCE_BUCKET:,} values × {b} B",
-                        "DeepSpeed's default reduce_bucket_size, allocated whole; set it lower in the DeepSpeed JSON "
-                        "for small runs")]
+    terms = [
+        MemoryTerm(
+            "comm buffers",
+            DS_REDUCE_BUCKET * b,
+            f"reduce bucket {DS_REDUCE_BUCKET:,} values × {b} B",
+            "DeepSpeed's default reduce_bucket_size, allocated whole; set it lower in the DeepSpeed JSON "
+            "for small runs",
+        )
+    ]
     if strategy == "zero3":
         split = sum(t.bytes for t in single.terms if t.name in ("weights", "adapters"))
         live = min(inputs.params_total, DS_MAX_LIVE)
-        terms.insert(0, MemoryTerm("gathered", split * live // max(1, inputs.params_total),
-                                   f"weights {_size(split)} × {live:,} / {inputs.params_total:,} parameters live",
-                                   "ZeRO-3 keeps gathered weights it will reuse soon, up to max_live_parameters "
-                                   f"{DS_MAX_LIVE:,} (the default): a model under that stays whole on every GPU"))
+        terms.insert(
+            0,
+            MemoryTerm(
+                "gathered",
+                split * live // max(1, inputs.params_total),
+                f"weights {_size(split)} × {live:,} / {inputs.params_total:,} parameters live",
+                "ZeRO-3 keeps gathered weights it will reuse soon, up to max_live_parameters "
+                f"{DS_MAX_LIVE:,} (the default): a model under that stays whole on every GPU",
+            ),
+        )
     return terms
 
 
@@ -219,20 +273,29 @@ def _communication(single: MemoryBreakdown, inputs: ShardInputs, strategy: str, 
     grads = single.term("gradients").bytes
     ring = (n - 1) / n
     if n == 1:
-        return Communication(0, "one GPU: nothing to exchange", "Sharding on one GPU saves nothing; it only pays off "
-                             "with offload or more GPUs.")
+        return Communication(
+            0,
+            "one GPU: nothing to exchange",
+            "Sharding on one GPU saves nothing; it only pays off with offload or more GPUs.",
+        )
     if strategy == "ddp":
-        return Communication(round(2 * ring * grads), f"2 × ({n}−1)/{n} × gradients {_size(grads)}",
-                             "DDP all-reduces the gradients once per optimizer step (no_sync while accumulating).")
+        return Communication(
+            round(2 * ring * grads),
+            f"2 × ({n}−1)/{n} × gradients {_size(grads)}",
+            "DDP all-reduces the gradients once per optimizer step (no_sync while accumulating).",
+        )
     if strategy in ("zero1", "zero2"):
         weights = inputs.trainable * inputs.trainable_bytes
         reduces = inputs.grad_accum if strategy == "zero2" else 1
         sent = round(ring * (reduces * grads + weights))
         every = "; ZeRO-2 reduces at every micro-batch." if reduces > 1 else "."
-        return Communication(sent, f"({n}−1)/{n} × ({reduces} × gradients {_size(grads)} reduce-scattered + "
-                             f"updated weights {_size(weights)} all-gathered)",
-                             "About DDP's volume: each GPU gets the summed gradients of its shard, steps it, and "
-                             "shares the updated weights" + every)
+        return Communication(
+            sent,
+            f"({n}−1)/{n} × ({reduces} × gradients {_size(grads)} reduce-scattered + "
+            f"updated weights {_size(weights)} all-gathered)",
+            "About DDP's volume: each GPU gets the summed gradients of its shard, steps it, and "
+            "shares the updated weights" + every,
+        )
     split = [t for t in single.terms if t.name in ("weights", "adapters")]
     if inputs.quantization == "8bit":
         split = [t for t in split if t.name != "weights"]
@@ -241,15 +304,19 @@ def _communication(single: MemoryBreakdown, inputs: ShardInputs, strategy: str, 
     ddp = 2 * ring * grads
     ratio = f"{sent / ddp:.1f}× DDP's volume" if ddp else "DDP would send nothing"
     micro = f"{inputs.grad_accum} micro-batches × " if inputs.grad_accum > 1 else ""
-    return Communication(sent, f"{micro}({n}−1)/{n} × (2 × parameters {_size(params)} all-gathered in forward and "
-                         f"backward + gradients {_size(grads)} reduce-scattered)",
-                         f"{ratio}: every micro-batch gathers the split weights twice and reduce-scatters the "
-                         "gradients; 1.5× DDP for a full fine-tune, far more for LoRA, whose whole frozen base "
-                         "travels while only adapter gradients come back.")
+    return Communication(
+        sent,
+        f"{micro}({n}−1)/{n} × (2 × parameters {_size(params)} all-gathered in forward and "
+        f"backward + gradients {_size(grads)} reduce-scattered)",
+        f"{ratio}: every micro-batch gathers the split weights twice and reduce-scatters the "
+        "gradients; 1.5× DDP for a full fine-tune, far more for LoRA, whose whole frozen base "
+        "travels while only adapter gradients come back.",
+    )
 
 
-def shard_breakdown(breakdown: MemoryBreakdown, *, gpus: int, strategy: str, offload: bool = False,
-                    inputs: ShardInputs) -> ShardedMemory:
+def shard_breakdown(
+    breakdown: MemoryBreakdown, *, gpus: int, strategy: str, offload: bool = False, inputs: ShardInputs
+) -> ShardedMemory:
     """The per-GPU terms of `breakdown` under `strategy` on `gpus` GPUs; one GPU with ddp is `breakdown` unchanged."""
     check_strategy(gpus, strategy, offload)
     if strategy == "ddp" and gpus == 1:
@@ -284,8 +351,18 @@ def shard_breakdown(breakdown: MemoryBreakdown, *, gpus: int, strategy: str, off
         if term.name == "optimizer":
             gpu_terms += _buffers(breakdown, inputs, strategy)
     if shard_params and inputs.quantization == "4bit":
-        notes.append("The 4-bit base splits only when its packed storage is a float type: bnb_4bit_quant_storage = "
-                     "the compute dtype (without it accelerate's FSDP keeps the 4-bit weights whole on every GPU).")
+        notes.append(
+            "The 4-bit base splits only when its packed storage is a float type: bnb_4bit_quant_storage = "
+            "the compute dtype (without it accelerate's FSDP keeps the 4-bit weights whole on every GPU)."
+        )
     per_gpu = dataclasses.replace(breakdown, terms=tuple(gpu_terms))
-    return ShardedMemory(strategy, n, offload, per_gpu, breakdown, tuple(cpu_terms),
-                         _communication(breakdown, inputs, strategy, n), tuple(notes))
+    return ShardedMemory(
+        strategy,
+        n,
+        offload,
+        per_gpu,
+        breakdown,
+        tuple(cpu_terms),
+        _communication(breakdown, inputs, strategy, n),
+        tuple(notes),
+    )

@@ -48,5 +48,6 @@ def _load_jupyter_server_extension(serverapp) -> None:
     web_app.settings[RUNS_ROOT] = runs_root(serverapp)
     web_app.settings[INSTRUCTORS] = tuple(FtJupyter(config=serverapp.config).instructors)
     web_app.add_handlers(".*$", route_handlers(base_url))
-    serverapp.log.info("ft-jupyter server extension loaded at %sft-jupyter/; runs from %s", base_url,
-                       web_app.settings[RUNS_ROOT])
+    serverapp.log.info(
+        "ft-jupyter server extension loaded at %sft-jupyter/; runs from %s", base_url, web_app.settings[RUNS_ROOT]
+    )

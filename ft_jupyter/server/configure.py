@@ -28,8 +28,9 @@ TRAIN_LINES = (
 def config_from(payload: Any, where: str = "config") -> RunConfig:
     """A RunConfig from a browser's JSON value, or a 400 with the config error's message."""
     if not isinstance(payload, dict):
-        raise tornado.web.HTTPError(400, f'Expected {{"{where}": {{...sections...}}}}, got {type(payload).__name__} '
-                                         f"for {where!r}.")
+        raise tornado.web.HTTPError(
+            400, f'Expected {{"{where}": {{...sections...}}}}, got {type(payload).__name__} for {where!r}.'
+        )
     try:
         return RunConfig.from_dict(payload)
     except ConfigError as error:
@@ -48,14 +49,31 @@ class CatalogueHandler(FtHandler):
         from ft_jupyter.models.catalogue import CATALOGUE
         from ft_jupyter.models.shapes import SHAPES
 
-        offline = [{"name": e.name, "description": e.description, "architecture": e.architecture,
-                    "parameters": e.parameters, "license": e.license, "offline": e.offline}
-                   for e in CATALOGUE.values()]
+        offline = [
+            {
+                "name": e.name,
+                "description": e.description,
+                "architecture": e.architecture,
+                "parameters": e.parameters,
+                "license": e.license,
+                "offline": e.offline,
+            }
+            for e in CATALOGUE.values()
+        ]
         # Hub models whose shapes are known here: estimates work for them offline, training needs a download.
-        shapes = [{"name": s.repo_id, "license": s.license, "params": s.params, "aliases": list(s.aliases),
-                   "model_type": s.fields.get("model_type"), "layers": s.fields.get("num_hidden_layers"),
-                   "hidden_size": s.fields.get("hidden_size"), "vocab_size": s.fields.get("vocab_size")}
-                  for s in SHAPES]
+        shapes = [
+            {
+                "name": s.repo_id,
+                "license": s.license,
+                "params": s.params,
+                "aliases": list(s.aliases),
+                "model_type": s.fields.get("model_type"),
+                "layers": s.fields.get("num_hidden_layers"),
+                "hidden_size": s.fields.get("hidden_size"),
+                "vocab_size": s.fields.get("vocab_size"),
+            }
+            for s in SHAPES
+        ]
         self.reply({"offline": offline, "shapes": shapes})
 
 
@@ -69,8 +87,11 @@ def _split_from(body: dict[str, Any]) -> dict[str, Any]:
     """The optional multi-GPU fields of an estimate request, checked: {"gpus", "strategy", "offload"}."""
     from ft_jupyter.models.sharding import check_strategy
 
-    split = {"gpus": body.get("gpus", 1), "strategy": body.get("strategy", "ddp"),
-             "offload": body.get("offload", False)}
+    split = {
+        "gpus": body.get("gpus", 1),
+        "strategy": body.get("strategy", "ddp"),
+        "offload": body.get("offload", False),
+    }
     try:
         check_strategy(**split)
     except ConfigError as error:
@@ -80,9 +101,9 @@ def _split_from(body: dict[str, Any]) -> dict[str, Any]:
 
 def _estimate(config: RunConfig, split: dict[str, Any]) -> dict[str, Any]:
     """The estimate, with a nominal forecast on the smallest listed GPU it fits (or why there is none)."""
+    from ft_jupyter.evaluate.forecast import forecast_run
+    from ft_jupyter.evaluate.throughput import fitting_gpu
     from ft_jupyter.models.estimate import estimate_run
-    from ft_jupyter.models.forecast import forecast_run
-    from ft_jupyter.models.throughput import fitting_gpu
 
     estimate = estimate_run(config, **split).to_json()
     try:
@@ -116,7 +137,7 @@ class RenderHandler(FtHandler):
 
     @tornado.web.authenticated
     def post(self) -> None:
-        from ft_jupyter.ui.codegen import config_to_code
+        from ft_jupyter.config.codegen import config_to_code
 
         body = self.json_body()
         config = config_from(body.get("config"))

@@ -19,8 +19,7 @@ class ExportHandler(RunsMixin):
 
         run = self.run(run_id)
         folder = run.path / "export"
-        self.reply({"id": run.run_id, "status": export_status(run.path),
-                    "report": read_json(folder / "report.json")})
+        self.reply({"id": run.run_id, "status": export_status(run.path), "report": read_json(folder / "report.json")})
 
     @tornado.web.authenticated
     def post(self, run_id: str) -> None:

@@ -31,6 +31,9 @@ class LeaderboardHandler(FtHandler):
         for group in board["groups"]:
             for entry in group["entries"]:
                 path = self.runs_root / entry["run_id"]
-                entry.update(code=open_run_cell(str(path)), browser_path=browser_path(self.server_root, path),
-                             mine=entry["owner"] == self.requester)
+                entry.update(
+                    code=open_run_cell(str(path)),
+                    browser_path=browser_path(self.server_root, path),
+                    mine=entry["owner"] == self.requester,
+                )
         self.reply(board)

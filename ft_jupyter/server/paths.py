@@ -23,8 +23,7 @@ def inside(path: Path, root: Path) -> bool:
 
 
 def _plain_name(name: str, what: str) -> None:
-    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
-            or PureWindowsPath(name).drive):
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or PureWindowsPath(name).drive:
         raise PathRefused(f"{name!r} is not a {what}: give the bare folder name as GET /ft-jupyter/runs lists it.")
 
 
@@ -76,17 +75,23 @@ def listed_runs(runs_root: Path) -> list[RunDir]:
     """Run folders under `runs_root`, newest id first, leaving out any that lead elsewhere through a link."""
     if not runs_root.is_dir():
         return []
-    runs = [RunDir(p) for p in runs_root.iterdir()
-            if (p / "config.yaml").is_file() and _link_out(p, runs_root) is None]
+    runs = [RunDir(p) for p in runs_root.iterdir() if (p / "config.yaml").is_file() and _link_out(p, runs_root) is None]
     return sorted(runs, key=lambda run: run.run_id, reverse=True)
 
 
 def server_relative(server_root: Path, path: str) -> Path:
     """A contents-API path such as 'lessons/00_quickstart.ipynb' as a real path under the server root."""
-    if (not isinstance(path, str) or "\0" in path or "\\" in path or PureWindowsPath(path).drive
-            or path.startswith("/") or ".." in path.split("/")):
-        raise PathRefused(f"{path!r} is not a path inside the server root; give the path JupyterLab shows, "
-                          "relative and without '..'.")
+    if (
+        not isinstance(path, str)
+        or "\0" in path
+        or "\\" in path
+        or PureWindowsPath(path).drive
+        or path.startswith("/")
+        or ".." in path.split("/")
+    ):
+        raise PathRefused(
+            f"{path!r} is not a path inside the server root; give the path JupyterLab shows, relative and without '..'."
+        )
     full = server_root / path
     if not inside(full, server_root):
         raise PathRefused(f"{path!r} leads outside the server root through a link; refusing it.")

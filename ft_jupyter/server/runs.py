@@ -36,9 +36,12 @@ def _config_summary(run: RunDir) -> dict[str, Any]:
     if key not in _SUMMARIES:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            summary = {"name": data.get("name"), "model": (data.get("model") or {}).get("name"),
-                       "method": (data.get("method") or {}).get("method"),
-                       "max_steps": (data.get("training") or {}).get("max_steps")}
+            summary = {
+                "name": data.get("name"),
+                "model": (data.get("model") or {}).get("name"),
+                "method": (data.get("method") or {}).get("method"),
+                "max_steps": (data.get("training") or {}).get("max_steps"),
+            }
         except (yaml.YAMLError, AttributeError, OSError) as error:
             summary = {"config_error": f"config.yaml could not be read: {error}"}
         _SUMMARIES[key] = summary
@@ -86,8 +89,11 @@ def _export_summary(run: RunDir, server_root: Path) -> dict[str, Any] | None:
     if status is None:
         return None
     report = run.path / "export" / "REPORT.md"
-    return {"state": status.get("state"), "message": status.get("message", ""),
-            "report": browser_path(server_root, report) if report.is_file() else None}
+    return {
+        "state": status.get("state"),
+        "message": status.get("message", ""),
+        "report": browser_path(server_root, report) if report.is_file() else None,
+    }
 
 
 class RunsMixin(FtHandler):
@@ -116,13 +122,22 @@ class RunsHandler(RunsMixin):
     def get(self) -> None:
         scope = self.get_query_argument("scope", "mine")
         if scope not in SCOPES:
-            raise tornado.web.HTTPError(400, f"scope={scope!r}: use scope=mine (your runs) or scope=class (everyone's).")
+            raise tornado.web.HTTPError(
+                400, f"scope={scope!r}: use scope=mine (your runs) or scope=class (everyone's)."
+            )
         user = self.requester
         everyone = [_listed(run, self.server_root, user) for run in listed_runs(self.runs_root)]
         runs = [text for mine, text in everyone if mine or scope == "class"]
-        head = encode({"root": str(self.runs_root), "browser_root": browser_path(self.server_root, self.runs_root),
-                       "user": user, "instructor": user in self.instructors, "scope": scope,
-                       "counts": {"mine": sum(mine for mine, _ in everyone), "class": len(everyone)}})
+        head = encode(
+            {
+                "root": str(self.runs_root),
+                "browser_root": browser_path(self.server_root, self.runs_root),
+                "user": user,
+                "instructor": user in self.instructors,
+                "scope": scope,
+                "counts": {"mine": sum(mine for mine, _ in everyone), "class": len(everyone)},
+            }
+        )
         self.reply_text(f'{head[:-1]}, "runs": [{", ".join(runs)}]}}')
 
 
@@ -135,8 +150,14 @@ class RunHandler(RunsMixin):
         except ConfigError as error:
             raise tornado.web.HTTPError(400, f"Run {run_id!r}: {error}") from error
         checkpoints = [path.name for path in run.checkpoints()]
-        self.reply({**run_summary(run, self.server_root, self.runs_root, self.requester), "config": config,
-                    "status": run.status(), "checkpoints": checkpoints})
+        self.reply(
+            {
+                **run_summary(run, self.server_root, self.runs_root, self.requester),
+                "config": config,
+                "status": run.status(),
+                "checkpoints": checkpoints,
+            }
+        )
 
 
 class EventsHandler(RunsMixin):
@@ -148,16 +169,20 @@ class EventsHandler(RunsMixin):
             events, next_offset, more = run.read_event_page(since, max_bytes=EVENTS_PAGE_BYTES)
         except ValueError as error:  # an offset in the middle of a line, or a line cut by a crash
             raise tornado.web.HTTPError(
-                400, f"events.jsonl of run {run_id!r} from byte {since} is not a sequence of event lines ({error}); "
-                     "start at 0 and then pass the `next` offset of each reply.") from error
-        self.reply({"events": events, "next": next_offset, "more": more,
-                    "state": CACHE.status(run).get("state", "unknown")})
+                400,
+                f"events.jsonl of run {run_id!r} from byte {since} is not a sequence of event lines ({error}); "
+                "start at 0 and then pass the `next` offset of each reply.",
+            ) from error
+        self.reply(
+            {"events": events, "next": next_offset, "more": more, "state": CACHE.status(run).get("state", "unknown")}
+        )
 
     def _offset(self) -> int:
         text = self.get_query_argument("since", "0")
         if not text.isdigit():
-            raise tornado.web.HTTPError(400, f"since={text!r} is not a byte offset; give 0 or the `next` value of "
-                                             "the previous reply.")
+            raise tornado.web.HTTPError(
+                400, f"since={text!r} is not a byte offset; give 0 or the `next` value of the previous reply."
+            )
         return int(text)
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ft_jupyter.server.base import encode
 from ft_jupyter.train.store import RunDir
@@ -42,7 +43,7 @@ class Trace:
     last_loss: tuple[int, float] | None = None
     points: list[tuple[int, float]] = field(default_factory=list)
     stride: int = 1
-    seen: int = 0          # finite losses seen, to keep every stride-th
+    seen: int = 0  # finite losses seen, to keep every stride-th
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -75,8 +76,14 @@ class Trace:
         loss = list(self.points)
         if self.last_loss is not None and (not loss or loss[-1] != self.last_loss):
             loss.append(self.last_loss)
-        return {"step": self.step, "max_steps": self.max_steps, "eta_s": self.eta_s, "cost": self.cost,
-                "end": self.end, "loss": [list(point) for point in loss]}
+        return {
+            "step": self.step,
+            "max_steps": self.max_steps,
+            "eta_s": self.eta_s,
+            "cost": self.cost,
+            "end": self.end,
+            "loss": [list(point) for point in loss],
+        }
 
 
 class RunCache:

@@ -19,12 +19,13 @@ mid-save.
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ft_jupyter.config import RunConfig
 from ft_jupyter.train.events import Observer
 from ft_jupyter.train.interrupts import StopRequest
-from ft_jupyter.train.run import RunResult, create_run, resume, run_training
+from ft_jupyter.train.loop import RunResult
+from ft_jupyter.train.run import create_run, resume, run_training
 from ft_jupyter.train.store import RunDir
 
 

@@ -6,7 +6,7 @@ import math
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from transformers import TrainerCallback
 
@@ -16,15 +16,44 @@ from ft_jupyter.train.interrupts import StopRequest
 from ft_jupyter.train.store import RunDir
 
 
-def memory_mb(device: str) -> float | None:
+def reset_peak_memory(device: str) -> bool:
+    """Start a fresh peak, so `memory_mb` reports the most this run has used rather than the process's history.
+
+    On a CPU the peak is the kernel's resident high-water mark (VmHWM), which writing 5 to /proc/self/clear_refs
+    resets to the current size; freed heap pages are handed back first, or the peak would sit on memory the
+    allocator merely kept. False where the reset is not allowed: `memory_mb` then reports the current size."""
     if device == "cuda":
         import torch
 
-        return torch.cuda.max_memory_allocated() / 2**20
+        torch.cuda.reset_peak_memory_stats()
+        return True
     try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_mb(device: str, peak: bool = True) -> float | None:
+    """MiB in use: the peak since the last `reset_peak_memory` (GPU: allocated tensors; CPU: resident memory), or the
+    current size when `peak` is False."""
+    if device == "cuda":
+        import torch
+
+        return (torch.cuda.max_memory_allocated() if peak else torch.cuda.memory_allocated()) / 2**20
+    field = "VmHWM:" if peak else "VmRSS:"
+    try:
+        with open("/proc/self/status") as fh:
+            line = next(line for line in fh if line.startswith(field))
+        return int(line.split()[1]) / 1024
+    except (OSError, ValueError, StopIteration):
         return None
 
 
@@ -52,8 +81,16 @@ STATUS_EVERY_S = 10.0  # how often status.json learns the current step while a r
 
 
 class EventCallback(TrainerCallback):
-    def __init__(self, run: RunDir, emit: Callable[[Event], None], device: str, stop_event: threading.Event,
-                 meter: CostMeter, checkpointing: bool, status: Callable[..., None] | None = None):
+    def __init__(
+        self,
+        run: RunDir,
+        emit: Callable[[Event], None],
+        device: str,
+        stop_event: threading.Event,
+        meter: CostMeter,
+        checkpointing: bool,
+        status: Callable[..., None] | None = None,
+    ):
         self.run = run
         self.emit = emit
         self.status = status
@@ -70,8 +107,14 @@ class EventCallback(TrainerCallback):
         self._first_step_at: float | None = None
         self._first_step = 0
         self.losses: list[tuple[int, float]] = []
+        self.eval_losses: list[tuple[int, float]] = []
+        self.peak_tracked = False
+        self.start_memory_mb: float | None = None  # in use when training began: the loaded model and data
+        self.peak_memory_mb: float | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self.peak_tracked = reset_peak_memory(self.device)
+        self.start_memory_mb = memory_mb(self.device, peak=False)
         self.started = self._last_time = time.perf_counter()
         self._last_tokens = int(state.num_input_tokens_seen or 0)
 
@@ -119,20 +162,40 @@ class EventCallback(TrainerCallback):
             self._last_time, self._last_tokens = now, tokens
             loss = _float(logs.get("loss"))
             self.losses.append((state.global_step, loss))
-            self.emit(Step(step=state.global_step, max_steps=state.max_steps, epoch=float(state.epoch or 0.0),
-                           loss=loss, learning_rate=_float(logs.get("learning_rate")),
-                           grad_norm=_float(logs.get("grad_norm")), tokens_seen=tokens,
-                           tokens_per_second=tps, memory_mb=memory_mb(self.device), elapsed_s=now - self.started,
-                           eta_s=self._eta(state), cost_so_far=self.meter.cost()))
+            memory = memory_mb(self.device, peak=self.peak_tracked)
+            if self.peak_tracked and memory is not None:
+                # The kernel folds the current size into VmHWM only at some events, so a read can come out a little
+                # below an earlier one; the peak so far is the larger.
+                memory = self.peak_memory_mb = max(self.peak_memory_mb or 0.0, memory)
+            self.emit(
+                Step(
+                    step=state.global_step,
+                    max_steps=state.max_steps,
+                    epoch=float(state.epoch or 0.0),
+                    loss=loss,
+                    learning_rate=_float(logs.get("learning_rate")),
+                    grad_norm=_float(logs.get("grad_norm")),
+                    tokens_seen=tokens,
+                    tokens_per_second=tps,
+                    memory_mb=memory,
+                    elapsed_s=now - self.started,
+                    eta_s=self._eta(state),
+                    cost_so_far=self.meter.cost(),
+                )
+            )
             if self.status is not None and now - self._status_at >= STATUS_EVERY_S:
                 # Readers listing runs see the step without parsing events.jsonl; throttled, it costs nothing.
                 self._status_at = now
-                self.status("running", f"training, step {state.global_step}/{state.max_steps}",
-                            step=state.global_step, max_steps=state.max_steps)
+                self.status(
+                    "running",
+                    f"training, step {state.global_step}/{state.max_steps}",
+                    step=state.global_step,
+                    max_steps=state.max_steps,
+                )
         if "eval_loss" in logs:
             metrics = {k: float(v) for k, v in logs.items() if k.startswith("eval_") and isinstance(v, (int, float))}
-            self.emit(Evaluation(step=state.global_step, eval_loss=_float(logs["eval_loss"]),
-                                 metrics=metrics))
+            self.eval_losses.append((state.global_step, float(logs["eval_loss"])))
+            self.emit(Evaluation(step=state.global_step, eval_loss=_float(logs["eval_loss"]), metrics=metrics))
 
     def on_save(self, args, state, control, **kwargs):
         path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.train.loading import LoadedModel
@@ -27,27 +28,34 @@ LABELS_FILE = "labels.json"
 # What transformers' *ForSequenceClassification classes call their head: `score` for decoder models
 # (GenericForSequenceClassification), `classifier` for encoder-style ones.
 HEAD_NAMES = ("score", "classifier")
-INPUT_NOTE = ("inputs: each row's prompt through the chat template with the generation prompt; the classification "
-              "head reads the last position")
+INPUT_NOTE = (
+    "inputs: each row's prompt through the chat template with the generation prompt; the classification "
+    "head reads the last position"
+)
 
 
 def require_labels(config: RunConfig, labels: tuple[str, ...] | None, data_format: str) -> tuple[str, ...]:
     """The label set a head run classifies into; ConfigError when the data has none (or only one)."""
     if not labels:
-        raise ConfigError(f"method.method = 'head' trains a classifier, but data.dataset = {config.data.dataset!r} "
-                          f"has no labels (format {data_format!r}, and its answers do not look like a small set of "
-                          "repeated labels). Use label data (rows with text and label, or conversations whose "
-                          "answers are a few short labels), or set method.method to 'lora' to learn free-text "
-                          "answers.")
+        raise ConfigError(
+            f"method.method = 'head' trains a classifier, but data.dataset = {config.data.dataset!r} "
+            f"has no labels (format {data_format!r}, and its answers do not look like a small set of "
+            "repeated labels). Use label data (rows with text and label, or conversations whose "
+            "answers are a few short labels), or set method.method to 'lora' to learn free-text "
+            "answers."
+        )
     if len(labels) < 2:
-        raise ConfigError(f"method.method = 'head' needs at least two labels to choose between, but "
-                          f"{config.data.dataset!r} has only {labels[0]!r}; add rows of other labels.")
+        raise ConfigError(
+            f"method.method = 'head' needs at least two labels to choose between, but "
+            f"{config.data.dataset!r} has only {labels[0]!r}; add rows of other labels."
+        )
     return labels
 
 
 def prompt_texts(tokenizer, examples: list[Any]) -> list[str]:
     """Each example's prompt as the model reads it before answering (chat template, generation prompt)."""
-    from ft_jupyter.data.templates import original_template, render
+    from ft_jupyter.data.probes import render
+    from ft_jupyter.data.templates import original_template
 
     template = original_template(tokenizer)  # ConfigError when the tokenizer has none
     return [render(tokenizer, template, e.prompt, add_generation_prompt=True) for e in examples]
@@ -72,10 +80,12 @@ def classification_head(model, num_labels: int) -> tuple[str, Any]:
             linears = [m for m in children[name].modules() if isinstance(m, torch.nn.Linear)]
             if linears and linears[-1].out_features == num_labels:
                 return name, children[name]
-    raise ConfigError(f"{type(model).__name__} has no classification head ({' or '.join(HEAD_NAMES)}, ending in a "
-                      f"linear layer to {num_labels} labels), so method 'head' cannot tell which weights are new. "
-                      "Use a decoder model transformers has a ...ForSequenceClassification class for (Llama, Qwen2, "
-                      "Mistral, SmolLM2, ...), or method 'freeze'.")
+    raise ConfigError(
+        f"{type(model).__name__} has no classification head ({' or '.join(HEAD_NAMES)}, ending in a "
+        f"linear layer to {num_labels} labels), so method 'head' cannot tell which weights are new. "
+        "Use a decoder model transformers has a ...ForSequenceClassification class for (Llama, Qwen2, "
+        "Mistral, SmolLM2, ...), or method 'freeze'."
+    )
 
 
 def freeze_backbone(model, config: RunConfig, num_labels: int) -> str:
@@ -124,17 +134,25 @@ def load_classifier(config: RunConfig, precision, labels: tuple[str, ...]) -> Lo
     tokenizer = load_tokenizer(source, config)  # a pad token (the eos token when the model has none)
     with _without_load_report():
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)}, problem_type="single_label_classification",
-            pad_token_id=tokenizer.pad_token_id, dtype=weights_dtype(config, precision),
-            revision=config.model.revision, trust_remote_code=config.model.trust_remote_code,
-            output_loading_info=True)
+            source,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            problem_type="single_label_classification",
+            pad_token_id=tokenizer.pad_token_id,
+            dtype=weights_dtype(config, precision),
+            revision=config.model.revision,
+            trust_remote_code=config.model.trust_remote_code,
+            output_loading_info=True,
+        )
     head = freeze_backbone(model, config, len(labels))
     missing = sorted(k for k in info["missing_keys"] if not k.startswith(head + "."))
     if missing:
-        raise ConfigError(f"{config.model.name}: {len(missing)} backbone weights were not found in the checkpoint "
-                          f"when loading it as {type(model).__name__} (e.g. {missing[0]}), so the backbone would start "
-                          "from random values. Use a model whose checkpoint matches its transformers class.")
+        raise ConfigError(
+            f"{config.model.name}: {len(missing)} backbone weights were not found in the checkpoint "
+            f"when loading it as {type(model).__name__} (e.g. {missing[0]}), so the backbone would start "
+            "from random values. Use a model whose checkpoint matches its transformers class."
+        )
     model.config.use_cache = False  # no generation: the forward pass returns the label logits only
     # The loss is a mean over the micro-batch: the Trainer must scale it for gradient accumulation itself
     # (it would not, believing the model normalises by num_items_in_batch, which it never passes to the loss).
@@ -164,20 +182,34 @@ def build_head_trainer(config: RunConfig, loaded: LoadedModel, args, data, callb
     max_len = config.training.max_seq_len
     train, cut = _dataset(loaded.tokenizer, data.train, label2id, max_len)
     validation = _dataset(loaded.tokenizer, data.validation, label2id, max_len)[0] if data.validation else None
-    trainer = Trainer(model=loaded.model, args=args, train_dataset=train, eval_dataset=validation,
-                      processing_class=loaded.tokenizer, callbacks=callbacks, compute_metrics=_accuracy)
+    trainer = Trainer(
+        model=loaded.model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        processing_class=loaded.tokenizer,
+        callbacks=callbacks,
+        compute_metrics=_accuracy,
+    )
     trainer.remove_callback(PrinterCallback)  # our observers report progress; raw log dicts are noise
-    warnings = [f"{cut} of {len(data.train)} training prompts are longer than training.max_seq_len = {max_len} "
-                "tokens and were cut from the start (the head reads the end); raise max_seq_len to keep them whole."
-                ] if cut else []
+    warnings = (
+        [
+            f"{cut} of {len(data.train)} training prompts are longer than training.max_seq_len = {max_len} "
+            "tokens and were cut from the start (the head reads the end); raise max_seq_len to keep them whole."
+        ]
+        if cut
+        else []
+    )
     return trainer, warnings
 
 
 def save_labels(folder: Path, labels: tuple[str, ...], config: RunConfig) -> None:
     """labels.json next to the saved classifier: the label of each output, in order, and how inputs are built."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / LABELS_FILE).write_text(json.dumps({"labels": list(labels), "max_seq_len": config.training.max_seq_len,
-                                                  "input": INPUT_NOTE}, indent=1), encoding="utf-8")
+    (folder / LABELS_FILE).write_text(
+        json.dumps({"labels": list(labels), "max_seq_len": config.training.max_seq_len, "input": INPUT_NOTE}, indent=1),
+        encoding="utf-8",
+    )
 
 
 def train_head(config: RunConfig, run, emit, stop, meter, resume_from: Path | None):
@@ -186,8 +218,13 @@ def train_head(config: RunConfig, run, emit, stop, meter, resume_from: Path | No
 
     from ft_jupyter.data.prepare import prepare
     from ft_jupyter.train.events import RunStarted, Warning
-    from ft_jupyter.train.run import (checkpoint_step, quiet_libraries, run_callbacks, save_and_summarise,
-                                      train_until_done)
+    from ft_jupyter.train.loop import (
+        checkpoint_step,
+        quiet_libraries,
+        run_callbacks,
+        save_and_summarise,
+        train_until_done,
+    )
     from ft_jupyter.train.translate import check_run_needs, choose_precision, classifier_arguments, total_steps
 
     quiet_libraries()
@@ -201,19 +238,34 @@ def train_head(config: RunConfig, run, emit, stop, meter, resume_from: Path | No
     args = classifier_arguments(config, precision, run.checkpoints_dir, steps, has_eval=bool(data.validation))
     events, health = run_callbacks(config, run, emit, stop, meter, precision, args)
     trainer, warnings = build_head_trainer(config, loaded, args, data, [events, health])
-    emit(RunStarted(run_id=run.run_id, config=config.to_dict(), device=precision.device, precision=precision.name,
-                    precision_reason=precision.reason, params_total=loaded.params_total,
-                    params_trainable=loaded.params_trainable, train_rows=len(data.train),
-                    eval_rows=len(data.validation), max_steps=steps, template_note=INPUT_NOTE,
-                    optimizer=config.training.optimizer, num_devices=meter.devices,
-                    price_per_hour=meter.price_per_hour, resumed_from_step=checkpoint_step(resume_from),
-                    split_fingerprints=data.fingerprints()))
+    emit(
+        RunStarted(
+            run_id=run.run_id,
+            config=config.to_dict(),
+            device=precision.device,
+            precision=precision.name,
+            precision_reason=precision.reason,
+            params_total=loaded.params_total,
+            params_trainable=loaded.params_trainable,
+            train_rows=len(data.train),
+            eval_rows=len(data.validation),
+            max_steps=steps,
+            template_note=INPUT_NOTE,
+            optimizer=config.training.optimizer,
+            num_devices=meter.devices,
+            price_per_hour=meter.price_per_hour,
+            resumed_from_step=checkpoint_step(resume_from),
+            split_fingerprints=data.fingerprints(),
+        )
+    )
     for message in [*data.warnings, *warnings]:
         emit(Warning(step=0, code="data", message=message))
-    emit.status("running", f"training a {len(labels)}-label head for {steps} steps on {precision.device} "
-                f"({precision.name})", max_steps=steps)
+    emit.status(
+        "running",
+        f"training a {len(labels)}-label head for {steps} steps on {precision.device} ({precision.name})",
+        max_steps=steps,
+    )
     runtime = train_until_done(trainer, stop, events, resume_from)
     if emit.main:
         save_labels(run.path / "model", labels, config)
     return save_and_summarise(config, run, emit, trainer, loaded.tokenizer, events, health, meter, runtime)
-

@@ -12,6 +12,7 @@ import time
 
 from ft_jupyter.config import ConfigError, RunConfig, preset
 from ft_jupyter.config.presets import PRESETS, config_from
+from ft_jupyter.config.run import parse_overrides
 from ft_jupyter.train.store import RunDir, RunStore, current_user
 
 FAILED = 1
@@ -23,20 +24,21 @@ def _report(result) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ft_jupyter.cli import _parse_sets
     from ft_jupyter.train import run_training
     from ft_jupyter.train.console import ConsoleProgress
 
     config = RunConfig.load(args.config) if args.config else preset(args.preset)
     if args.set:
-        config = config.with_overrides(_parse_sets(args.set))
+        config = config.with_overrides(parse_overrides(args.set))
     try:
         return _report(run_training(config, [ConsoleProgress()]))
     except ConfigError:
         raise  # main() prints it as a one-line error
     except Exception as exc:  # the console already showed the failure; status.json keeps the traceback
-        print(f"The run failed: {type(exc).__name__}: {exc}\nThe full traceback is in the run's status.json "
-              f"(ft-jupyter runs show ID --runs-dir {config.runs_dir}).")
+        print(
+            f"The run failed: {type(exc).__name__}: {exc}\nThe full traceback is in the run's status.json "
+            f"(ft-jupyter runs show ID --runs-dir {config.runs_dir})."
+        )
         return FAILED
 
 
@@ -70,8 +72,10 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     for run in runs:
         status = run.status()
         message = str(status.get("message", ""))
-        print(f"{run.run_id:<36} {run.owner(status):<10} {status.get('state', '?'):<9} {_progress(status):>9}  "
-              f"{message[:60] + ('…' if len(message) > 60 else '')}")
+        print(
+            f"{run.run_id:<36} {run.owner(status):<10} {status.get('state', '?'):<9} {_progress(status):>9}  "
+            f"{message[:60] + ('…' if len(message) > 60 else '')}"
+        )
     return 0
 
 
@@ -85,12 +89,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     events, _ = run.read_events(0)
     updated = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.get("updated", 0)))
     print(f"Run {run.run_id}: {status.get('state')} (updated {updated})\n  {status.get('message', '')}")
-    print(f"  model {config.model.name} | method {config.method.method} | data {config.data.dataset} | "
-          f"lr {config.training.learning_rate:g} | batch {config.training.batch_size}×{config.training.grad_accum}")
+    print(
+        f"  model {config.model.name} | method {config.method.method} | data {config.data.dataset} | "
+        f"lr {config.training.learning_rate:g} | batch {config.training.batch_size}×{config.training.grad_accum}"
+    )
     step = _last_of(events, "step")
     if step:
-        print(f"  step {step['step']}/{step['max_steps']}: loss {step['loss']}, "
-              f"{step.get('tokens_seen', 0):,} tokens seen, cost so far {step.get('cost_so_far', 0.0):.2f}")
+        print(
+            f"  step {step['step']}/{step['max_steps']}: loss {step['loss']}, "
+            f"{step.get('tokens_seen', 0):,} tokens seen, cost so far {step.get('cost_so_far', 0.0):.2f}"
+        )
     evaluation = _last_of(events, "evaluation")
     if evaluation:
         print(f"  last eval (step {evaluation['step']}): loss {evaluation['eval_loss']}")
@@ -120,13 +128,12 @@ def cmd_runs_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_eject(args: argparse.Namespace) -> int:
-    from ft_jupyter.cli import _parse_sets
     from ft_jupyter.train.eject import eject
     from ft_jupyter.train.eject_script import ALWAYS_LEFT_OUT
 
     config = config_from(args.config)
     if args.set:
-        config = config.with_overrides(_parse_sets(args.set))
+        config = config.with_overrides(parse_overrides(args.set))
     result = eject(config, args.output, overwrite=args.overwrite)
     print(f"Wrote a plain TRL project to {result.folder}:")
     for path in result.files:
@@ -145,8 +152,13 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train from a YAML config (Ctrl-C stops gracefully)")
     p.add_argument("config", nargs="?", help="run config YAML (default: --preset)")
     p.add_argument("--preset", default="cpu-quickstart", choices=sorted(PRESETS))
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field, e.g. --set training.learning_rate=1e-4 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set training.learning_rate=1e-4 (repeatable)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("resume", help="continue a stopped or interrupted run from its last checkpoint")
@@ -158,12 +170,16 @@ def register(sub) -> None:
     p.add_argument("config", help="run config YAML, or a preset name (" + ", ".join(sorted(PRESETS)) + ")")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to create (new or empty)")
     p.add_argument("--overwrite", action="store_true", help="replace DIR and everything in it")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field, e.g. --set training.max_steps=100 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set training.max_steps=100 (repeatable)",
+    )
     p.set_defaults(func=cmd_eject)
 
-    runs = sub.add_parser("runs", help="list, inspect and stop runs").add_subparsers(dest="runs_command",
-                                                                                        required=True)
+    runs = sub.add_parser("runs", help="list, inspect and stop runs").add_subparsers(dest="runs_command", required=True)
     p = runs.add_parser("list", help="every run, newest first, with its state")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_runs_list)

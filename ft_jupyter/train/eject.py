@@ -38,24 +38,35 @@ def extras_not_included(config: RunConfig) -> list[str]:
     t, d = config.training, config.data
     out = []
     if d.mix_fraction > 0:
-        out.append(f"data.mix_fraction = {d.mix_fraction:g}: the kit mixed general text from {d.mix_dataset!r} into "
-                   "the training rows against forgetting; data/train.jsonl holds the task rows only.")
+        out.append(
+            f"data.mix_fraction = {d.mix_fraction:g}: the kit mixed general text from {d.mix_dataset!r} into "
+            "the training rows against forgetting; data/train.jsonl holds the task rows only."
+        )
     if t.layer_lr_decay < 1:
-        out.append(f"training.layer_lr_decay = {t.layer_lr_decay:g}: the kit gave each block {t.layer_lr_decay:g}× "
-                   "the learning rate of the block above it; here every weight trains at one rate.")
+        out.append(
+            f"training.layer_lr_decay = {t.layer_lr_decay:g}: the kit gave each block {t.layer_lr_decay:g}× "
+            "the learning rate of the block above it; here every weight trains at one rate."
+        )
     if t.unfreeze_every_steps:
-        out.append(f"training.unfreeze_every_steps = {t.unfreeze_every_steps}: the kit trained the top layer group "
-                   "first and unfroze one more block every that many steps; here everything trains from step 1.")
+        out.append(
+            f"training.unfreeze_every_steps = {t.unfreeze_every_steps}: the kit trained the top layer group "
+            "first and unfroze one more block every that many steps; here everything trains from step 1."
+        )
     if t.l2_to_init > 0:
-        out.append(f"training.l2_to_init = {t.l2_to_init:g}: the kit added λ·‖θ−θ₀‖² to the loss, pulling weights "
-                   "back toward their starting values; here the loss is TRL's alone.")
+        out.append(
+            f"training.l2_to_init = {t.l2_to_init:g}: the kit added λ·‖θ−θ₀‖² to the loss, pulling weights "
+            "back toward their starting values; here the loss is TRL's alone."
+        )
     if t.early_stopping_patience:
-        out.append(f"training.early_stopping_patience = {t.early_stopping_patience}: the kit stopped once the eval "
-                   "loss had not improved for that many evaluations; transformers' EarlyStoppingCallback is the "
-                   "nearest plain equivalent.")
+        out.append(
+            f"training.early_stopping_patience = {t.early_stopping_patience}: the kit stopped once the eval "
+            "loss had not improved for that many evaluations; transformers' EarlyStoppingCallback is the "
+            "nearest plain equivalent."
+        )
     if t.price_per_hour > 0:
-        out.append(f"training.price_per_hour = {t.price_per_hour:g}: the kit reported device-hours and cost as it "
-                   "trained.")
+        out.append(
+            f"training.price_per_hour = {t.price_per_hour:g}: the kit reported device-hours and cost as it trained."
+        )
     return out
 
 
@@ -65,11 +76,15 @@ def _check_target(out: Path, overwrite: bool) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not overwrite:
-        raise ConfigError(f"{out} is not empty; eject writes into a new or empty folder. Choose another folder, or "
-                          "replace this one and everything in it with --overwrite (overwrite=True).")
+        raise ConfigError(
+            f"{out} is not empty; eject writes into a new or empty folder. Choose another folder, or "
+            "replace this one and everything in it with --overwrite (overwrite=True)."
+        )
     if not all((out / name).is_file() for name in EJECT_MARKERS):
-        raise ConfigError(f"{out} is not empty and holds no earlier eject (no {' or '.join(EJECT_MARKERS)}), so "
-                          "--overwrite will not delete it; choose a new folder.")
+        raise ConfigError(
+            f"{out} is not empty and holds no earlier eject (no {' or '.join(EJECT_MARKERS)}), so "
+            "--overwrite will not delete it; choose a new folder."
+        )
 
 
 def _yaml(comment: str, data: dict) -> str:
@@ -86,27 +101,41 @@ def launch_configs(config: RunConfig, cuda_devices: int) -> dict[str, str]:
 
     on_cpu = cuda_devices == 0
     processes = cuda_devices or 2
-    where = ("use_cpu is true because the machine that ejected this has no CUDA GPU; set it to false on GPUs. "
-             if on_cpu else "")
+    where = (
+        "use_cpu is true because the machine that ejected this has no CUDA GPU; set it to false on GPUs. "
+        if on_cpu
+        else ""
+    )
     # Precision is left to train.py, which picks it from the hardware (fp32 = no mixed precision here).
     ddp = accelerate_config("ddp", processes, cuda=not on_cpu, precision="fp32")
-    zero = {stage: accelerate_config(f"zero{stage}", processes, cuda=not on_cpu, precision="fp32",
-                                     deepspeed_file=f"ds_zero{stage}.json") for stage in (2, 3)}
+    zero = {
+        stage: accelerate_config(
+            f"zero{stage}", processes, cuda=not on_cpu, precision="fp32", deepspeed_file=f"ds_zero{stage}.json"
+        )
+        for stage in (2, 3)
+    }
     layer = decoder_layer_class(config)
     fsdp = accelerate_config("fsdp", processes, cuda=True, precision="fp32", wrap_class=layer)
     precision = "Mixed precision is left to train.py, which picks it from the hardware. "
     return {
         "accelerate_ddp.yaml": _yaml(f"DDP: one full copy of the model per process. {where}{precision}", ddp),
-        "accelerate_zero2.yaml": _yaml(f"DeepSpeed ZeRO-2 (optimizer states and gradients sharded; pip install "
-                                       f"deepspeed). Launch from this folder: the JSON path is relative. {where}",
-                                       zero[2]),
-        "accelerate_zero3.yaml": _yaml(f"DeepSpeed ZeRO-3 (weights sharded too; pip install deepspeed). Launch from "
-                                       f"this folder: the JSON path is relative. {where}", zero[3]),
+        "accelerate_zero2.yaml": _yaml(
+            f"DeepSpeed ZeRO-2 (optimizer states and gradients sharded; pip install "
+            f"deepspeed). Launch from this folder: the JSON path is relative. {where}",
+            zero[2],
+        ),
+        "accelerate_zero3.yaml": _yaml(
+            f"DeepSpeed ZeRO-3 (weights sharded too; pip install deepspeed). Launch from "
+            f"this folder: the JSON path is relative. {where}",
+            zero[3],
+        ),
         "accelerate_fsdp.yaml": _yaml(
             f"FSDP2 for GPUs (accelerate's FSDP needs a GPU backend): each decoder block ({layer}) is its own shard "
             "unit. use_orig_params is not set: FSDP2 always uses the original parameters, so frozen and LoRA weights "
             "can share a block. With QLoRA, train.py stores the 4-bit weights in the compute dtype, which FSDP "
-            "needs.", fsdp),
+            "needs.",
+            fsdp,
+        ),
         "ds_zero2.json": json.dumps(deepspeed_config("zero2", offload=False), indent=2) + "\n",
         "ds_zero3.json": json.dumps(deepspeed_config("zero3", offload=False), indent=2) + "\n",
     }
@@ -120,11 +149,17 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     """Build the kit's Hugging Face objects for `config` exactly as run_training does, and the plan to write them."""
     from ft_jupyter.data.preflight import preflight
     from ft_jupyter.models.catalogue import resolve
-    from ft_jupyter.train.eject_script import (LORA_SHOWN, SFT_AT_RUN_TIME, SFT_SHOWN, ScriptPlan,
-                                               constructor_arguments)
+    from ft_jupyter.train.eject_script import LORA_SHOWN, SFT_AT_RUN_TIME, SFT_SHOWN, ScriptPlan, constructor_arguments
     from ft_jupyter.train.loading import load_tokenizer
-    from ft_jupyter.train.translate import (Precision, bnb_config, check_run_needs, packed_rows, peft_config,
-                                            sft_config, total_steps)
+    from ft_jupyter.train.translate import (
+        Precision,
+        bnb_config,
+        check_run_needs,
+        packed_rows,
+        peft_config,
+        sft_config,
+        total_steps,
+    )
 
     has_eval = bool(data.validation)
     check_run_needs(config, has_eval=has_eval)
@@ -143,12 +178,20 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     lora, quant = peft_config(config), bnb_config(config, stand_in)
     auto_compute = config.quantization.mode == "4bit" and config.quantization.compute_dtype == "auto"
     return ScriptPlan(
-        config=config, model_source=source, sft_args=constructor_arguments(args, SFT_AT_RUN_TIME, SFT_SHOWN),
+        config=config,
+        model_source=source,
+        sft_args=constructor_arguments(args, SFT_AT_RUN_TIME, SFT_SHOWN),
         lora_args=constructor_arguments(lora, shown=LORA_SHOWN) if lora is not None else None,
-        bnb_args=(constructor_arguments(quant, {"bnb_4bit_compute_dtype": "DTYPE"} if auto_compute else {})
-                  if quant is not None else None),
-        has_validation=has_eval, template_file=TEMPLATE_FILE if template else None,
-        template_note=checked.template_note, extras=extras), template
+        bnb_args=(
+            constructor_arguments(quant, {"bnb_4bit_compute_dtype": "DTYPE"} if auto_compute else {})
+            if quant is not None
+            else None
+        ),
+        has_validation=has_eval,
+        template_file=TEMPLATE_FILE if template else None,
+        template_note=checked.template_note,
+        extras=extras,
+    ), template
 
 
 def _readme(config: RunConfig, files: list[str], extras: list[str], processes: int) -> str:
@@ -173,9 +216,11 @@ def eject(config: RunConfig, out_dir: str | Path, *, overwrite: bool = False) ->
     from ft_jupyter.train.eject_script import render_script
 
     if config.method.method == "head":
-        raise ConfigError("eject writes a plain TRL SFTTrainer script, and method.method = 'head' trains a "
-                          "classification head with a transformers Trainer instead, which eject cannot render yet; "
-                          "train it with ft-jupyter (run_training or `ft-jupyter train`), or eject a freeze run.")
+        raise ConfigError(
+            "eject writes a plain TRL SFTTrainer script, and method.method = 'head' trains a "
+            "classification head with a transformers Trainer instead, which eject cannot render yet; "
+            "train it with ft-jupyter (run_training or `ft-jupyter train`), or eject a freeze run."
+        )
     out = Path(out_dir).expanduser().resolve()
     _check_target(out, overwrite)
     extras = extras_not_included(config)

@@ -14,8 +14,8 @@ _FILES = {
     "accelerate_zero2.yaml": "DeepSpeed ZeRO-2, with ds_zero2.json",
     "accelerate_zero3.yaml": "DeepSpeed ZeRO-3, with ds_zero3.json",
     "accelerate_fsdp.yaml": "FSDP2, GPUs only",
-    "ds_zero2.json": "DeepSpeed settings; \"auto\" values are filled in from train.py's SFTConfig",
-    "ds_zero3.json": "DeepSpeed settings; \"auto\" values are filled in from train.py's SFTConfig",
+    "ds_zero2.json": 'DeepSpeed settings; "auto" values are filled in from train.py\'s SFTConfig',
+    "ds_zero3.json": 'DeepSpeed settings; "auto" values are filled in from train.py\'s SFTConfig',
     "run_config.yaml": "the ft-jupyter run config this was ejected from (the kit reads it; train.py does not)",
     "README.md": "this file",
 }
@@ -27,9 +27,13 @@ def readme(config: RunConfig, files: list[str], extras: list[str], processes: in
     left_out = "\n".join(f"- {line}" for line in extras) or "- none: this config uses none of them."
     always = "\n".join(f"- {line}" for line in ALWAYS_LEFT_OUT)
     quantized = config.quantization.mode != "none"
-    qlora_note = ("\nThis config loads a quantized base. Under FSDP, `train.py` stores the 4-bit weights in the "
-                  "compute dtype (`bnb_4bit_quant_storage`), which FSDP needs to shard them; under ZeRO-3 set the "
-                  "same by hand if DeepSpeed complains about mixed dtypes.\n" if quantized else "")
+    qlora_note = (
+        "\nThis config loads a quantized base. Under FSDP, `train.py` stores the 4-bit weights in the "
+        "compute dtype (`bnb_4bit_quant_storage`), which FSDP needs to shard them; under ZeRO-3 set the "
+        "same by hand if DeepSpeed complains about mixed dtypes.\n"
+        if quantized
+        else ""
+    )
     return f"""# Plain TRL fine-tuning: run config `{config.name}`
 
 Ejected by `ft-jupyter eject`. `train.py` builds the same `SFTConfig`, `LoraConfig` and `BitsAndBytesConfig` that

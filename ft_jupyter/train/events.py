@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -38,8 +39,8 @@ class RunStarted(Event):
     optimizer: str = ""
     num_devices: int = 1
     price_per_hour: float = 0.0
-    mixed_rows: int = 0                 # general-text rows mixed into training (forgetting guard)
-    resumed_from_step: int = 0          # > 0 when this run continues from a checkpoint
+    mixed_rows: int = 0  # general-text rows mixed into training (forgetting guard)
+    resumed_from_step: int = 0  # > 0 when this run continues from a checkpoint
     split_fingerprints: dict[str, str] = field(default_factory=dict)  # split → hash of its rows (leaderboards)
 
 
@@ -57,7 +58,7 @@ class Step(Event):
     memory_mb: float | None
     elapsed_s: float
     eta_s: float | None
-    cost_so_far: float = 0.0            # device-hours so far × training.price_per_hour
+    cost_so_far: float = 0.0  # device-hours so far × training.price_per_hour
 
 
 @dataclass
@@ -91,11 +92,11 @@ class Finished(Event):
     train_loss: float | None
     elapsed_s: float
     artifact_path: str
-    reason: str = ""                    # why it ended before max_steps, e.g. early stopping
+    reason: str = ""  # why it ended before max_steps, e.g. early stopping
     device_hours: float = 0.0
     cost: float = 0.0
     tokens_seen: int = 0
-    train_runtime_s: float = 0.0        # time inside the training loop, without loading
+    train_runtime_s: float = 0.0  # time inside the training loop, without loading
     best_checkpoint: str | None = None  # the checkpoint loaded at the end (training.load_best_at_end)
 
 
@@ -108,7 +109,7 @@ class Stopped(Event):
     artifact_path: str
     device_hours: float = 0.0
     cost: float = 0.0
-    checkpoint: str | None = None       # resumable checkpoint saved at the stop, if checkpointing is on
+    checkpoint: str | None = None  # resumable checkpoint saved at the stop, if checkpointing is on
 
 
 @dataclass

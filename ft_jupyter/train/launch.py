@@ -20,12 +20,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.config.run import parse_overrides
 from ft_jupyter.train.launch_configs import accelerate_config, check_launch, decoder_layer_class, deepspeed_config
 from ft_jupyter.train.store import RunDir, RunStore
 from ft_jupyter.train.translate import STRATEGY_ENV
@@ -33,8 +33,9 @@ from ft_jupyter.train.translate import STRATEGY_ENV
 TERMINAL = ("finished", "stopped", "failed")
 
 
-def write_launch_files(config: RunConfig, run: RunDir, *, processes: int, strategy: str, offload: bool,
-                       cuda: bool) -> list[str]:
+def write_launch_files(
+    config: RunConfig, run: RunDir, *, processes: int, strategy: str, offload: bool, cuda: bool
+) -> list[str]:
     """The accelerate config (and DeepSpeed JSON) in run/launch/, and the command that uses them."""
     folder = run.path / "launch"
     folder.mkdir(exist_ok=True)
@@ -42,17 +43,36 @@ def write_launch_files(config: RunConfig, run: RunDir, *, processes: int, strate
     if strategy.startswith("zero"):
         ds_file = folder / "deepspeed.json"
         ds_file.write_text(json.dumps(deepspeed_config(strategy, offload), indent=1), encoding="utf-8")
-    precision = "fp32" if not cuda else ("bf16" if config.training.precision in ("auto", "bf16") else
-                                         config.training.precision)
-    settings = accelerate_config(strategy, processes, cuda=cuda, precision=precision,
-                                 deepspeed_file=str(ds_file) if ds_file else None,
-                                 wrap_class=decoder_layer_class(config) if strategy == "fsdp" else None)
+    precision = (
+        "fp32" if not cuda else ("bf16" if config.training.precision in ("auto", "bf16") else config.training.precision)
+    )
+    settings = accelerate_config(
+        strategy,
+        processes,
+        cuda=cuda,
+        precision=precision,
+        deepspeed_file=str(ds_file) if ds_file else None,
+        wrap_class=decoder_layer_class(config) if strategy == "fsdp" else None,
+    )
     (folder / "accelerate.yaml").write_text(yaml.safe_dump(settings, sort_keys=True), encoding="utf-8")
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(folder / "accelerate.yaml"),
-               "--main_process_port", str(free_port()), "-m", "ft_jupyter.train.worker", str(run.path)]
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(folder / "accelerate.yaml"),
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "ft_jupyter.train.worker",
+        str(run.path),
+    ]
     (folder / "command.txt").write_text(
         f"{STRATEGY_ENV}={strategy} FT_JUPYTER_EXPECTED_PROCESSES={processes} FT_JUPYTER_RUN_ID={run.run_id} "
-        + shlex.join(command) + "\n", encoding="utf-8")
+        + shlex.join(command)
+        + "\n",
+        encoding="utf-8",
+    )
     return command
 
 
@@ -77,7 +97,7 @@ class LaunchHandle:
     def __init__(self, run_dir: RunDir, process: subprocess.Popen, processes: int, strategy: str):
         self.run_dir, self.process, self.processes, self.strategy = run_dir, process, processes, strategy
         self.returncode: int | None = None
-        self.dashboard = None   # the live view, when ui.launch drew one
+        self.dashboard = None  # the live view, when ui.launch drew one
         self._waiter = threading.Thread(target=self._wait, daemon=True, name=f"launch {run_dir.run_id}")
         self._waiter.start()
 
@@ -102,32 +122,41 @@ class LaunchHandle:
         return self.run_dir.status()
 
     def __repr__(self) -> str:
-        return (f"<launch of {self.run_dir.run_id}: {self.processes} processes, {self.strategy}, "
-                f"{self.run_dir.status().get('state')}>")
+        return (
+            f"<launch of {self.run_dir.run_id}: {self.processes} processes, {self.strategy}, "
+            f"{self.run_dir.status().get('state')}>"
+        )
 
 
-def start_launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offload: bool = False
-                 ) -> LaunchHandle:
+def start_launch(
+    config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offload: bool = False
+) -> LaunchHandle:
     """Create the run folder, write the launch files and start every process; returns at once."""
     import torch
 
     cuda = torch.cuda.is_available()
     check_launch(strategy, processes, offload, cuda=cuda)
     if cuda and processes > torch.cuda.device_count():
-        raise ConfigError(f"{processes} processes but this machine has {torch.cuda.device_count()} GPU(s); use at "
-                          "most one process per GPU.")
+        raise ConfigError(
+            f"{processes} processes but this machine has {torch.cuda.device_count()} GPU(s); use at "
+            "most one process per GPU."
+        )
     run = RunStore(config.runs_dir).create(config)
     command = write_launch_files(config, run, processes=processes, strategy=strategy, offload=offload, cuda=cuda)
-    env = {**os.environ, STRATEGY_ENV: strategy, "FT_JUPYTER_EXPECTED_PROCESSES": str(processes),
-           "FT_JUPYTER_RUN_ID": run.run_id, "FT_JUPYTER_PROGRESS": "0"}
+    env = {
+        **os.environ,
+        STRATEGY_ENV: strategy,
+        "FT_JUPYTER_EXPECTED_PROCESSES": str(processes),
+        "FT_JUPYTER_RUN_ID": run.run_id,
+        "FT_JUPYTER_PROGRESS": "0",
+    }
     if not cuda:
-        env["OMP_NUM_THREADS"] = str(cpu_threads(processes, os.environ.get("OMP_NUM_THREADS", ""),
-                                                 os.cpu_count() or 1))
-    run.set_status("queued", f"launching {processes} processes ({strategy})", processes=processes,
-                   strategy=strategy)
+        env["OMP_NUM_THREADS"] = str(cpu_threads(processes, os.environ.get("OMP_NUM_THREADS", ""), os.cpu_count() or 1))
+    run.set_status("queued", f"launching {processes} processes ({strategy})", processes=processes, strategy=strategy)
     with open(run.path / "launch" / "launch.log", "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env=env, start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
     return LaunchHandle(run, process, processes, strategy)
 
 
@@ -141,8 +170,11 @@ def finalise(run: RunDir, returncode: int) -> None:
     state = run.status().get("state")
     folder = run.path / "launch"
     errors = {int(p.stem.split("-")[1]): p for p in folder.glob("rank-*.error")}
-    log = (folder / "launch.log").read_text(encoding="utf-8", errors="replace") if (folder / "launch.log").is_file() \
+    log = (
+        (folder / "launch.log").read_text(encoding="utf-8", errors="replace")
+        if (folder / "launch.log").is_file()
         else ""
+    )
     root = root_cause(log)
     if returncode == 0 and not errors and state in ("finished", "stopped"):
         return
@@ -150,16 +182,25 @@ def finalise(run: RunDir, returncode: int) -> None:
     if culprit is not None:
         message = f"rank {culprit} failed: {errors[culprit].read_text(encoding='utf-8').splitlines()[0]}"
     elif root is not None and root[0] != 0:
-        message = (f"rank {root[0]} died ({root[1]}) without a Python error: killed, e.g. for memory; the other "
-                   "processes then failed on the lost connection.")
+        message = (
+            f"rank {root[0]} died ({root[1]}) without a Python error: killed, e.g. for memory; the other "
+            "processes then failed on the lost connection."
+        )
     elif state == "failed":
         return  # rank 0 failed first and recorded its own error, with its traceback
     else:
         tail = log.strip().splitlines()
-        message = (f"the launch ended with exit code {returncode} before the run finished; last output: "
-                   f"{tail[-1] if tail else '(none)'}")
-    run.append_event(Failed(step=int(run.status().get("step") or 0), error=message,
-                            advice="every process's output is in launch/launch.log in the run folder").to_json())
+        message = (
+            f"the launch ended with exit code {returncode} before the run finished; last output: "
+            f"{tail[-1] if tail else '(none)'}"
+        )
+    run.append_event(
+        Failed(
+            step=int(run.status().get("step") or 0),
+            error=message,
+            advice="every process's output is in launch/launch.log in the run folder",
+        ).to_json()
+    )
     run.set_status("failed", message, returncode=returncode)
 
 
@@ -206,15 +247,17 @@ def follow(handle: LaunchHandle, poll_s: float = 0.5) -> dict[str, Any]:
 
 
 def cmd_launch(args) -> int:
-    from ft_jupyter.cli import _parse_sets
     from ft_jupyter.config import preset
 
     config = RunConfig.load(args.config) if args.config.endswith((".yaml", ".yml")) else preset(args.config)
     if args.set:
-        config = config.with_overrides(_parse_sets(args.set))
+        config = config.with_overrides(parse_overrides(args.set))
     handle = start_launch(config, processes=args.processes, strategy=args.strategy, offload=args.offload)
-    print(f"launched {args.processes} processes ({args.strategy}) into {handle.run_dir.path}; command in "
-          f"launch/command.txt, output in launch/launch.log", flush=True)
+    print(
+        f"launched {args.processes} processes ({args.strategy}) into {handle.run_dir.path}; command in "
+        f"launch/command.txt, output in launch/launch.log",
+        flush=True,
+    )
     status = follow(handle)
     print(f"{status.get('state')}: {status.get('message', '')}")
     return 0 if status.get("state") in ("finished", "stopped") else 1
@@ -223,14 +266,22 @@ def cmd_launch(args) -> int:
 def register(sub) -> None:
     from ft_jupyter.train.launch_configs import STRATEGIES
 
-    p = sub.add_parser("launch", help="train one run on several processes (GPUs, or CPU processes) through "
-                                      "accelerate / DeepSpeed, into one run folder")
+    p = sub.add_parser(
+        "launch",
+        help="train one run on several processes (GPUs, or CPU processes) through "
+        "accelerate / DeepSpeed, into one run folder",
+    )
     p.add_argument("config", help="run config YAML, or a preset name")
     p.add_argument("--processes", type=int, default=2, help="processes: one per GPU (default 2)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="ddp",
-                   help="ddp replicates; zero1/2/3 shard optimizer / +gradients / +weights (DeepSpeed); fsdp "
-                        "shards like zero3 (GPUs only)")
-    p.add_argument("--offload", action="store_true", help="ZeRO: keep optimizer states (zero3: weights too) in CPU "
-                                                          "memory")
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="ddp",
+        help="ddp replicates; zero1/2/3 shard optimizer / +gradients / +weights (DeepSpeed); fsdp "
+        "shards like zero3 (GPUs only)",
+    )
+    p.add_argument(
+        "--offload", action="store_true", help="ZeRO: keep optimizer states (zero3: weights too) in CPU memory"
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=cmd_launch)

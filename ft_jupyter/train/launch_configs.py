@@ -29,17 +29,22 @@ def check_launch(strategy: str, processes: int, offload: bool, *, cuda: bool) ->
     if not isinstance(processes, int) or processes < 1:
         raise ConfigError(f"processes must be a whole number ≥ 1, got {processes!r}.")
     if offload and strategy not in ZERO_STAGES:
-        raise ConfigError(f"offload moves ZeRO's optimizer states to CPU memory; it needs zero1/zero2/zero3, not "
-                          f"{strategy}.")
+        raise ConfigError(
+            f"offload moves ZeRO's optimizer states to CPU memory; it needs zero1/zero2/zero3, not {strategy}."
+        )
     if strategy == "fsdp" and not cuda:
-        raise ConfigError("accelerate's FSDP needs CUDA GPUs (on CPU it silently runs plain DDP or fails with 'no "
-                          "available devices'); on this machine use --strategy ddp, zero2 or zero3.")
+        raise ConfigError(
+            "accelerate's FSDP needs CUDA GPUs (on CPU it silently runs plain DDP or fails with 'no "
+            "available devices'); on this machine use --strategy ddp, zero2 or zero3."
+        )
     if strategy in ZERO_STAGES:
         import importlib.util
 
         if importlib.util.find_spec("deepspeed") is None:
-            raise ConfigError(f"strategy {strategy} runs on DeepSpeed, which is not installed: "
-                              "pip install 'ft-jupyter[deepspeed]' (or pip install deepspeed).")
+            raise ConfigError(
+                f"strategy {strategy} runs on DeepSpeed, which is not installed: "
+                "pip install 'ft-jupyter[deepspeed]' (or pip install deepspeed)."
+            )
 
 
 def mixed_precision(precision: str) -> str:
@@ -58,32 +63,62 @@ def deepspeed_config(strategy: str, offload: bool) -> dict[str, Any]:
     if stage == 3:
         # Saving must gather the sharded weights into whole tensors, or the adapter on disk holds empty shards.
         zero["stage3_gather_16bit_weights_on_model_save"] = True
-    return {"zero_optimization": zero, "train_micro_batch_size_per_gpu": "auto",
-            "gradient_accumulation_steps": "auto", "gradient_clipping": "auto",
-            "bf16": {"enabled": "auto"}, "fp16": {"enabled": "auto"}}
+    return {
+        "zero_optimization": zero,
+        "train_micro_batch_size_per_gpu": "auto",
+        "gradient_accumulation_steps": "auto",
+        "gradient_clipping": "auto",
+        "bf16": {"enabled": "auto"},
+        "fp16": {"enabled": "auto"},
+    }
 
 
-def accelerate_config(strategy: str, processes: int, *, cuda: bool, precision: str,
-                      deepspeed_file: str | None = None, wrap_class: str | None = None) -> dict[str, Any]:
+def accelerate_config(
+    strategy: str,
+    processes: int,
+    *,
+    cuda: bool,
+    precision: str,
+    deepspeed_file: str | None = None,
+    wrap_class: str | None = None,
+) -> dict[str, Any]:
     """accelerate's launch config for one machine with `processes` processes (GPUs, or CPU processes)."""
-    common: dict[str, Any] = {"compute_environment": "LOCAL_MACHINE", "machine_rank": 0, "num_machines": 1,
-                              "num_processes": processes, "mixed_precision": mixed_precision(precision),
-                              "use_cpu": not cuda, "main_training_function": "main", "rdzv_backend": "static",
-                              "same_network": True, "downcast_bf16": "no"}
+    common: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "machine_rank": 0,
+        "num_machines": 1,
+        "num_processes": processes,
+        "mixed_precision": mixed_precision(precision),
+        "use_cpu": not cuda,
+        "main_training_function": "main",
+        "rdzv_backend": "static",
+        "same_network": True,
+        "downcast_bf16": "no",
+    }
     if strategy in ZERO_STAGES:
         # Precision lives in the DeepSpeed JSON ("auto" = the run's own); accelerate refuses a second source.
         common.pop("mixed_precision")
-        return {**common, "distributed_type": "DEEPSPEED",
-                "deepspeed_config": {"deepspeed_config_file": deepspeed_file,
-                                     "zero3_init_flag": ZERO_STAGES[strategy] == 3}}
+        return {
+            **common,
+            "distributed_type": "DEEPSPEED",
+            "deepspeed_config": {
+                "deepspeed_config_file": deepspeed_file,
+                "zero3_init_flag": ZERO_STAGES[strategy] == 3,
+            },
+        }
     if strategy == "fsdp":
-        fsdp = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-                "fsdp_transformer_layer_cls_to_wrap": wrap_class, "fsdp_reshard_after_forward": True,
-                # Saving gathers whole tensors, so the adapter on disk loads anywhere (not one shard per rank).
-                "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_cpu_ram_efficient_loading": True,
-                "fsdp_offload_params": False,
-                # The run's own gradient_checkpointing setting applies; transformers refuses both at once.
-                "fsdp_activation_checkpointing": False}
+        fsdp = {
+            "fsdp_version": 2,
+            "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+            "fsdp_transformer_layer_cls_to_wrap": wrap_class,
+            "fsdp_reshard_after_forward": True,
+            # Saving gathers whole tensors, so the adapter on disk loads anywhere (not one shard per rank).
+            "fsdp_state_dict_type": "FULL_STATE_DICT",
+            "fsdp_cpu_ram_efficient_loading": True,
+            "fsdp_offload_params": False,
+            # The run's own gradient_checkpointing setting applies; transformers refuses both at once.
+            "fsdp_activation_checkpointing": False,
+        }
         # No use_orig_params: FSDP2 always keeps the original parameters, so frozen base weights and trainable LoRA
         # weights can share a unit. QLoRA's other need, 4-bit storage in the compute dtype, is set where the
         # BitsAndBytesConfig is built (translate.bnb_config under FT_JUPYTER_STRATEGY=fsdp).
@@ -99,11 +134,14 @@ def decoder_layer_class(config: RunConfig) -> str:
 
     from ft_jupyter.models.catalogue import resolve
 
-    hf_config = AutoConfig.from_pretrained(resolve(config.model.name, revision=config.model.revision),
-                                           trust_remote_code=config.model.trust_remote_code)
+    hf_config = AutoConfig.from_pretrained(
+        resolve(config.model.name, revision=config.model.revision), trust_remote_code=config.model.trust_remote_code
+    )
     model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(hf_config), None)
     layers = list(getattr(model_class, "_no_split_modules", None) or [])
     if not layers:
-        raise ConfigError(f"{config.model.name}: cannot tell which decoder-layer class FSDP should wrap (the model "
-                          "class lists no _no_split_modules); use ddp or zero3.")
+        raise ConfigError(
+            f"{config.model.name}: cannot tell which decoder-layer class FSDP should wrap (the model "
+            "class lists no _no_split_modules); use ddp or zero3."
+        )
     return layers[0]

@@ -9,7 +9,7 @@ gradual unfreezing lets the top adapt before anything below it moves.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from transformers import TrainerCallback
 
@@ -28,8 +28,10 @@ def parameter_depths(model) -> dict[int, int]:
     decoder = inner.get_decoder()
     layers = getattr(decoder, "layers", None)
     if layers is None:
-        raise ConfigError(f"layer-wise options need a decoder with a .layers list; {type(inner).__name__} has none. "
-                          "Set training.layer_lr_decay: 1 and training.unfreeze_every_steps: 0.")
+        raise ConfigError(
+            f"layer-wise options need a decoder with a .layers list; {type(inner).__name__} has none. "
+            "Set training.layer_lr_decay: 1 and training.unfreeze_every_steps: 0."
+        )
     top = len(layers) + 1
     depths: dict[int, int] = {}
     for p in inner.get_output_embeddings().parameters():
@@ -44,8 +46,9 @@ def parameter_depths(model) -> dict[int, int]:
     return depths
 
 
-def layerwise_param_groups(model, base_lr: float, decay: float, weight_decay: float,
-                           decay_names: set[str]) -> list[dict]:
+def layerwise_param_groups(
+    model, base_lr: float, decay: float, weight_decay: float, decay_names: set[str]
+) -> list[dict]:
     """Optimizer groups with lr = base_lr × decay^(distance from the top); the top group first, so the learning rate
     the trainer reports is the peak one."""
     depths = parameter_depths(model)
@@ -54,9 +57,10 @@ def layerwise_param_groups(model, base_lr: float, decay: float, weight_decay: fl
     for name, p in model.named_parameters():
         if p.requires_grad:
             groups[(depths[id(p)], name in decay_names)].append(p)
-    return [{"params": params, "lr": base_lr * decay ** (top - depth),
-             "weight_decay": weight_decay if decayed else 0.0}
-            for (depth, decayed), params in sorted(groups.items(), key=lambda kv: (-kv[0][0], not kv[0][1]))]
+    return [
+        {"params": params, "lr": base_lr * decay ** (top - depth), "weight_decay": weight_decay if decayed else 0.0}
+        for (depth, decayed), params in sorted(groups.items(), key=lambda kv: (-kv[0][0], not kv[0][1]))
+    ]
 
 
 class GradualUnfreezing(TrainerCallback):
@@ -94,14 +98,24 @@ class GradualUnfreezing(TrainerCallback):
         # From the step reached so far, so a resumed run picks up at the same stage.
         self._apply(state.global_step // self.every)
         training = ", ".join(self._describe(d) for d in self.order[: self.stage + 1])
-        frozen = ", ".join(self._describe(d) for d in self.order[self.stage + 1:]) or "nothing"
-        self.emit(Note(step=state.global_step, code="unfreezing",
-                       message=f"gradual unfreezing: training {training}; frozen for now: {frozen}; one more every "
-                               f"{self.every} steps."))
+        frozen = ", ".join(self._describe(d) for d in self.order[self.stage + 1 :]) or "nothing"
+        self.emit(
+            Note(
+                step=state.global_step,
+                code="unfreezing",
+                message=f"gradual unfreezing: training {training}; frozen for now: {frozen}; one more every "
+                f"{self.every} steps.",
+            )
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         stage = state.global_step // self.every
         if stage > self.stage and self.stage < len(self.order) - 1:
             self._apply(stage)
-            self.emit(Note(step=state.global_step, code="unfreezing",
-                           message=f"step {state.global_step}: unfroze {self._describe(self.order[self.stage])}."))
+            self.emit(
+                Note(
+                    step=state.global_step,
+                    code="unfreezing",
+                    message=f"step {state.global_step}: unfroze {self._describe(self.order[self.stage])}.",
+                )
+            )

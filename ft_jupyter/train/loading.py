@@ -36,8 +36,9 @@ def count_parameters(model) -> tuple[int, int]:
 def load_tokenizer(source: str, config: RunConfig):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source, revision=config.model.revision,
-                                              trust_remote_code=config.model.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        source, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -59,8 +60,11 @@ def load_base_model(config: RunConfig, precision: Precision, source: str):
     from transformers import AutoModelForCausalLM
 
     quant = bnb_config(config, precision)
-    kwargs: dict[str, Any] = {"dtype": weights_dtype(config, precision), "revision": config.model.revision,
-                              "trust_remote_code": config.model.trust_remote_code}
+    kwargs: dict[str, Any] = {
+        "dtype": weights_dtype(config, precision),
+        "revision": config.model.revision,
+        "trust_remote_code": config.model.trust_remote_code,
+    }
     if quant is not None:
         kwargs["quantization_config"] = quant
         # In a multi-process launch each process owns the GPU of its LOCAL_RANK; accelerate has not switched the
@@ -87,8 +91,10 @@ def _decoder_layers(model, method: str):
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
     layers = getattr(decoder, "layers", None)
     if layers is None:
-        raise ConfigError(f"method {method!r} needs a decoder with a .layers list; {type(model).__name__} has none. "
-                          "Use lora or full instead.")
+        raise ConfigError(
+            f"method {method!r} needs a decoder with a .layers list; {type(model).__name__} has none. "
+            "Use lora or full instead."
+        )
     return layers
 
 
@@ -97,9 +103,10 @@ def train_top_blocks(model, config: RunConfig) -> None:
     k = config.method.freeze_train_blocks
     layers = _decoder_layers(model, config.method.method)
     if k > len(layers):
-        raise ConfigError(f"method.freeze_train_blocks = {k} but the model has only {len(layers)} blocks; use at "
-                          f"most {len(layers)}.")
-    for layer in list(layers)[len(layers) - k:]:
+        raise ConfigError(
+            f"method.freeze_train_blocks = {k} but the model has only {len(layers)} blocks; use at most {len(layers)}."
+        )
+    for layer in list(layers)[len(layers) - k :]:
         for p in layer.parameters():
             p.requires_grad_(True)
 
@@ -112,7 +119,8 @@ def apply_method(model, config: RunConfig):
 
         if config.quantization.mode != "none":
             model = prepare_model_for_kbit_training(
-                model, use_gradient_checkpointing=config.training.gradient_checkpointing)
+                model, use_gradient_checkpointing=config.training.gradient_checkpointing
+            )
         elif config.training.gradient_checkpointing:
             model.enable_input_require_grads()
         return get_peft_model(model, peft_config(config))

@@ -78,11 +78,18 @@ class RunDir:
         """`data` (as read from status.json) with a dead process's "running" turned into a stale "stopped"."""
         if data.get("state") == "running" and not process_alive(data.get("pid"), data.get("host")):
             last = self.last_checkpoint()
-            how = (f"`ft-jupyter resume {self.run_id}` continues from {last.name}" if last is not None else
-                   "no checkpoint was saved (set training.save_steps to make runs resumable)")
-            data = {**data, "state": "stopped", "stale": True,
-                    "message": f"the training process (pid {data.get('pid')}) ended without reporting, e.g. a kernel "
-                               f"restart; {how}."}
+            how = (
+                f"`ft-jupyter resume {self.run_id}` continues from {last.name}"
+                if last is not None
+                else "no checkpoint was saved (set training.save_steps to make runs resumable)"
+            )
+            data = {
+                **data,
+                "state": "stopped",
+                "stale": True,
+                "message": f"the training process (pid {data.get('pid')}) ended without reporting, e.g. a kernel "
+                f"restart; {how}.",
+            }
         return data
 
     def owner(self, status: dict[str, Any] | None = None) -> str:
@@ -102,8 +109,10 @@ class RunDir:
         owner = self.owner()
         if user == owner or user in instructors:
             return None
-        return (f"run {self.run_id} belongs to {owner}; only its owner or an instructor may change it. You can still "
-                "open it, compare it and copy its config to start a run of your own.")
+        return (
+            f"run {self.run_id} belongs to {owner}; only its owner or an instructor may change it. You can still "
+            "open it, compare it and copy its config to start a run of your own."
+        )
 
     def set_status(self, state: str, message: str = "", **extra: Any) -> None:
         if state not in STATES:
@@ -153,8 +162,11 @@ class RunDir:
         """Resumable checkpoints, oldest first (by step, not by name: checkpoint-10 comes after checkpoint-9)."""
         if not self.checkpoints_dir.is_dir():
             return []
-        found = [(int(m.group(1)), p) for p in self.checkpoints_dir.iterdir()
-                 if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name)) and (p / "trainer_state.json").is_file()]
+        found = [
+            (int(m.group(1)), p)
+            for p in self.checkpoints_dir.iterdir()
+            if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name)) and (p / "trainer_state.json").is_file()
+        ]
         return [p for _, p in sorted(found)]
 
     def last_checkpoint(self) -> Path | None:
@@ -220,8 +232,10 @@ class RunStore:
             try:
                 (self.root / run_id).mkdir()
             except FileExistsError:
-                raise ConfigError(f"A run {run_id!r} already exists under {self.root}; choose another id, or "
-                                  f"resume it with `ft-jupyter resume {run_id}`.") from None
+                raise ConfigError(
+                    f"A run {run_id!r} already exists under {self.root}; choose another id, or "
+                    f"resume it with `ft-jupyter resume {run_id}`."
+                ) from None
             return self._initialise(RunDir(self.root / run_id), config)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{_slug(config.name)}"

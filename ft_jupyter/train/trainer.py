@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -19,12 +19,9 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from trl import SFTTrainer
 
 from ft_jupyter.config import RunConfig
+from ft_jupyter.models.architecture import COMPACT_HEAD_MODELS
 from ft_jupyter.train.events import Event
 from ft_jupyter.train.layers import GradualUnfreezing, layerwise_param_groups
-
-# Architectures whose causal-LM head is exactly `lm_head(hidden)`: no logit scaling or soft-capping, no router loss.
-# Others keep TRL's fused head, which handles those (correct, just without the compact speed-up).
-COMPACT_HEAD_MODELS = ("llama", "mistral", "qwen2", "qwen3", "phi3", "smollm3", "olmo2")
 
 
 def _transformers_model(model):
@@ -60,23 +57,32 @@ def install_compact_head(model) -> bool:
 
 
 class FtTrainer(SFTTrainer):
-    def __init__(self, *args, layer_lr_decay: float = 1.0, l2_to_init: float = 0.0, compact_head: bool = True,
-                 **kwargs):
+    def __init__(
+        self, *args, layer_lr_decay: float = 1.0, l2_to_init: float = 0.0, compact_head: bool = True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.layer_lr_decay = layer_lr_decay
         self.l2_to_init = l2_to_init
         self.compact_head = compact_head and install_compact_head(self.model)
         # θ₀ is taken before train() loads any checkpoint, so a resumed run is pulled toward the same start.
-        self._initial = ({n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
-                         if l2_to_init > 0 else {})
+        self._initial = (
+            {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
+            if l2_to_init > 0
+            else {}
+        )
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None or self.layer_lr_decay == 1.0:
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
-        groups = layerwise_param_groups(opt_model, self.args.learning_rate, self.layer_lr_decay,
-                                        self.args.weight_decay, set(self.get_decay_parameter_names(opt_model)))
+        groups = layerwise_param_groups(
+            opt_model,
+            self.args.learning_rate,
+            self.layer_lr_decay,
+            self.args.weight_decay,
+            set(self.get_decay_parameter_names(opt_model)),
+        )
         self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
         return self.optimizer
 
@@ -94,8 +100,11 @@ class FtTrainer(SFTTrainer):
         return loss
 
     def _l2_penalty(self) -> torch.Tensor:
-        terms = [(p - self._initial[n]).pow(2).sum() for n, p in self.model.named_parameters()
-                 if p.requires_grad and n in self._initial]
+        terms = [
+            (p - self._initial[n]).pow(2).sum()
+            for n, p in self.model.named_parameters()
+            if p.requires_grad and n in self._initial
+        ]
         return self.l2_to_init * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
@@ -109,15 +118,30 @@ def _dataset(examples):
     return Dataset.from_list([{"messages": list(e.messages)} for e in examples])
 
 
-def build_trainer(config: RunConfig, model, tokenizer, args, train: list, validation: list, callbacks: list,
-                  emit: Callable[[Event], None]) -> FtTrainer:
+def build_trainer(
+    config: RunConfig,
+    model,
+    tokenizer,
+    args,
+    train: list,
+    validation: list,
+    callbacks: list,
+    emit: Callable[[Event], None],
+) -> FtTrainer:
     """The trainer for one run: our callbacks in, the console printer out, gradual unfreezing when asked."""
     from transformers import PrinterCallback
 
     t = config.training
-    trainer = FtTrainer(model=model, args=args, train_dataset=_dataset(train),
-                        eval_dataset=_dataset(validation) if validation else None, processing_class=tokenizer,
-                        callbacks=callbacks, layer_lr_decay=t.layer_lr_decay, l2_to_init=t.l2_to_init)
+    trainer = FtTrainer(
+        model=model,
+        args=args,
+        train_dataset=_dataset(train),
+        eval_dataset=_dataset(validation) if validation else None,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        layer_lr_decay=t.layer_lr_decay,
+        l2_to_init=t.l2_to_init,
+    )
     if args.packing:
         # Unpacked, TRL drops the rows whose answer max_length cut off entirely; packed it keeps them, each one filling
         # a sequence alone (it is cut to max_length), so dropping label-less sequences drops exactly those rows.

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from ft_jupyter.config import ConfigError, RunConfig
 
-STRATEGY_ENV = "FT_JUPYTER_STRATEGY"   # set by `ft-jupyter launch` in every process it starts
+STRATEGY_ENV = "FT_JUPYTER_STRATEGY"  # set by `ft-jupyter launch` in every process it starts
 
 
 @dataclass(frozen=True)
 class Precision:
-    name: str           # "bf16" | "fp16" | "fp32"
-    device: str         # "cuda" | "cpu" | "mps"
+    name: str  # "bf16" | "fp16" | "fp32"
+    device: str  # "cuda" | "cpu" | "mps"
     reason: str
 
     @property
@@ -50,11 +50,13 @@ def choose_precision(config: RunConfig) -> Precision:
             return Precision("fp16", device, "this GPU lacks bfloat16, so float16 with automatic loss scaling")
         return Precision("fp32", device, f"training on {device.upper()}: float32 is the fast and safe choice there")
     if asked == "bf16" and device == "cuda" and not bf16_ok:
-        raise ConfigError("training.precision = 'bf16' but this GPU does not support bfloat16 (pre-Ampere); use "
-                          "'fp16' or 'auto'.")
+        raise ConfigError(
+            "training.precision = 'bf16' but this GPU does not support bfloat16 (pre-Ampere); use 'fp16' or 'auto'."
+        )
     if asked == "fp16" and device != "cuda":
-        raise ConfigError(f"training.precision = 'fp16' needs a CUDA GPU (this run is on {device}); use 'auto' or "
-                          "'fp32'.")
+        raise ConfigError(
+            f"training.precision = 'fp16' needs a CUDA GPU (this run is on {device}); use 'auto' or 'fp32'."
+        )
     return Precision(asked, device, "set in the config")
 
 
@@ -74,14 +76,23 @@ def bnb_config(config: RunConfig, precision: Precision):
 
     if quant.mode == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    compute = {"auto": precision.torch_dtype, "bfloat16": torch.bfloat16, "float16": torch.float16,
-               "float32": torch.float32}[quant.compute_dtype]
+    compute = {
+        "auto": precision.torch_dtype,
+        "bfloat16": torch.bfloat16,
+        "float16": torch.float16,
+        "float32": torch.float32,
+    }[quant.compute_dtype]
     # Under FSDP and ZeRO-3 the packed 4-bit weights are sharded with everything else: they must be stored in the
     # same dtype as the rest (QLoRA + FSDP / ZeRO-3), which the launcher says through FT_JUPYTER_STRATEGY.
     sharded = os.environ.get(STRATEGY_ENV) in ("fsdp", "zero3")
     storage = {"bnb_4bit_quant_storage": compute} if sharded else {}
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant.quant_type,
-                              bnb_4bit_use_double_quant=quant.double_quant, bnb_4bit_compute_dtype=compute, **storage)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=quant.quant_type,
+        bnb_4bit_use_double_quant=quant.double_quant,
+        bnb_4bit_compute_dtype=compute,
+        **storage,
+    )
 
 
 def peft_config(config: RunConfig):
@@ -93,9 +104,14 @@ def peft_config(config: RunConfig):
 
     targets = method.resolved_targets()
     return LoraConfig(
-        r=method.r, lora_alpha=method.alpha, lora_dropout=method.dropout, bias=method.bias,
+        r=method.r,
+        lora_alpha=method.alpha,
+        lora_dropout=method.dropout,
+        bias=method.bias,
         target_modules="all-linear" if targets == ("all-linear",) else list(targets),
-        use_rslora=method.use_rslora, use_dora=method.use_dora, task_type="CAUSAL_LM",
+        use_rslora=method.use_rslora,
+        use_dora=method.use_dora,
+        task_type="CAUSAL_LM",
     )
 
 
@@ -109,25 +125,33 @@ def total_steps(config: RunConfig, train_rows: int) -> int:
 
 # training.optimizer → transformers' optimizer names. "adamw" is transformers' own default (fused AdamW), so a run
 # with defaults trains exactly like a plain SFTTrainer script.
-OPTIMIZERS = {"adamw": "adamw_torch_fused", "adamw-8bit": "adamw_bnb_8bit", "paged-adamw-8bit": "paged_adamw_8bit",
-              "adafactor": "adafactor", "sgd": "sgd"}
+OPTIMIZERS = {
+    "adamw": "adamw_torch_fused",
+    "adamw-8bit": "adamw_bnb_8bit",
+    "paged-adamw-8bit": "paged_adamw_8bit",
+    "adafactor": "adafactor",
+    "sgd": "sgd",
+}
 
 
 def check_run_needs(config: RunConfig, has_eval: bool) -> None:
     """What only shows once the data is split and the libraries are known: ConfigError when the run cannot work."""
     t = config.training
     if (t.early_stopping_patience or t.load_best_at_end) and not has_eval:
-        raise ConfigError("training.early_stopping_patience / training.load_best_at_end watch the eval loss, but "
-                          "there is no validation split (data.validation_fraction is 0 or the data is too small); "
-                          "set data.validation_fraction, e.g. 0.1.")
+        raise ConfigError(
+            "training.early_stopping_patience / training.load_best_at_end watch the eval loss, but "
+            "there is no validation split (data.validation_fraction is 0 or the data is too small); "
+            "set data.validation_fraction, e.g. 0.1."
+        )
     if t.optimizer.endswith("8bit"):
         try:
             import bitsandbytes  # noqa: F401
         except ImportError:
             from ft_jupyter.install import install_line
 
-            raise ConfigError(f"training.optimizer = {t.optimizer!r} needs bitsandbytes: "
-                              f"{install_line('bitsandbytes')}") from None
+            raise ConfigError(
+                f"training.optimizer = {t.optimizer!r} needs bitsandbytes: {install_line('bitsandbytes')}"
+            ) from None
 
 
 def packed_rows(lengths: list[int], max_length: int) -> int:
@@ -142,11 +166,14 @@ def packed_rows(lengths: list[int], max_length: int) -> int:
 def _step_plan(config: RunConfig, steps: int, has_eval: bool) -> dict:
     """The SFTConfig arguments that follow from the number of optimizer steps: when to evaluate, save and decay."""
     t = config.training
-    return {"max_steps": steps,
-            "lr_scheduler_kwargs": {"num_decay_steps": max(1, round(steps * t.decay_ratio))}
-            if t.scheduler == "wsd" else {},
-            "eval_steps": (t.eval_steps or steps) if has_eval else None,
-            **_save_plan(config, steps)}
+    return {
+        "max_steps": steps,
+        "lr_scheduler_kwargs": {"num_decay_steps": max(1, round(steps * t.decay_ratio))}
+        if t.scheduler == "wsd"
+        else {},
+        "eval_steps": (t.eval_steps or steps) if has_eval else None,
+        **_save_plan(config, steps),
+    }
 
 
 def fit_steps_to_packing(config: RunConfig, args, packed: int) -> int:
@@ -165,16 +192,25 @@ def _save_plan(config: RunConfig, steps: int) -> dict:
     """When to save: every save_steps, or at each evaluation when the best checkpoint must be kept."""
     t = config.training
     if t.load_best_at_end:
-        return {"save_strategy": "steps", "save_steps": t.save_steps or t.eval_steps, "load_best_model_at_end": True,
-                "metric_for_best_model": "eval_loss", "greater_is_better": False}
+        return {
+            "save_strategy": "steps",
+            "save_steps": t.save_steps or t.eval_steps,
+            "load_best_model_at_end": True,
+            "metric_for_best_model": "eval_loss",
+            "greater_is_better": False,
+        }
     return {"save_strategy": "steps" if t.save_steps else "no", "save_steps": t.save_steps or steps}
 
 
 def _trainer_arguments(config: RunConfig, precision: Precision, output_dir: Path, steps: int, has_eval: bool) -> dict:
     """The transformers.TrainingArguments both trainers share: schedule, batches, precision, saving, logging."""
     t = config.training
-    scheduler = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup",
-                 "wsd": "warmup_stable_decay"}[t.scheduler]
+    scheduler = {
+        "cosine": "cosine",
+        "linear": "linear",
+        "constant": "constant_with_warmup",
+        "wsd": "warmup_stable_decay",
+    }[t.scheduler]
     return dict(
         output_dir=str(output_dir),
         **_step_plan(config, steps, has_eval),

@@ -23,9 +23,11 @@ def check_world_size() -> int:
     expected = int(os.environ.get(EXPECTED_ENV, "1"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world != expected:
-        raise ConfigError(f"launched for {expected} processes but this process sees WORLD_SIZE={world}: the launcher "
-                          "started the wrong number (accelerate's MULTI_CPU type and `--cpu --num_processes` start "
-                          "one). Launch with `ft-jupyter launch`, whose configs avoid this.")
+        raise ConfigError(
+            f"launched for {expected} processes but this process sees WORLD_SIZE={world}: the launcher "
+            "started the wrong number (accelerate's MULTI_CPU type and `--cpu --num_processes` start "
+            "one). Launch with `ft-jupyter launch`, whose configs avoid this."
+        )
     return world
 
 
@@ -39,7 +41,8 @@ def _finish_distributed() -> None:
 
 
 def main(argv: list[str]) -> int:
-    from ft_jupyter.train.run import is_main_process, run_training
+    from ft_jupyter.train.loop import is_main_process
+    from ft_jupyter.train.run import run_training
     from ft_jupyter.train.store import RunDir
 
     run = RunDir(Path(argv[0]).resolve())
@@ -60,8 +63,10 @@ def main(argv: list[str]) -> int:
         folder = run.path / "launch"
         folder.mkdir(exist_ok=True)
         (folder / f"rank-{rank}.error").write_text(
-            f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))[-4000:], encoding="utf-8")
+            f"{type(exc).__name__}: {exc}\n\n" + "".join(traceback.format_exception(exc))[-4000:], encoding="utf-8"
+        )
         raise
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -55,10 +55,13 @@ def compare_runs(*runs: Any, smoothing: float = 0.6):
 
 
 def export(run: Any):
-    """The Export section for a finished run: merge + verify, GGUF, Ollama, quantized copies re-measured."""
-    from ft_jupyter.ui.export import export_panel
+    """The Export section for a finished run (a run folder, RunDir, RunResult or TrainingView), on its own: merge +
+    verify, GGUF, Ollama, quantized copies re-measured."""
+    from ft_jupyter.ui.export import ExportPanel
+    from ft_jupyter.ui.training import as_run_dir
 
-    return export_panel(run)
+    run_dir = as_run_dir(run)
+    return ExportPanel(lambda: run_dir)
 
 
 def chat_playground(run: Any = None, *, model: str | None = None, adapter: Any = None, prompt: str = ""):

@@ -20,13 +20,12 @@ from ft_jupyter.config import ConfigError
 @dataclass(frozen=True)
 class GenerationSettings:
     max_new_tokens: int = 64
-    temperature: float = 0.0   # 0 = greedy: the same prompt always gives the same answer
+    temperature: float = 0.0  # 0 = greedy: the same prompt always gives the same answer
     top_p: float = 0.95
     repetition_penalty: float = 1.0
 
     def generate_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens,
-                                  "repetition_penalty": self.repetition_penalty}
+        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "repetition_penalty": self.repetition_penalty}
         if self.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.temperature, top_p=self.top_p)
         else:
@@ -53,8 +52,10 @@ class ChatSession:
 
         adapter = Path(adapter)
         if not (adapter / "adapter_config.json").is_file():
-            raise ConfigError(f"{str(adapter)!r} holds no LoRA adapter (adapter_config.json). The playground "
-                              "compares a base model with its adapter; full and freeze runs save a whole model.")
+            raise ConfigError(
+                f"{str(adapter)!r} holds no LoRA adapter (adapter_config.json). The playground "
+                "compares a base model with its adapter; full and freeze runs save a whole model."
+            )
         self.model_name = model_name
         self.adapter_path = adapter
         self.model, self.tokenizer = load_for_inference(model_name, adapter=adapter)
@@ -69,12 +70,15 @@ class ChatSession:
         if artifact is None:
             raise ConfigError(f"Run {run_dir.run_id} has no saved adapter yet; wait for it to finish or stop it.")
         if run_dir.config().method.method == "head":
-            raise ConfigError(f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts "
-                              "labels and cannot chat. Score it with ft_jupyter.evaluate.compare(run).")
+            raise ConfigError(
+                f"Run {run_dir.run_id} trained a classification head (method 'head'): it predicts "
+                "labels and cannot chat. Score it with ft_jupyter.evaluate.compare(run)."
+            )
         return cls(run_dir.config().model.name, artifact)
 
-    def answer(self, messages: list[dict[str, str]], *, adapter: bool,
-               settings: GenerationSettings = GenerationSettings()) -> Answer:
+    def answer(
+        self, messages: list[dict[str, str]], *, adapter: bool, settings: GenerationSettings = GenerationSettings()
+    ) -> Answer:
         import contextlib
 
         import torch
@@ -84,39 +88,58 @@ class ChatSession:
         switch = contextlib.nullcontext() if adapter else self.model.disable_adapter()
         started = time.perf_counter()
         with switch, torch.inference_mode():
-            out = self.model.generate(**enc, **settings.generate_kwargs(), pad_token_id=self.tokenizer.pad_token_id,
-                                      eos_token_id=self.tokenizer.eos_token_id)
+            out = self.model.generate(
+                **enc,
+                **settings.generate_kwargs(),
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
         latency = time.perf_counter() - started
-        new = out[0, enc["input_ids"].shape[1]:]
+        new = out[0, enc["input_ids"].shape[1] :]
         return Answer(self.tokenizer.decode(new, skip_special_tokens=True).strip(), latency, int(new.shape[0]))
 
-    def compare(self, prompt: str, system: str = "", settings: GenerationSettings = GenerationSettings()
-                ) -> tuple[Answer, Answer]:
+    def compare(
+        self, prompt: str, system: str = "", settings: GenerationSettings = GenerationSettings()
+    ) -> tuple[Answer, Answer]:
         """(base answer, adapter answer) to one user prompt."""
-        messages = ([{"role": "system", "content": system}] if system.strip() else []) + \
-            [{"role": "user", "content": prompt}]
-        return self.answer(messages, adapter=False, settings=settings), \
-            self.answer(messages, adapter=True, settings=settings)
+        messages = ([{"role": "system", "content": system}] if system.strip() else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        return self.answer(messages, adapter=False, settings=settings), self.answer(
+            messages, adapter=True, settings=settings
+        )
 
 
 def answer_html(title: str, answer: Answer | None, colour: str) -> str:
     body = "<i>…</i>" if answer is None else html.escape(answer.text or "(empty answer)").replace("\n", "<br>")
-    stats = "" if answer is None else (f"{answer.latency_s:.2f} s · {answer.new_tokens} tokens · "
-                                       f"{answer.tokens_per_second:.1f} tokens/s")
-    return (f"<div style='border-top:3px solid {colour};padding:4px 8px;min-height:80px'><b>{html.escape(title)}"
-            f"</b><div style='margin:6px 0;white-space:normal'>{body}</div>"
-            f"<div style='color:#546e7a;font-size:0.9em' class='jp-ft-latency'>{stats}</div></div>")
+    stats = (
+        ""
+        if answer is None
+        else (f"{answer.latency_s:.2f} s · {answer.new_tokens} tokens · {answer.tokens_per_second:.1f} tokens/s")
+    )
+    return (
+        f"<div style='border-top:3px solid {colour};padding:4px 8px;min-height:80px'><b>{html.escape(title)}"
+        f"</b><div style='margin:6px 0;white-space:normal'>{body}</div>"
+        f"<div style='color:#546e7a;font-size:0.9em' class='jp-ft-latency'>{stats}</div></div>"
+    )
 
 
 class ChatPlayground:
     def __init__(self, session: ChatSession, prompt: str = ""):
         self.session = session
-        self.system = widgets.Text(description="system", placeholder="optional system message",
-                                   layout={"width": "100%"})
+        self.system = widgets.Text(
+            description="system", placeholder="optional system message", layout={"width": "100%"}
+        )
         self.prompt = widgets.Textarea(value=prompt, description="prompt", layout={"width": "100%", "height": "90px"})
         self.max_new_tokens = widgets.IntSlider(value=64, min=1, max=512, description="max tokens")
-        self.temperature = widgets.FloatSlider(value=0.0, min=0.0, max=1.5, step=0.05, description="temperature",
-                                               tooltip="0 = greedy (deterministic); higher = more varied")
+        self.temperature = widgets.FloatSlider(
+            value=0.0,
+            min=0.0,
+            max=1.5,
+            step=0.05,
+            description="temperature",
+            tooltip="0 = greedy (deterministic); higher = more varied",
+        )
         self.top_p = widgets.FloatSlider(value=0.95, min=0.05, max=1.0, step=0.05, description="top_p")
         self.button = widgets.Button(description="Generate both", button_style="primary", icon="play")
         self.button.on_click(lambda _: self.generate())
@@ -124,14 +147,20 @@ class ChatPlayground:
         self.tuned_out = widgets.HTML(answer_html("with adapter", None, "#1565c0"))
         for w in (self.base_out, self.tuned_out):
             w.layout = {"width": "50%"}
-        self.widget = widgets.VBox([
-            widgets.HTML(f"<b>{html.escape(session.model_name)}</b> · adapter "
-                         f"<code>{html.escape(str(session.adapter_path))}</code> (one model in memory; the adapter "
-                         "is switched off for the base answer)"),
-            self.system, self.prompt,
-            widgets.HBox([self.max_new_tokens, self.temperature, self.top_p]),
-            self.button, widgets.HBox([self.base_out, self.tuned_out]),
-        ])
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(
+                    f"<b>{html.escape(session.model_name)}</b> · adapter "
+                    f"<code>{html.escape(str(session.adapter_path))}</code> (one model in memory; the adapter "
+                    "is switched off for the base answer)"
+                ),
+                self.system,
+                self.prompt,
+                widgets.HBox([self.max_new_tokens, self.temperature, self.top_p]),
+                self.button,
+                widgets.HBox([self.base_out, self.tuned_out]),
+            ]
+        )
         self.widget.add_class("jp-ft-chat")
         self.last: tuple[Answer, Answer] | None = None
 
@@ -155,8 +184,9 @@ class ChatPlayground:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def chat_playground(run: Any = None, *, model: str | None = None,
-                    adapter: str | Path | None = None, prompt: str = "") -> ChatPlayground:
+def chat_playground(
+    run: Any = None, *, model: str | None = None, adapter: str | Path | None = None, prompt: str = ""
+) -> ChatPlayground:
     """Side-by-side chat for a finished run folder, or for `model` + `adapter` given directly."""
     if run is not None:
         session = ChatSession.from_run(run)

@@ -50,9 +50,16 @@ class RunComparison:
         self.figure = self._figure(smoothing, max_points)
 
     def _figure(self, smoothing: float, max_points: int) -> go.Figure:
-        fig = go.Figure(layout={"height": 420, "title": {"text": "loss by run"}, "xaxis": {"title": {"text": "step"}},
-                                "yaxis": {"title": {"text": "loss"}}, "margin": {"t": 50, "b": 40}})
-        for i, (label, curves) in enumerate(zip(self.labels, self.curves)):
+        fig = go.Figure(
+            layout={
+                "height": 420,
+                "title": {"text": "loss by run"},
+                "xaxis": {"title": {"text": "step"}},
+                "yaxis": {"title": {"text": "loss"}},
+                "margin": {"t": 50, "b": 40},
+            }
+        )
+        for i, (label, curves) in enumerate(zip(self.labels, self.curves, strict=True)):
             colour = _PALETTE[i % len(_PALETTE)]
             x, y = curves.loss.arrays()
             smooth = RunningEma(smoothing).follow(curves.loss.y)
@@ -60,20 +67,25 @@ class RunComparison:
             fig.add_scatter(x=x_s, y=y_s, mode="lines", name=f"{label} train", line={"color": colour})
             ex, ey = curves.eval_loss.arrays()
             if len(ex):
-                fig.add_scatter(x=ex, y=ey, mode="lines+markers", name=f"{label} eval",
-                                line={"color": colour, "dash": "dash"})
+                fig.add_scatter(
+                    x=ex, y=ey, mode="lines+markers", name=f"{label} eval", line={"color": colour, "dash": "dash"}
+                )
         return fig
 
     def table_html(self) -> str:
         head = "".join(f"<th style='padding:2px 8px'>{html.escape(label)}</th>" for label in self.labels)
         rows = "".join(
             f"<tr><td style='padding:2px 8px'><code>{html.escape(key)}</code></td>"
-            + "".join(f"<td style='padding:2px 8px'>{html.escape(repr(v))}</td>" for v in values) + "</tr>"
-            for key, values in self.differences.items())
+            + "".join(f"<td style='padding:2px 8px'>{html.escape(repr(v))}</td>" for v in values)
+            + "</tr>"
+            for key, values in self.differences.items()
+        )
         outcome = "".join(f"<td style='padding:2px 8px'>{html.escape(_outcome(c))}</td>" for c in self.curves)
         rows += f"<tr style='border-top:1px solid #999'><td style='padding:2px 8px'><b>result</b></td>{outcome}</tr>"
-        return (f"<table class='jp-ft-compare-table' style='border-collapse:collapse'><tr><th></th>{head}</tr>"
-                f"{rows}</table>{self.lesson_html()}")
+        return (
+            f"<table class='jp-ft-compare-table' style='border-collapse:collapse'><tr><th></th>{head}</tr>"
+            f"{rows}</table>{self.lesson_html()}"
+        )
 
     def lesson_html(self) -> str:
         n = len(self.differences)
@@ -82,8 +94,10 @@ class RunComparison:
         elif n == 1:
             text = f"One setting differs ({next(iter(self.differences))}), so the curves show its effect."
         else:
-            text = (f"{n} settings differ, so these curves cannot tell which of them made the difference. Change "
-                    "one variable per experiment.")
+            text = (
+                f"{n} settings differ, so these curves cannot tell which of them made the difference. Change "
+                "one variable per experiment."
+            )
         colour = "#e65100" if n > 1 else "#2e7d32"
         return f"<p style='color:{colour}'>{html.escape(text)}</p>"
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -27,8 +28,10 @@ def field_kind(hint: Any) -> tuple[type, bool]:
 
 
 def help_html(text: str) -> widgets.HTML:
-    box = widgets.HTML(f"<span style='color:#546e7a;font-size:0.9em;line-height:1.25'>{html.escape(text)}</span>",
-                       layout={"flex": "1 1 auto", "margin": "0 0 0 12px"})
+    box = widgets.HTML(
+        f"<span style='color:#546e7a;font-size:0.9em;line-height:1.25'>{html.escape(text)}</span>",
+        layout={"flex": "1 1 auto", "margin": "0 0 0 12px"},
+    )
     box.add_class("jp-ft-help")
     return box
 

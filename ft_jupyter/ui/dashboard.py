@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -23,24 +24,38 @@ from ft_jupyter.ui.throttle import Throttle
 
 # Trace order in the figure; the dashboard updates traces by these indices.
 LOSS, LOSS_SMOOTH, EVAL, LR, GRAD, TPS = range(6)
-_STATE_COLOURS = {"starting": "#555", "running": "#1565c0", "stopping": "#ef6c00", "finished": "#2e7d32",
-                  "stopped": "#ef6c00", "failed": "#c62828"}
+_STATE_COLOURS = {
+    "starting": "#555",
+    "running": "#1565c0",
+    "stopping": "#ef6c00",
+    "finished": "#2e7d32",
+    "stopped": "#ef6c00",
+    "failed": "#c62828",
+}
 
 
 def curves_figure(widget: bool = True) -> go.Figure:
     """The empty 2×2 chart: loss (train, smoothed, eval), learning rate, gradient norm, tokens/s."""
-    base = make_subplots(rows=2, cols=2, horizontal_spacing=0.1, vertical_spacing=0.16,
-                         subplot_titles=("loss", "learning rate", "gradient norm", "tokens / s"))
+    base = make_subplots(
+        rows=2,
+        cols=2,
+        horizontal_spacing=0.1,
+        vertical_spacing=0.16,
+        subplot_titles=("loss", "learning rate", "gradient norm", "tokens / s"),
+    )
     fig = go.FigureWidget(base) if widget else go.Figure(base)
-    fig.add_scatter(name="train loss", mode="lines", line={"color": "rgba(21,101,192,0.3)", "width": 1},
-                    row=1, col=1)
+    fig.add_scatter(name="train loss", mode="lines", line={"color": "rgba(21,101,192,0.3)", "width": 1}, row=1, col=1)
     fig.add_scatter(name="train loss (smoothed)", mode="lines", line={"color": "#1565c0", "width": 2}, row=1, col=1)
     fig.add_scatter(name="eval loss", mode="lines+markers", line={"color": "#e65100", "width": 2}, row=1, col=1)
     fig.add_scatter(name="learning rate", mode="lines", line={"color": "#6a1b9a"}, showlegend=False, row=1, col=2)
     fig.add_scatter(name="grad norm", mode="lines", line={"color": "#00838f"}, showlegend=False, row=2, col=1)
     fig.add_scatter(name="tokens/s", mode="lines", line={"color": "#558b2f"}, showlegend=False, row=2, col=2)
-    fig.update_layout(height=480, margin={"l": 50, "r": 20, "t": 40, "b": 40},
-                      legend={"orientation": "h", "y": -0.12}, uirevision="keep-zoom")
+    fig.update_layout(
+        height=480,
+        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.12},
+        uirevision="keep-zoom",
+    )
     for col in (1, 2):
         fig.update_xaxes(title_text="step", row=2, col=col)
     return fig
@@ -81,11 +96,14 @@ def status_text(curves: RunCurves, stopping: bool = False) -> tuple[str, str]:
         loss = end["train_loss"]
         tail = f", last loss {loss:.4f}" if loss is not None else ""
         why = f" ({end['reason']})" if end.get("reason") else ""
-        return "finished", (f"{end['step']} steps in {fmt_duration(end['elapsed_s'])}{why}{tail}"
-                            f"{_cost(end, 'cost', curves)}; saved to {end['artifact_path']}")
+        return "finished", (
+            f"{end['step']} steps in {fmt_duration(end['elapsed_s'])}{why}{tail}"
+            f"{_cost(end, 'cost', curves)}; saved to {end['artifact_path']}"
+        )
     if end is not None and end["type"] == "stopped":
-        return "stopped", (f"{end['reason']} at step {end['step']}{_cost(end, 'cost', curves)}; saved to "
-                           f"{end['artifact_path']}")
+        return "stopped", (
+            f"{end['reason']} at step {end['step']}{_cost(end, 'cost', curves)}; saved to {end['artifact_path']}"
+        )
     if end is not None:
         return "failed", f"at step {end['step']}: {end['error']} {end['advice']}".rstrip()
     if stopping:
@@ -93,9 +111,11 @@ def status_text(curves: RunCurves, stopping: bool = False) -> tuple[str, str]:
     if started is None:
         return "starting", "loading the model and preparing the data"
     share = 100 * started["params_trainable"] / max(1, started["params_total"])
-    return "running", (f"{started['max_steps']} steps on {started['device']} in {started['precision']}; "
-                       f"{started['params_trainable']:,} of {started['params_total']:,} parameters train "
-                       f"({share:.2f}%), {started['train_rows']} training rows")
+    return "running", (
+        f"{started['max_steps']} steps on {started['device']} in {started['precision']}; "
+        f"{started['params_trainable']:,} of {started['params_total']:,} parameters train "
+        f"({share:.2f}%), {started['train_rows']} training rows"
+    )
 
 
 def progress_fraction(curves: RunCurves) -> float:
@@ -107,33 +127,48 @@ def progress_fraction(curves: RunCurves) -> float:
 
 def progress_html(curves: RunCurves, colour: str) -> str:
     width = 100 * progress_fraction(curves)
-    bar = (f"<div style='flex:0 0 40%;height:10px;background:#e0e0e0;border-radius:5px;overflow:hidden'>"
-           f"<div class='jp-ft-progress-bar' style='width:{width:.1f}%;height:100%;background:{colour}'></div></div>")
-    return (f"<div style='display:flex;align-items:center;gap:10px'>{bar}"
-            f"<span>{html.escape(progress_text(curves))}</span></div>")
+    bar = (
+        f"<div style='flex:0 0 40%;height:10px;background:#e0e0e0;border-radius:5px;overflow:hidden'>"
+        f"<div class='jp-ft-progress-bar' style='width:{width:.1f}%;height:100%;background:{colour}'></div></div>"
+    )
+    return (
+        f"<div style='display:flex;align-items:center;gap:10px'>{bar}"
+        f"<span>{html.escape(progress_text(curves))}</span></div>"
+    )
 
 
 def progress_text(curves: RunCurves) -> str:
     step = curves.last_step
     if step is None:
         return "step 0"
-    parts = [f"step {step['step']}/{step['max_steps']}", f"elapsed {fmt_duration(step['elapsed_s'])}",
-             f"ETA {fmt_duration(step['eta_s'])}"]
+    parts = [
+        f"step {step['step']}/{step['max_steps']}",
+        f"elapsed {fmt_duration(step['elapsed_s'])}",
+        f"ETA {fmt_duration(step['eta_s'])}",
+    ]
     if curves.started is not None and curves.started.get("price_per_hour"):
         parts.append(f"cost ${step['cost_so_far']:.4f}")
     if step["loss"] is not None:
         parts.append(f"loss {step['loss']:.4f}")
     if step["memory_mb"] is not None:
-        parts.append(f"memory {step['memory_mb']:,.0f} MiB")
+        parts.append(f"peak memory {step['memory_mb']:,.0f} MiB")
     return " · ".join(parts)
 
 
 class Dashboard:
     """Live view of one run. Pass it as an observer to training, or feed it events from a run folder."""
 
-    def __init__(self, *, on_stop: Callable[[], None] | None = None, title: str = "", max_points: int = 600,
-                 min_interval_s: float = 0.2, always_first: int = 5, smoothing: float = 0.6,
-                 throttle: Throttle | None = None):
+    def __init__(
+        self,
+        *,
+        on_stop: Callable[[], None] | None = None,
+        title: str = "",
+        max_points: int = 600,
+        min_interval_s: float = 0.2,
+        always_first: int = 5,
+        smoothing: float = 0.6,
+        throttle: Throttle | None = None,
+    ):
         self.curves = RunCurves()
         self.max_points = max_points
         self.throttle = throttle or Throttle(min_interval_s, always_first)
@@ -142,7 +177,7 @@ class Dashboard:
         self._stopping = False
         self._ended: tuple[str, str] | None = None  # set when a run folder says it ended without a final event
         self.follower = None  # the RunFollower feeding a re-opened run, if any
-        self.export = None    # the Export section, once add_export() gave the dashboard its run folder
+        self.export = None  # the Export section, once add_export() gave the dashboard its run folder
         self._lock = threading.RLock()
         self._smoother = RunningEma(smoothing)
         self.fig = curves_figure(widget=True)
@@ -154,29 +189,46 @@ class Dashboard:
         self.progress.add_class("jp-ft-dashboard-progress")
         self.warnings = widgets.HTML()
         self.warnings.add_class("jp-ft-dashboard-warnings")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip="Stop after the current step; what was learned so far is saved.",
-                                          disabled=on_stop is None)
+        self.stop_button = widgets.Button(
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            tooltip="Stop after the current step; what was learned so far is saved.",
+            disabled=on_stop is None,
+        )
         self.stop_button.add_class("jp-ft-dashboard-stop")
         self.stop_button.on_click(lambda _: self.request_stop())
-        self.scale = widgets.ToggleButtons(options=["linear", "log"], value="linear", style={"button_width": "60px"},
-                                           tooltips=["linear loss axis", "log loss axis: late progress stays "
-                                                     "visible when the loss has fallen a lot"])
+        self.scale = widgets.ToggleButtons(
+            options=["linear", "log"],
+            value="linear",
+            style={"button_width": "60px"},
+            tooltips=["linear loss axis", "log loss axis: late progress stays visible when the loss has fallen a lot"],
+        )
         self.scale.observe(self._on_scale, names="value")
-        self.smoothing = widgets.FloatSlider(value=smoothing, min=0.0, max=0.99, step=0.01, description="smoothing",
-                                             continuous_update=False, readout_format=".2f",
-                                             tooltip="Exponential moving average of the loss; the raw curve stays "
-                                                     "behind it, faint.")
+        self.smoothing = widgets.FloatSlider(
+            value=smoothing,
+            min=0.0,
+            max=0.99,
+            step=0.01,
+            description="smoothing",
+            continuous_update=False,
+            readout_format=".2f",
+            tooltip="Exponential moving average of the loss; the raw curve stays behind it, faint.",
+        )
         self.smoothing.observe(self._on_smoothing, names="value")
-        self.widget = widgets.VBox([
-            self.title,
-            self.status,
-            self.progress,
-            self.warnings,
-            widgets.HBox([self.stop_button, widgets.HTML("&nbsp;&nbsp;loss axis&nbsp;"), self.scale, self.smoothing],
-                         layout={"align_items": "center"}),
-            self.fig,
-        ])
+        self.widget = widgets.VBox(
+            [
+                self.title,
+                self.status,
+                self.progress,
+                self.warnings,
+                widgets.HBox(
+                    [self.stop_button, widgets.HTML("&nbsp;&nbsp;loss axis&nbsp;"), self.scale, self.smoothing],
+                    layout={"align_items": "center"},
+                ),
+                self.fig,
+            ]
+        )
         self.widget.add_class("jp-ft-dashboard")
         self._draw_text()
 
@@ -213,8 +265,10 @@ class Dashboard:
     def _draw_text(self) -> None:
         state, message = self._ended or status_text(self.curves, self._stopping)
         colour = _STATE_COLOURS.get(state, "#555")
-        self.status.value = (f"<span style='color:{colour};font-weight:bold' data-state='{state}'>{state}</span>"
-                             f" — {html.escape(message)}")
+        self.status.value = (
+            f"<span style='color:{colour};font-weight:bold' data-state='{state}'>{state}</span>"
+            f" — {html.escape(message)}"
+        )
         self.progress.value = progress_html(self.curves, colour)
         self.warnings.value = warnings_html(self.curves.warnings) + notes_html(self.curves.notes)
         if self.curves.end is not None or self._ended is not None:
@@ -251,8 +305,9 @@ class Dashboard:
         from ft_jupyter.ui.export import ExportPanel
 
         self.export = ExportPanel(run_dir)
-        section = widgets.Accordion(children=[self.export.widget], titles=("Export: merge, GGUF, Ollama, "
-                                                                           "quantized copies",))
+        section = widgets.Accordion(
+            children=[self.export.widget], titles=("Export: merge, GGUF, Ollama, quantized copies",)
+        )
         section.selected_index = None
         self.widget.children = (*self.widget.children, section)
 
@@ -272,11 +327,15 @@ def warnings_html(warnings: list[dict[str, Any]]) -> str:
         return ""
     items = "".join(
         f"<li><b>{html.escape(w['code'])}</b> (step {w['step']}): {html.escape(w['message'])}"
-        + (f" <i>{html.escape(w['advice'])}</i>" if w.get("advice") else "") + "</li>"
-        for w in reversed(warnings[-5:]))
+        + (f" <i>{html.escape(w['advice'])}</i>" if w.get("advice") else "")
+        + "</li>"
+        for w in reversed(warnings[-5:])
+    )
     more = f"<div>… and {len(warnings) - 5} earlier warnings</div>" if len(warnings) > 5 else ""
-    return ("<div style='border:2px solid #ef6c00;background:#fff3e0;padding:4px 8px;border-radius:4px'>"
-            f"<b>⚠ Training health</b><ul style='margin:2px 0'>{items}</ul>{more}</div>")
+    return (
+        "<div style='border:2px solid #ef6c00;background:#fff3e0;padding:4px 8px;border-radius:4px'>"
+        f"<b>⚠ Training health</b><ul style='margin:2px 0'>{items}</ul>{more}</div>"
+    )
 
 
 def notes_html(notes: list[dict[str, Any]]) -> str:
@@ -292,4 +351,3 @@ def static_figure(curves: RunCurves, smoothing: float = 0.6, max_points: int = 6
     fig = curves_figure(widget=False)
     fill_figure(fig, curves, RunningEma(smoothing), max_points)
     return fig
-

@@ -25,9 +25,15 @@ def rows_html(examples: list[Any], limit: int = PREVIEW_ROWS) -> str:
     if not examples:
         return "<i>No training rows.</i>"
     body = "".join(
-        "<tr>" + "".join(f"<td style='vertical-align:top;padding:2px 6px'><b>{html.escape(m['role'])}</b>: "
-                         f"{_cell(m['content'])}</td>" for m in e.messages) + "</tr>"
-        for e in examples[:limit])
+        "<tr>"
+        + "".join(
+            f"<td style='vertical-align:top;padding:2px 6px'><b>{html.escape(m['role'])}</b>: "
+            f"{_cell(m['content'])}</td>"
+            for m in e.messages
+        )
+        + "</tr>"
+        for e in examples[:limit]
+    )
     return f"<table style='border-collapse:collapse;font-size:0.9em'>{body}</table>"
 
 
@@ -38,16 +44,20 @@ class DataView:
         self.rows = widgets.HTML()
         self.report = widgets.HTML()
         self.masking = widgets.HTML()
-        self.row_index = widgets.BoundedIntText(value=0, min=0, max=0, description="row",
-                                                layout={"width": "160px"})
+        self.row_index = widgets.BoundedIntText(value=0, min=0, max=0, description="row", layout={"width": "160px"})
         self.row_index.observe(lambda _: self._show_masking(), names="value")
-        self.widget = widgets.VBox([
-            self.summary,
-            widgets.HTML("<b>First training rows</b>"), self.rows,
-            widgets.HTML("<b>Validation and cleaning report</b>"), self.report,
-            widgets.HTML("<b>What the loss sees</b> (masking view of one training row)"), self.row_index,
-            self.masking,
-        ])
+        self.widget = widgets.VBox(
+            [
+                self.summary,
+                widgets.HTML("<b>First training rows</b>"),
+                self.rows,
+                widgets.HTML("<b>Validation and cleaning report</b>"),
+                self.report,
+                widgets.HTML("<b>What the loss sees</b> (masking view of one training row)"),
+                self.row_index,
+                self.masking,
+            ]
+        )
         self.widget.add_class("jp-ft-data-view")
         self._config: RunConfig | None = None
         self._key: Any = None
@@ -91,8 +101,10 @@ def report_html(data: Any, check_warnings: tuple[str, ...]) -> str:
 
     parts = []
     if data.problems:
-        parts.append(f"<b style='color:#c62828'>{len(data.problems)} rows skipped by validation</b>"
-                     f"<pre>{html.escape(problems_table(list(data.problems), limit=10))}</pre>")
+        parts.append(
+            f"<b style='color:#c62828'>{len(data.problems)} rows skipped by validation</b>"
+            f"<pre>{html.escape(problems_table(list(data.problems), limit=10))}</pre>"
+        )
     if data.report is not None:
         parts.append(f"<pre style='font-size:0.85em'>{html.escape(data.report.to_text())}</pre>")
     warnings = list(dict.fromkeys([*data.warnings, *check_warnings]))

@@ -7,13 +7,14 @@ of raising, and the previews keep showing the last valid state until it is fixed
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets as widgets
 
 from ft_jupyter.config import ConfigError, MethodConfig, RunConfig, field_help
-from ft_jupyter.ui.codegen import config_to_code
+from ft_jupyter.config.codegen import config_to_code
 from ft_jupyter.ui.controls import FieldControl, build_controls, labelled_row
 from ft_jupyter.ui.data_view import DataView
 from ft_jupyter.ui.preflight import PreflightStrip
@@ -35,26 +36,61 @@ _TOP = ("name", "runs_dir")
 # Where a field is shown ("@..." are the panel's own widgets); any field not listed here (a new one) appears
 # under its tab's "more settings".
 LAYOUT = {
-    "Model": ["model.name", "@method", "quantization.quant_type", "quantization.double_quant",
-              "quantization.compute_dtype", "model.dtype"],
-    "LoRA": ["method.r", "method.alpha", "@alpha_rule", "method.dropout", "@targets", "method.bias",
-             "method.use_rslora", "method.use_dora", "method.freeze_train_blocks", "method.freeze_train_head"],
-    "Training": ["training.learning_rate", "training.epochs", "training.max_steps", "training.batch_size",
-                 "training.grad_accum", "@effective_batch", "training.scheduler", "training.warmup_ratio",
-                 "training.decay_ratio", "training.max_seq_len", "@previews"],
-    "Data": ["data.dataset", "data.format", "data.max_rows", "data.validation_fraction", "data.test_fraction",
-             "data.instruction", "data.system_prompt", "@data_view"],
+    "Model": [
+        "model.name",
+        "@method",
+        "quantization.quant_type",
+        "quantization.double_quant",
+        "quantization.compute_dtype",
+        "model.dtype",
+    ],
+    "LoRA": [
+        "method.r",
+        "method.alpha",
+        "@alpha_rule",
+        "method.dropout",
+        "@targets",
+        "method.bias",
+        "method.use_rslora",
+        "method.use_dora",
+        "method.freeze_train_blocks",
+        "method.freeze_train_head",
+    ],
+    "Training": [
+        "training.learning_rate",
+        "training.epochs",
+        "training.max_steps",
+        "training.batch_size",
+        "training.grad_accum",
+        "@effective_batch",
+        "training.scheduler",
+        "training.warmup_ratio",
+        "training.decay_ratio",
+        "training.max_seq_len",
+        "@previews",
+    ],
+    "Data": [
+        "data.dataset",
+        "data.format",
+        "data.max_rows",
+        "data.validation_fraction",
+        "data.test_fraction",
+        "data.instruction",
+        "data.system_prompt",
+        "@data_view",
+    ],
 }
-_TAB_OF_SECTION = {"model": "Model", "quantization": "Model", "method": "LoRA", "training": "Training",
-                   "data": "Data"}
+_TAB_OF_SECTION = {"model": "Model", "quantization": "Model", "method": "LoRA", "training": "Training", "data": "Data"}
 
 
 def method_key(config: RunConfig) -> str:
     for key, (_, method, mode) in METHODS.items():
         if (config.method.method, config.quantization.mode) == (method, mode):
             return key
-    raise ConfigError(f"method {config.method.method!r} with quantization {config.quantization.mode!r} has no "
-                      "entry in the panel's method menu.")
+    raise ConfigError(
+        f"method {config.method.method!r} with quantization {config.quantization.mode!r} has no "
+        "entry in the panel's method menu."
+    )
 
 
 class ConfigPanel:
@@ -69,10 +105,14 @@ class ConfigPanel:
         helps = field_help()
         self.controls: dict[str, FieldControl] = build_controls(_SPECIAL, self.services.suggestions())
         self.top = {key: widgets.Text(continuous_update=False, layout={"width": "260px"}) for key in _TOP}
-        self.method = widgets.Dropdown(options=[(label, key) for key, (label, _, _) in METHODS.items()],
-                                       layout={"width": "260px"})
-        self.alpha_rule = widgets.Checkbox(description="keep alpha = 2 × r", indent=False,
-                                           tooltip="A common starting point, not a rule: untick to set alpha freely.")
+        self.method = widgets.Dropdown(
+            options=[(label, key) for key, (label, _, _) in METHODS.items()], layout={"width": "260px"}
+        )
+        self.alpha_rule = widgets.Checkbox(
+            description="keep alpha = 2 × r",
+            indent=False,
+            tooltip="A common starting point, not a rule: untick to set alpha freely.",
+        )
         self.effective_batch = widgets.HTML()
         self.targets = TargetPicker(self.services.module_names, self._changed)
         self.lr_preview = LearningRatePreview(self.services.total_steps)
@@ -94,12 +134,18 @@ class ConfigPanel:
     # ---- layout -------------------------------------------------------------------------------------------------
     def _layout(self, helps: dict[str, dict[str, str]]) -> widgets.VBox:
         own = {
-            "@method": labelled_row("method", self.method, helps["method"]["method"] + " " +
-                                    helps["quantization"]["mode"], "method.method"),
-            "@alpha_rule": labelled_row("", self.alpha_rule, "alpha/r scales the update; alpha = 2×r keeps that "
-                                        "scale at 2 whatever the rank.", "alpha-rule"),
-            "@targets": labelled_row("target modules", self.targets.widget, helps["method"]["target_preset"],
-                                     "method.target_modules"),
+            "@method": labelled_row(
+                "method", self.method, helps["method"]["method"] + " " + helps["quantization"]["mode"], "method.method"
+            ),
+            "@alpha_rule": labelled_row(
+                "",
+                self.alpha_rule,
+                "alpha/r scales the update; alpha = 2×r keeps that scale at 2 whatever the rank.",
+                "alpha-rule",
+            ),
+            "@targets": labelled_row(
+                "target modules", self.targets.widget, helps["method"]["target_preset"], "method.target_modules"
+            ),
             "@effective_batch": self.effective_batch,
             "@previews": widgets.HBox([self.lr_preview.widget, self.lengths.widget]),
             "@data_view": self.data_view.widget,
@@ -108,8 +154,9 @@ class ConfigPanel:
         pages = []
         for tab, keys in LAYOUT.items():
             rows = [own[k] if k in own else self.controls[k].row for k in keys if k in own or k in self.controls]
-            more = [c.row for k, c in self.controls.items()
-                    if k not in placed and _TAB_OF_SECTION[k.split(".")[0]] == tab]
+            more = [
+                c.row for k, c in self.controls.items() if k not in placed and _TAB_OF_SECTION[k.split(".")[0]] == tab
+            ]
             if more:
                 accordion = widgets.Accordion(children=[widgets.VBox(more)], titles=("more settings",))
                 accordion.selected_index = None
@@ -120,14 +167,18 @@ class ConfigPanel:
         tabs = widgets.Tab(children=pages, titles=(*LAYOUT, "Run"))
         show_code = widgets.Button(description="Show as code", icon="code")
         show_yaml = widgets.Button(description="Show as YAML", icon="file-text")
-        eject = widgets.Button(description="Eject to TRL", icon="share-square",
-                               tooltip="Write this config as a plain TRL script, with its data and accelerate "
-                                       "configs, to ejected-<name>/ beside the runs folder")
+        eject = widgets.Button(
+            description="Eject to TRL",
+            icon="share-square",
+            tooltip="Write this config as a plain TRL script, with its data and accelerate "
+            "configs, to ejected-<name>/ beside the runs folder",
+        )
         show_code.on_click(lambda _: self.toggle_code("python"))
         show_yaml.on_click(lambda _: self.toggle_code("yaml"))
         eject.on_click(lambda _: self.eject())
-        box = widgets.VBox([self.preflight.widget, self.error_box, tabs,
-                            widgets.HBox([show_code, eject, show_yaml]), self.code])
+        box = widgets.VBox(
+            [self.preflight.widget, self.error_box, tabs, widgets.HBox([show_code, eject, show_yaml]), self.code]
+        )
         box.add_class("jp-ft-config-panel")
         return box
 
@@ -171,9 +222,11 @@ class ConfigPanel:
             config = RunConfig.from_dict(self._collect())
         except ConfigError as exc:
             self.error = str(exc)
-            self.error_box.value = ("<div style='color:#c62828;border-left:4px solid #c62828;padding:2px 8px'>"
-                                    f"<b>Not applied:</b> {html.escape(str(exc))}<br><small>panel.config keeps "
-                                    "the last valid settings until this is fixed.</small></div>")
+            self.error_box.value = (
+                "<div style='color:#c62828;border-left:4px solid #c62828;padding:2px 8px'>"
+                f"<b>Not applied:</b> {html.escape(str(exc))}<br><small>panel.config keeps "
+                "the last valid settings until this is fixed.</small></div>"
+            )
             return
         self.error, self.error_box.value = None, ""
         self.config = config
@@ -220,9 +273,11 @@ class ConfigPanel:
     def _refresh(self) -> None:
         t = self.config.training
         steps_note = "max_steps is set, so epochs is ignored" if t.max_steps > 0 else "training runs for `epochs`"
-        self.effective_batch.value = (f"<b>effective batch</b> = batch_size {t.batch_size} × grad_accum "
-                                      f"{t.grad_accum} = <b>{t.effective_batch}</b> rows per optimizer step "
-                                      f"<span style='color:#546e7a'>({steps_note})</span>")
+        self.effective_batch.value = (
+            f"<b>effective batch</b> = batch_size {t.batch_size} × grad_accum "
+            f"{t.grad_accum} = <b>{t.effective_batch}</b> rows per optimizer step "
+            f"<span style='color:#546e7a'>({steps_note})</span>"
+        )
         self.lr_preview.update(self.config)
         self.lengths.update(self.config)
         self.preflight.update(self.config)
@@ -259,8 +314,9 @@ class ConfigPanel:
             self.code.value = f"# Could not eject this config: {exc}"
             return None
         extras = "".join(f"#   - {line}\n" for line in result.extras_not_included) or "#   none\n"
-        self.code.value = (f"# Written to {result.folder}: run `python train.py` there; README.md shows launches on "
-                           f"several processes.\n# Kit extras this config uses that the script lacks:\n{extras}\n"
-                           + (result.folder / "train.py").read_text(encoding="utf-8"))
+        self.code.value = (
+            f"# Written to {result.folder}: run `python train.py` there; README.md shows launches on "
+            f"several processes.\n# Kit extras this config uses that the script lacks:\n{extras}\n"
+            + (result.folder / "train.py").read_text(encoding="utf-8")
+        )
         return result.folder
-

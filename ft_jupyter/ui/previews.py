@@ -7,7 +7,8 @@ many rows a max_seq_len would cut short.
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -28,9 +29,14 @@ class LearningRatePreview:
     def __init__(self, total_steps: Callable[[RunConfig], int]):
         self._total_steps = total_steps
         self._key: Any = None
-        self.fig = go.FigureWidget(layout={**_SMALL, "title": {"text": "learning rate per step", "font": {"size": 13}},
-                                           "xaxis": {"title": {"text": "step"}},
-                                           "yaxis": {"exponentformat": "e"}})
+        self.fig = go.FigureWidget(
+            layout={
+                **_SMALL,
+                "title": {"text": "learning rate per step", "font": {"size": 13}},
+                "xaxis": {"title": {"text": "step"}},
+                "yaxis": {"exponentformat": "e"},
+            }
+        )
         self.fig.add_scatter(mode="lines", line={"color": "#6a1b9a"}, fill="tozeroy")
         self.caption = widgets.HTML()
         self.widget = widgets.VBox([self.fig, self.caption], layout={"width": "520px"})
@@ -62,9 +68,14 @@ class LengthPreview:
         self._stats = stats  # config -> data.lengths.LengthStats of the train split
         self._key: Any = None
         self.stats = None
-        self.fig = go.FigureWidget(layout={**_SMALL, "title": {"text": "tokens per training row",
-                                                               "font": {"size": 13}},
-                                           "xaxis": {"title": {"text": "tokens"}}, "bargap": 0.05})
+        self.fig = go.FigureWidget(
+            layout={
+                **_SMALL,
+                "title": {"text": "tokens per training row", "font": {"size": 13}},
+                "xaxis": {"title": {"text": "tokens"}},
+                "bargap": 0.05,
+            }
+        )
         self.fig.add_histogram(marker={"color": "#00838f"}, nbinsx=40)
         self.caption = widgets.HTML()
         self.widget = widgets.VBox([self.fig, self.caption], layout={"width": "520px"})
@@ -88,8 +99,17 @@ class LengthPreview:
 
     def _mark(self, max_len: int) -> None:
         lengths = self.stats.lengths("train")
-        self.fig.layout.shapes = [{"type": "line", "x0": max_len, "x1": max_len, "y0": 0, "y1": 1, "yref": "paper",
-                                   "line": {"color": "#c62828", "dash": "dash"}}]
+        self.fig.layout.shapes = [
+            {
+                "type": "line",
+                "x0": max_len,
+                "x1": max_len,
+                "y0": 0,
+                "y1": 1,
+                "yref": "paper",
+                "line": {"color": "#c62828", "dash": "dash"},
+            }
+        ]
         if not lengths:
             self.caption.value = "No training rows."
             return
@@ -97,9 +117,13 @@ class LengthPreview:
         self.truncated = cut["truncated"]
         p = self.stats.percentiles("train")
         colour = "#c62828" if cut["answer_cut"] else ("#e65100" if self.truncated else "#2e7d32")
-        lost = (f"; {cut['answer_cut']} lose part of their answer, {cut['no_loss_left']} all of it"
-                if cut["answer_cut"] else "")
+        lost = (
+            f"; {cut['answer_cut']} lose part of their answer, {cut['no_loss_left']} all of it"
+            if cut["answer_cut"]
+            else ""
+        )
         self.caption.value = (
             f"<span style='color:{colour}'>max_seq_len {max_len}: <b class='jp-ft-truncated'>{self.truncated}</b> "
             f"of {len(lengths)} rows would be truncated{lost}</span>. Median {p['p50']}, 95th percentile "
-            f"{p['p95']}, longest {p['max']} tokens; the data needs about {self.stats.recommend()}.")
+            f"{p['p95']}, longest {p['max']} tokens; the data needs about {self.stats.recommend()}."
+        )

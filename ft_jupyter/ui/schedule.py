@@ -17,15 +17,17 @@ from ft_jupyter.config import RunConfig
 
 @dataclass(frozen=True)
 class Schedule:
-    steps: np.ndarray           # optimizer steps 1..total (sampled when total is large)
-    learning_rate: np.ndarray   # the rate used by each of those steps
+    steps: np.ndarray  # optimizer steps 1..total (sampled when total is large)
+    learning_rate: np.ndarray  # the rate used by each of those steps
     total_steps: int
     warmup_steps: int
     scheduler_type: str
 
     def describe(self) -> str:
-        return (f"{self.scheduler_type}: {self.warmup_steps} warmup steps of {self.total_steps}; peak "
-                f"{self.learning_rate.max():.2e}")
+        return (
+            f"{self.scheduler_type}: {self.warmup_steps} warmup steps of {self.total_steps}; peak "
+            f"{self.learning_rate.max():.2e}"
+        )
 
 
 def lr_schedule(config: RunConfig, total_steps: int, max_points: int = 400) -> Schedule:
@@ -36,12 +38,18 @@ def lr_schedule(config: RunConfig, total_steps: int, max_points: int = 400) -> S
     from ft_jupyter.train.translate import choose_precision, sft_config
 
     # The folder is never created: building the arguments only records it.
-    args = sft_config(config, choose_precision(config), Path(config.runs_dir) / "lr-preview", total_steps,
-                      has_eval=False)
+    args = sft_config(
+        config, choose_precision(config), Path(config.runs_dir) / "lr-preview", total_steps, has_eval=False
+    )
     warmup = args.get_warmup_steps(total_steps)
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=config.training.learning_rate)
-    scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup,
-                              num_training_steps=total_steps, scheduler_specific_kwargs=args.lr_scheduler_kwargs)
+    scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer,
+        num_warmup_steps=warmup,
+        num_training_steps=total_steps,
+        scheduler_specific_kwargs=args.lr_scheduler_kwargs,
+    )
     steps = np.unique(np.linspace(1, total_steps, min(total_steps, max_points)).round().astype(int))
     # The trainer logs, for step k, the rate in force before its (k-1)-th scheduler.step(): lambda(k - 1).
     factor = scheduler.lr_lambdas[0]

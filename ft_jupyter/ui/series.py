@@ -123,15 +123,21 @@ def downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarra
     buckets = max(1, (max_points - 2) // 2)
     size = -(-inner // buckets)  # ceil
     rows = -(-inner // size)
-    body = y[1:n - 1]
+    body = y[1 : n - 1]
     nan = np.isnan(body)
     low = np.full(rows * size, np.inf)
     high = np.full(rows * size, -np.inf)
     low[:inner] = np.where(nan, np.inf, body)
     high[:inner] = np.where(nan, -np.inf, body)
     starts = np.arange(rows) * size + 1
-    picks = np.concatenate([[0], starts + low.reshape(rows, size).argmin(axis=1),
-                            starts + high.reshape(rows, size).argmax(axis=1), [n - 1]])
+    picks = np.concatenate(
+        [
+            [0],
+            starts + low.reshape(rows, size).argmin(axis=1),
+            starts + high.reshape(rows, size).argmax(axis=1),
+            [n - 1],
+        ]
+    )
     idx = np.unique(np.minimum(picks, n - 1))
     return x[idx], y[idx]
 
@@ -157,5 +163,5 @@ class RunningEma:
 
     def follow(self, values: list[float]) -> np.ndarray:
         """The smoothed series for `values`, which must extend the values seen so far."""
-        self.extend(values[len(self.values):])
+        self.extend(values[len(self.values) :])
         return np.asarray(self.values, dtype=float)

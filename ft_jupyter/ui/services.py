@@ -14,10 +14,10 @@ from ft_jupyter.config import DataConfig, RunConfig
 
 @dataclass(frozen=True)
 class DataCheck:
-    template: str | None        # the chat template training will use (None: the tokenizer's own)
+    template: str | None  # the chat template training will use (None: the tokenizer's own)
     template_note: str
-    warnings: tuple[str, ...]   # what training would log as data warnings
-    stats: Any                  # data.lengths.LengthStats of the train split
+    warnings: tuple[str, ...]  # what training would log as data warnings
+    stats: Any  # data.lengths.LengthStats of the train split
 
 
 class PanelServices:
@@ -60,7 +60,7 @@ class PanelServices:
             return config.training.max_steps
         key = (config.data, config.training.seed)
         if key not in self._train_rows:
-            from ft_jupyter.train.mixing import mix_general_text
+            from ft_jupyter.data.mixing import mix_general_text
 
             rows, _ = mix_general_text(self.prepared(config).train, config.data, seed=config.training.seed)
             self._train_rows[key] = len(rows)
@@ -72,8 +72,7 @@ class PanelServices:
             from ft_jupyter.models.catalogue import resolve
             from ft_jupyter.train.loading import load_tokenizer
 
-            self._tokenizers[key] = load_tokenizer(resolve(config.model.name, revision=config.model.revision),
-                                                   config)
+            self._tokenizers[key] = load_tokenizer(resolve(config.model.name, revision=config.model.revision), config)
         return self._tokenizers[key]
 
     def data_check(self, config: RunConfig) -> DataCheck:
@@ -104,7 +103,11 @@ class PanelServices:
         from ft_jupyter.data.masking import masking_view
 
         example = self.prepared(config).train[index]
-        view = masking_view(self.tokenizer(config), example.messages, template=self.data_check(config).template,
-                            max_length=config.training.max_seq_len,
-                            assistant_only_loss=config.training.assistant_only_loss)
+        view = masking_view(
+            self.tokenizer(config),
+            example.messages,
+            template=self.data_check(config).template,
+            max_length=config.training.max_seq_len,
+            assistant_only_loss=config.training.assistant_only_loss,
+        )
         return view.to_html()

@@ -7,7 +7,7 @@ The checked set maps onto the config's preset when it is one (all-linear, attent
 from __future__ import annotations
 
 import html
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as widgets
 
@@ -70,8 +70,9 @@ class TargetPicker:
         wanted = set(names)
         order = self.available + sorted(wanted - set(self.available))
         if list(self.boxes) != order:
-            self.boxes = {name: widgets.Checkbox(description=name, indent=False, layout={"width": "130px"})
-                          for name in order}
+            self.boxes = {
+                name: widgets.Checkbox(description=name, indent=False, layout={"width": "130px"}) for name in order
+            }
             for box in self.boxes.values():
                 box.observe(lambda _: self._setting or self._on_change(), names="value")
             self.grid.children = list(self.boxes.values())

@@ -10,20 +10,25 @@ in all, leaving the rest to what a redraw sets off outside this thread (sending,
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 class Throttle:
-    def __init__(self, min_interval_s: float = 0.2, always_first: int = 5, budget: float = 0.005,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        min_interval_s: float = 0.2,
+        always_first: int = 5,
+        budget: float = 0.005,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if min_interval_s < 0 or always_first < 0 or not 0 < budget <= 1:
             raise ValueError("min_interval_s and always_first must be ≥ 0 and budget in (0, 1].")
         self.min_interval_s = min_interval_s
         self.always_first = always_first
         self.budget = budget
         self.clock = clock
-        self.updates = 0      # calls to ready()
-        self.draws = 0        # redraws allowed by ready() or recorded by force()
+        self.updates = 0  # calls to ready()
+        self.draws = 0  # redraws allowed by ready() or recorded by force()
         self.pending = False  # an update was skipped and nothing has been drawn since
         self.gap_s = min_interval_s
         self._last: float | None = None

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.frontend import display_mode
 from ft_jupyter.train.background import start_training
 from ft_jupyter.train.events import event_from_json
 from ft_jupyter.train.store import RunDir
-from ft_jupyter.frontend import display_mode
 from ft_jupyter.ui.series import TERMINAL, RunCurves
 
 
@@ -30,7 +30,7 @@ def read_curves(run_dir: RunDir) -> RunCurves:
 
 def as_run_dir(run: Any) -> RunDir:
     """A RunDir from a run folder path, a RunDir, a RunResult or a TrainingView."""
-    from ft_jupyter.train.run import RunResult
+    from ft_jupyter.train.loop import RunResult
 
     if isinstance(run, RunDir):
         return run
@@ -103,8 +103,9 @@ def train(config: RunConfig, *, display: str | None = None, dashboard_title: str
     return TrainingView(_train_in_foreground(config, static=mode == "static"))
 
 
-def launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offload: bool = False,
-           display: str | None = None):
+def launch(
+    config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offload: bool = False, display: str | None = None
+):
     """Train on several processes (accelerate DDP / DeepSpeed ZeRO) with the same live dashboard and Stop as
     `train`; returns the LaunchHandle (`.run_dir`, `.stop()`, `.wait()`)."""
     from ft_jupyter.train.launch import start_launch
@@ -113,8 +114,9 @@ def launch(config: RunConfig, *, processes: int = 2, strategy: str = "ddp", offl
     if display_mode(display) == "widgets":
         from IPython.display import display as show
 
-        handle.dashboard = _following_dashboard(handle.run_dir, f"run: {config.name} · {processes} processes, "
-                                                f"{strategy}", handle.stop)
+        handle.dashboard = _following_dashboard(
+            handle.run_dir, f"run: {config.name} · {processes} processes, {strategy}", handle.stop
+        )
         show(handle.dashboard)
     return handle
 
@@ -203,8 +205,9 @@ def open_run(path: Any, *, display: str | None = None):
     if run_dir.write_refusal(current_user()):
         # Another participant's run on a class's shared root: its curves, without Stop or Export.
         return _following_dashboard(run_dir, f"run: {run_dir.run_id} (by {run_dir.owner()})", None, export=False)
-    return _following_dashboard(run_dir, f"run: {run_dir.run_id}",
-                                lambda: run_dir.request_stop("stop requested from a notebook dashboard"))
+    return _following_dashboard(
+        run_dir, f"run: {run_dir.run_id}", lambda: run_dir.request_stop("stop requested from a notebook dashboard")
+    )
 
 
 def _following_dashboard(run_dir: RunDir, title: str, on_stop, *, export: bool = True) -> Any:

@@ -23,8 +23,11 @@ def register(sub) -> None:
     p = sub.add_parser("leaderboard", help="rank the class's finished runs scored on the same held-out rows")
     p.add_argument("--runs-dir", default="runs", help="the (shared) runs root")
     p.add_argument("--task", help="only runs of this dataset (bundled name or file name) or run name")
-    p.add_argument("--baseline", metavar="PRESET_OR_YAML",
-                   help="show each run's changes against this config (default: what most runs of its group used)")
+    p.add_argument(
+        "--baseline",
+        metavar="PRESET_OR_YAML",
+        help="show each run's changes against this config (default: what most runs of its group used)",
+    )
     p.add_argument("--json", action="store_true", help="print the leaderboard as JSON")
     p.set_defaults(func=cmd_leaderboard)
 

@@ -30,18 +30,27 @@ class Entry:
     owner: str
     name: str
     score: float
-    secondary: dict[str, float]       # e.g. macro_f1 next to accuracy
-    settings: dict[str, Any]          # flattened config
-    changed: dict[str, Any] = field(default_factory=dict)   # settings that differ from the group's baseline
+    secondary: dict[str, float]  # e.g. macro_f1 next to accuracy
+    settings: dict[str, Any]  # flattened config
+    changed: dict[str, Any] = field(default_factory=dict)  # settings that differ from the group's baseline
     elapsed_s: float | None = None
     device: str = ""
     cost: float | None = None
     rank: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"rank": self.rank, "run_id": self.run_id, "owner": self.owner, "name": self.name,
-                "score": self.score, "secondary": self.secondary, "changed": self.changed,
-                "elapsed_s": self.elapsed_s, "device": self.device, "cost": self.cost}
+        return {
+            "rank": self.rank,
+            "run_id": self.run_id,
+            "owner": self.owner,
+            "name": self.name,
+            "score": self.score,
+            "secondary": self.secondary,
+            "changed": self.changed,
+            "elapsed_s": self.elapsed_s,
+            "device": self.device,
+            "cost": self.cost,
+        }
 
 
 @dataclass
@@ -60,39 +69,59 @@ class Group:
     def title(self) -> str:
         label, higher = METRICS[self.metric]
         rows = f"{self.rows} rows" if self.rows is not None else "rows"
-        return (f"{self.dataset}: {self.split} split ({rows}, seed {self.split_seed}, fingerprint {self.fingerprint})"
-                f" · ranked by {label}, {'higher' if higher else 'lower'} is better")
+        return (
+            f"{self.dataset}: {self.split} split ({rows}, seed {self.split_seed}, fingerprint {self.fingerprint})"
+            f" · ranked by {label}, {'higher' if higher else 'lower'} is better"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "metric": self.metric, "higher_is_better": METRICS[self.metric][1],
-                "dataset": self.dataset, "split": self.split, "split_seed": self.split_seed,
-                "fingerprint": self.fingerprint, "rows": self.rows, "entries": [e.to_json() for e in self.entries]}
+        return {
+            "title": self.title,
+            "metric": self.metric,
+            "higher_is_better": METRICS[self.metric][1],
+            "dataset": self.dataset,
+            "split": self.split,
+            "split_seed": self.split_seed,
+            "fingerprint": self.fingerprint,
+            "rows": self.rows,
+            "entries": [e.to_json() for e in self.entries],
+        }
 
 
 @dataclass
 class Leaderboard:
     root: str
     groups: list[Group]
-    left_out: list[tuple[str, str]]    # (run id, why it is not ranked)
+    left_out: list[tuple[str, str]]  # (run id, why it is not ranked)
 
     def to_json(self) -> dict[str, Any]:
-        return {"root": self.root, "groups": [g.to_json() for g in self.groups],
-                "left_out": [{"run_id": run_id, "reason": why} for run_id, why in self.left_out]}
+        return {
+            "root": self.root,
+            "groups": [g.to_json() for g in self.groups],
+            "left_out": [{"run_id": run_id, "reason": why} for run_id, why in self.left_out],
+        }
 
     def table(self) -> str:
         if not self.groups:
             return f"No ranked runs under {self.root} yet." + self._left_out_text()
         blocks = []
         for group in self.groups:
-            lines = [group.title, f"{'#':>3}  {'score':>8}  {'run':<34} {'owner':<10} {'time':>7}  {'cost':>7}  changed"]
+            lines = [
+                group.title,
+                f"{'#':>3}  {'score':>8}  {'run':<34} {'owner':<10} {'time':>7}  {'cost':>7}  changed",
+            ]
             for e in group.entries:
                 score = f"{e.score:.1%}" if METRICS[group.metric][1] else f"{e.score:.4f}"
-                lines.append(f"{e.rank:>3}  {score:>8}  {e.run_id:<34} {e.owner:<10} {_duration(e.elapsed_s):>7}  "
-                             f"{_cost(e.cost):>7}  {_changes(e.changed)}")
+                lines.append(
+                    f"{e.rank:>3}  {score:>8}  {e.run_id:<34} {e.owner:<10} {_duration(e.elapsed_s):>7}  "
+                    f"{_cost(e.cost):>7}  {_changes(e.changed)}"
+                )
             blocks.append("\n".join(lines))
         if len(self.groups) > 1:
-            blocks.append("Runs in different groups were scored on different rows or with different metrics, so they "
-                          "are not ranked against each other.")
+            blocks.append(
+                "Runs in different groups were scored on different rows or with different metrics, so they "
+                "are not ranked against each other."
+            )
         return "\n\n".join(blocks) + self._left_out_text()
 
     def _left_out_text(self) -> str:
@@ -107,8 +136,9 @@ class Leaderboard:
         printer.text(self.table())
 
 
-def leaderboard(runs_dir: str | Path = "runs", *, task: str | None = None,
-                baseline: RunConfig | None = None) -> Leaderboard:
+def leaderboard(
+    runs_dir: str | Path = "runs", *, task: str | None = None, baseline: RunConfig | None = None
+) -> Leaderboard:
     """Rank the finished runs under `runs_dir` (a class's shared root); `task` keeps runs of that dataset (bundled
     name or file name); `baseline` is the config the changes are shown against (default: per setting, the value
     most runs of the group used)."""
@@ -158,18 +188,41 @@ def _scored(run: RunDir, task: str | None):
         score, split, rows, fp = float(scores[metric]), "test", data.get("rows"), data["fingerprint"]
         seed = data.get("split_seed", seed)
     elif config.method.method == "head":
-        return ("a classification head's validation loss is over labels, not answer tokens, so it does not rank "
-                "against language-model runs: run ft_jupyter.evaluate.compare() on it")
+        return (
+            "a classification head's validation loss is over labels, not answer tokens, so it does not rank "
+            "against language-model runs: run ft_jupyter.evaluate.compare() on it"
+        )
     else:
         losses = [e["eval_loss"] for e in events if e.get("type") == "evaluation" and e.get("eval_loss") is not None]
         fp = (started.get("split_fingerprints") or {}).get("validation")
         if not losses or not fp:
             return "no saved evaluation and no validation loss: run ft_jupyter.evaluate.compare() on it"
-        metric, score, split, rows, secondary = "eval_loss", float(losses[-1]), "validation", started.get("eval_rows"), {}
-    meta = {"metric": metric, "dataset": config.data.dataset, "split": split, "split_seed": seed,
-            "fingerprint": fp, "rows": rows}
-    entry = Entry(run.run_id, run.owner(status), config.name, score, secondary, _flat(config),
-                  elapsed_s=finished.get("elapsed_s"), device=started.get("device", ""), cost=finished.get("cost"))
+        metric, score, split, rows, secondary = (
+            "eval_loss",
+            float(losses[-1]),
+            "validation",
+            started.get("eval_rows"),
+            {},
+        )
+    meta = {
+        "metric": metric,
+        "dataset": config.data.dataset,
+        "split": split,
+        "split_seed": seed,
+        "fingerprint": fp,
+        "rows": rows,
+    }
+    entry = Entry(
+        run.run_id,
+        run.owner(status),
+        config.name,
+        score,
+        secondary,
+        _flat(config),
+        elapsed_s=finished.get("elapsed_s"),
+        device=started.get("device", ""),
+        cost=finished.get("cost"),
+    )
     return (metric, fp, seed), meta, entry
 
 
@@ -206,12 +259,13 @@ def _rank(group: Group, baseline: RunConfig | None) -> None:
     group.entries.sort(key=lambda e: (-e.score if higher else e.score, e.elapsed_s or 0.0, e.run_id))
     previous, rank = None, 0
     for position, entry in enumerate(group.entries, start=1):
-        rank = rank if entry.score == previous else position   # equal scores share a rank
+        rank = rank if entry.score == previous else position  # equal scores share a rank
         entry.rank, previous = rank, entry.score
     reference = _flat(baseline) if baseline is not None else _consensus(group.entries)
     for entry in group.entries:
-        entry.changed = {key: value for key, value in entry.settings.items()
-                         if key not in reference or reference[key] != value}
+        entry.changed = {
+            key: value for key, value in entry.settings.items() if key not in reference or reference[key] != value
+        }
 
 
 def _consensus(entries: list[Entry]) -> dict[str, Any]:

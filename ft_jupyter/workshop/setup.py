@@ -101,8 +101,7 @@ put `umask 002` in the system profile (a file in `/etc/profile.d/`).
 """
 
 
-def init_workshop(folder, *, group: str | None = None, instructors: Sequence[str] = (),
-                  force: bool = False) -> Path:
+def init_workshop(folder, *, group: str | None = None, instructors: Sequence[str] = (), force: bool = False) -> Path:
     """Create the class folder and return its absolute path; with ``force``, only add what is missing."""
     folder = Path(folder).expanduser().resolve()
     names = _instructor_names(instructors)
@@ -150,8 +149,14 @@ def _build(target: Path, final: Path, group: str | None, instructors: list[str])
         _write_new(notebooks / lesson.name, lesson.read_bytes())
     config = _CONFIG.format(runs=repr(str(final / "runs")), instructors=repr(instructors))
     _write_new(target / CONFIG_FILE, config.encode("utf-8"))
-    readme = _README.format(folder=final, group=group or "GROUP", runs=final / "runs", notebooks=final / "notebooks",
-                            config=final / CONFIG_FILE, instructors=", ".join(instructors) or "none named yet")
+    readme = _README.format(
+        folder=final,
+        group=group or "GROUP",
+        runs=final / "runs",
+        notebooks=final / "notebooks",
+        config=final / CONFIG_FILE,
+        instructors=", ".join(instructors) or "none named yet",
+    )
     _write_new(target / "README.md", readme.encode("utf-8"))
 
 
@@ -168,8 +173,10 @@ def _share_runs(runs: Path, group: str | None) -> None:
         os.chmod(runs, RUNS_MODE)  # chown may clear the setgid bit
     mode = stat.S_IMODE(runs.stat().st_mode)
     if mode != RUNS_MODE:
-        raise ConfigError(f"{runs} has mode {mode:o} after setting {RUNS_MODE:o}: this filesystem does not keep "
-                          "setgid/group bits. Put the class folder on a local disk (ext4, xfs).")
+        raise ConfigError(
+            f"{runs} has mode {mode:o} after setting {RUNS_MODE:o}: this filesystem does not keep "
+            "setgid/group bits. Put the class folder on a local disk (ext4, xfs)."
+        )
 
 
 def _write_new(path: Path, content: bytes) -> None:
@@ -203,8 +210,13 @@ def add_init_parser(workshop_sub) -> None:
     p = workshop_sub.add_parser("init", help="make a class folder: lessons, a shared runs root, server config")
     p.add_argument("folder", help="the class folder to create (must not exist, or be empty)")
     p.add_argument("--group", help="Unix group of the class; runs/ is given to it")
-    p.add_argument("--instructor", action="append", default=[], metavar="NAME",
-                   help="user who may stop anyone's run (repeat for several)")
+    p.add_argument(
+        "--instructor",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="user who may stop anyone's run (repeat for several)",
+    )
     p.add_argument("--force", action="store_true", help="add missing pieces to an existing folder, keeping the rest")
     p.set_defaults(func=cmd_init)
 

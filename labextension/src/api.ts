@@ -30,10 +30,7 @@ export interface ICopyResult {
  * Call the ft-jupyter server extension; throws a ResponseError carrying the
  * server's JSON `message` when the reply is not 2xx.
  */
-export async function requestAPI<T>(
-  endPoint: string,
-  init: RequestInit = {}
-): Promise<T> {
+export async function requestAPI<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'ft-jupyter', endPoint);
   let response: Response;
@@ -128,10 +125,7 @@ export function estimate(config: ConfigValues, split: ISplit = ONE_GPU): Promise
  * The notebook cell and YAML for `config`; with `notebook`, runs_dir points
  * from that notebook's folder at the runs root the sidebar watches.
  */
-export function render(
-  config: ConfigValues,
-  options: { notebook?: string; train?: boolean } = {}
-): Promise<IRendered> {
+export function render(config: ConfigValues, options: { notebook?: string; train?: boolean } = {}): Promise<IRendered> {
   return requestAPI<IRendered>('render', postJSON({ config, ...options }));
 }
 
@@ -146,18 +140,9 @@ export function fetchLeaderboard(): Promise<ILeaderboard> {
 }
 
 export function stopRun(runId: string): Promise<{ stop_requested: boolean }> {
-  return requestAPI<{ stop_requested: boolean }>(
-    `runs/${encodeURIComponent(runId)}/stop`,
-    { method: 'POST' }
-  );
+  return requestAPI<{ stop_requested: boolean }>(`runs/${encodeURIComponent(runId)}/stop`, { method: 'POST' });
 }
 
-export function startExport(
-  runId: string,
-  request: Record<string, unknown>
-): Promise<{ pid: number; state: string }> {
-  return requestAPI<{ pid: number; state: string }>(
-    `runs/${encodeURIComponent(runId)}/export`,
-    postJSON(request)
-  );
+export function startExport(runId: string, request: Record<string, unknown>): Promise<{ pid: number; state: string }> {
+  return requestAPI<{ pid: number; state: string }>(`runs/${encodeURIComponent(runId)}/export`, postJSON(request));
 }

@@ -2,15 +2,7 @@ import React, { useCallback, useEffect, useRef, useState } from 'react';
 
 import { estimate, fetchCatalogue, fetchSchema, render } from './api';
 import { ConfigForm } from './fields';
-import {
-  applyEdit,
-  ConfigValues,
-  defaultConfig,
-  FieldValue,
-  fieldsFromSchema,
-  groupFields,
-  ISection
-} from './form';
+import { applyEdit, ConfigValues, defaultConfig, FieldValue, fieldsFromSchema, groupFields, ISection } from './form';
 import { IEstimate, ISplit, LatestDebouncer, ONE_GPU } from './preflight';
 import { Preflight, SplitControls } from './preflightview';
 
@@ -167,7 +159,11 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
   const [note, setNote] = useState<string | null>(null);
 
   if (schema.error !== null) {
-    return <div className="jp-ft-Sidebar-warning" role="alert">{schema.error}</div>;
+    return (
+      <div className="jp-ft-Sidebar-warning" role="alert">
+        {schema.error}
+      </div>
+    );
   }
   if (schema.sections === null || config === null) {
     return <p className="jp-ft-Sidebar-empty">Loading the config schema…</p>;
@@ -217,7 +213,7 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
         <SplitControls split={split} onChange={setSplit} />
         <Preflight
           estimate={answer?.result ?? null}
-          error={invalid ? Object.values(fieldErrors)[0] : answer?.error ?? null}
+          error={invalid ? Object.values(fieldErrors)[0] : (answer?.error ?? null)}
           pending={pending}
         />
       </div>
@@ -227,7 +223,11 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
         onLesson={() => void lesson()}
         onCopy={() => void copy()}
       />
-      {note && <div className="jp-ft-Note" role="status">{note}</div>}
+      {note && (
+        <div className="jp-ft-Note" role="status">
+          {note}
+        </div>
+      )}
     </div>
   );
 }

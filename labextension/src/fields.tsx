@@ -1,15 +1,6 @@
 import React, { useEffect, useState } from 'react';
 
-import {
-  ConfigValues,
-  FieldValue,
-  formatValue,
-  getValue,
-  IField,
-  ISection,
-  parseInput,
-  relevance
-} from './form';
+import { ConfigValues, FieldValue, formatValue, getValue, IField, ISection, parseInput, relevance } from './form';
 
 export interface IFieldProps {
   field: IField;
@@ -63,7 +54,9 @@ function TextInput(props: IFieldProps): JSX.Element {
       />
       {listId && (
         <datalist id={listId}>
-          {props.suggestions?.map(name => <option key={name} value={name} />)}
+          {props.suggestions?.map(name => (
+            <option key={name} value={name} />
+          ))}
         </datalist>
       )}
       {error && <div className="jp-ft-Field-error">{error}</div>}
@@ -108,10 +101,7 @@ export function FieldRow(props: IFieldProps): JSX.Element {
   const { field } = props;
   const inline = field.kind === 'boolean';
   return (
-    <div
-      className={`jp-ft-Field${props.unused ? ' jp-ft-mod-unused' : ''}`}
-      data-ft-path={field.path}
-    >
+    <div className={`jp-ft-Field${props.unused ? ' jp-ft-mod-unused' : ''}`} data-ft-path={field.path}>
       <label className={inline ? 'jp-ft-Field-label jp-ft-mod-inline' : 'jp-ft-Field-label'}>
         {inline && <Control {...props} />}
         <code className="jp-ft-Field-name">{field.name}</code>

@@ -29,13 +29,7 @@ export interface IConfigSchema {
   properties: Record<string, IPropertySchema>;
 }
 
-export type FieldKind =
-  | 'choice'
-  | 'boolean'
-  | 'integer'
-  | 'number'
-  | 'text'
-  | 'list';
+export type FieldKind = 'choice' | 'boolean' | 'integer' | 'number' | 'text' | 'list';
 
 export interface IField {
   /** Dotted path, e.g. `method.r`; top-level fields have no dot. */
@@ -83,14 +77,7 @@ export const KEY_FIELDS = [
 ];
 
 /** Sections in the order the form shows them; the top-level fields form "run". */
-export const SECTION_ORDER = [
-  'model',
-  'method',
-  'quantization',
-  'training',
-  'data',
-  'run'
-];
+export const SECTION_ORDER = ['model', 'method', 'quantization', 'training', 'data', 'run'];
 
 function typesOf(prop: IPropertySchema): string[] {
   return Array.isArray(prop.type) ? prop.type : [prop.type];
@@ -126,7 +113,7 @@ function fieldOf(section: string, name: string, prop: IPropertySchema): IField {
     help: prop.description ?? '',
     choices: (prop.enum ?? []).filter(c => c !== null).map(String),
     nullable: typesOf(prop).includes('null'),
-    min: exclusive ? prop.exclusiveMinimum ?? null : prop.minimum ?? null,
+    min: exclusive ? (prop.exclusiveMinimum ?? null) : (prop.minimum ?? null),
     minExclusive: exclusive,
     max: prop.maximum ?? null,
     pattern: prop.pattern ?? null,
@@ -152,19 +139,14 @@ export function fieldsFromSchema(schema: IConfigSchema): IField[] {
 
 /** Fields grouped by section in SECTION_ORDER; key fields in KEY_FIELDS order. */
 export function groupFields(fields: IField[]): ISection[] {
-  const names = [
-    ...SECTION_ORDER,
-    ...fields.map(f => f.section).filter(s => !SECTION_ORDER.includes(s))
-  ];
+  const names = [...SECTION_ORDER, ...fields.map(f => f.section).filter(s => !SECTION_ORDER.includes(s))];
   const sections: ISection[] = [];
   for (const name of new Set(names)) {
     const own = fields.filter(f => f.section === name);
     if (own.length === 0) {
       continue;
     }
-    const key = own
-      .filter(f => f.key)
-      .sort((a, b) => KEY_FIELDS.indexOf(a.path) - KEY_FIELDS.indexOf(b.path));
+    const key = own.filter(f => f.key).sort((a, b) => KEY_FIELDS.indexOf(a.path) - KEY_FIELDS.indexOf(b.path));
     sections.push({ name, key, more: own.filter(f => !f.key) });
   }
   return sections;
@@ -185,11 +167,7 @@ export function getValue(config: ConfigValues, path: string): FieldValue {
 }
 
 /** A new config with `path` set; the old object is left as it was. */
-export function setValue(
-  config: ConfigValues,
-  path: string,
-  value: FieldValue
-): ConfigValues {
+export function setValue(config: ConfigValues, path: string, value: FieldValue): ConfigValues {
   const [section, name] = split(path);
   if (section === null) {
     return { ...config, [name]: value };
@@ -207,9 +185,7 @@ export function defaultConfig(fields: IField[]): ConfigValues {
   return config;
 }
 
-export type Parsed =
-  | { ok: true; value: FieldValue }
-  | { ok: false; error: string };
+export type Parsed = { ok: true; value: FieldValue } | { ok: false; error: string };
 
 function boundsText(field: IField): string {
   const parts: string[] = [];
@@ -232,8 +208,7 @@ function parseNumber(field: IField, text: string): Parsed {
   if (field.kind === 'integer' && !Number.isInteger(value)) {
     return { ok: false, error: `${field.path} needs a whole number, not ${trimmed}.` };
   }
-  const below =
-    field.min !== null && (field.minExclusive ? value <= field.min : value < field.min);
+  const below = field.min !== null && (field.minExclusive ? value <= field.min : value < field.min);
   const above = field.max !== null && value > field.max;
   if (below || above) {
     return { ok: false, error: `${field.path} must be ${boundsText(field)}; ${trimmed} is out of range.` };
@@ -250,7 +225,10 @@ export function parseInput(field: IField, text: string): Parsed {
     case 'list':
       return {
         ok: true,
-        value: text.split(',').map(s => s.trim()).filter(s => s.length > 0)
+        value: text
+          .split(',')
+          .map(s => s.trim())
+          .filter(s => s.length > 0)
       };
     case 'boolean':
       return { ok: true, value: text === 'true' };
@@ -325,7 +303,10 @@ export function applyEdit(config: ConfigValues, path: string, value: FieldValue)
   }
   if (path === 'method.method' && value !== 'qlora' && mode === '4bit') {
     next = setValue(next, 'quantization.mode', 'none');
-    return { config: next, note: `quantization.mode set to none: ${String(value)} needs an unquantized base (use qlora for 4-bit).` };
+    return {
+      config: next,
+      note: `quantization.mode set to none: ${String(value)} needs an unquantized base (use qlora for 4-bit).`
+    };
   }
   if (path === 'quantization.mode' && value === '4bit' && getValue(next, 'method.method') !== 'qlora') {
     next = setValue(next, 'method.method', 'qlora');

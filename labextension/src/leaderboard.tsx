@@ -118,8 +118,7 @@ export function LeaderboardSection(props: { host: IConfigureHost; open: boolean 
       )}
       {board !== null && board.groups.length === 0 && (
         <p className="jp-ft-Sidebar-empty">
-          No ranked runs yet: a finished run appears here once compare() has scored it (or it logged a validation
-          loss).
+          No ranked runs yet: a finished run appears here once compare() has scored it (or it logged a validation loss).
         </p>
       )}
       {board?.groups.map(group => (

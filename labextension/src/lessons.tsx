@@ -18,20 +18,12 @@ function LessonList(props: {
           <button
             className="jp-ft-LessonButton"
             disabled={props.busy !== null}
-            title={
-              lesson.in_root
-                ? `Open ${lesson.in_root}`
-                : `Copy ${lesson.file} to your folder and open it`
-            }
+            title={lesson.in_root ? `Open ${lesson.in_root}` : `Copy ${lesson.file} to your folder and open it`}
             onClick={() => props.onOpen(lesson)}
           >
-            <span className="jp-ft-LessonButton-number">
-              {String(lesson.number).padStart(2, '0')}
-            </span>
+            <span className="jp-ft-LessonButton-number">{String(lesson.number).padStart(2, '0')}</span>
             <span className="jp-ft-LessonButton-title">{lesson.title}</span>
-            {props.busy === lesson.file && (
-              <span className="jp-ft-LessonButton-busy">…</span>
-            )}
+            {props.busy === lesson.file && <span className="jp-ft-LessonButton-busy">…</span>}
           </button>
         </li>
       ))}
@@ -40,9 +32,7 @@ function LessonList(props: {
 }
 
 /** The template notebooks: each opens as a copy in the workspace (never overwriting one). */
-export function LessonsSection(props: {
-  openLesson: (lesson: ILesson) => Promise<void>;
-}): JSX.Element {
+export function LessonsSection(props: { openLesson: (lesson: ILesson) => Promise<void> }): JSX.Element {
   const [lessons, setLessons] = useState<ILesson[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
@@ -80,12 +70,8 @@ export function LessonsSection(props: {
           {error}
         </div>
       )}
-      {lessons === null && error === null && (
-        <p className="jp-ft-Sidebar-empty">Loading…</p>
-      )}
-      {lessons !== null && (
-        <LessonList lessons={lessons} busy={busy} onOpen={lesson => void open(lesson)} />
-      )}
+      {lessons === null && error === null && <p className="jp-ft-Sidebar-empty">Loading…</p>}
+      {lessons !== null && <LessonList lessons={lessons} busy={busy} onOpen={lesson => void open(lesson)} />}
     </>
   );
 }

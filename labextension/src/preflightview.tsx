@@ -107,8 +107,8 @@ function MemoryDetails(props: { estimate: IEstimate }): JSX.Element {
     /* Folded so the docked pre-flight stays short; the open/closed state survives re-estimates. */
     <details className="jp-ft-Preflight-memory">
       <summary className="jp-ft-Preflight-summary">
-        Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> {memoryWhere(e)} (
-        {e.memory.precision}, batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
+        Memory ≈ <strong data-ft-memory={total}>{formatGiB(total)}</strong> {memoryWhere(e)} ({e.memory.precision},
+        batch {e.memory.batch_size} × {e.memory.seq_len} tokens)
       </summary>
       <ul className="jp-ft-MemoryBars">
         {memoryRows(e.memory).map(row => (
@@ -164,11 +164,7 @@ function SplitAndForecast(props: { estimate: IEstimate }): JSX.Element {
 }
 
 /** The estimate as a learner reads it: what trains, memory, which GPUs it fits, time and cost, warnings. */
-export function Preflight(props: {
-  estimate: IEstimate | null;
-  error: string | null;
-  pending: boolean;
-}): JSX.Element {
+export function Preflight(props: { estimate: IEstimate | null; error: string | null; pending: boolean }): JSX.Element {
   const { estimate: e } = props;
   if (props.error !== null) {
     return (
@@ -187,8 +183,8 @@ export function Preflight(props: {
       data-ft-model={e.model}
     >
       <div className="jp-ft-Preflight-trainable" data-ft-trainable={e.params_trainable}>
-        <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters
-        train ({formatPercent(e.trainable_percent)})
+        <strong>{formatCount(e.params_trainable)}</strong> of {formatCount(e.params_total)} parameters train (
+        {formatPercent(e.trainable_percent)})
       </div>
       <MemoryDetails estimate={e} />
       <SplitAndForecast estimate={e} />

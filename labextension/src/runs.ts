@@ -99,12 +99,7 @@ export function downsample<T>(points: T[], max: number): T[] {
 }
 
 /** SVG polyline `points` for the series in a width×height box (y grows downward). */
-export function sparklinePoints(
-  series: [number, number][],
-  width: number,
-  height: number,
-  max = 80
-): string {
+export function sparklinePoints(series: [number, number][], width: number, height: number, max = 80): string {
   const points = downsample(series, max);
   if (points.length === 0) {
     return '';
@@ -115,8 +110,7 @@ export function sparklinePoints(
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const pad = 1;
   const sx = (x: number) => (x1 > x0 ? ((x - x0) / (x1 - x0)) * (width - 2 * pad) + pad : width / 2);
-  const sy = (y: number) =>
-    y1 > y0 ? pad + (1 - (y - y0) / (y1 - y0)) * (height - 2 * pad) : height / 2;
+  const sy = (y: number) => (y1 > y0 ? pad + (1 - (y - y0) / (y1 - y0)) * (height - 2 * pad) : height / 2);
   return points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
 }
 

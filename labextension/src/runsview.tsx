@@ -67,7 +67,9 @@ function RunRow(props: {
       data-ft-owner={run.owner}
     >
       <div className="jp-ft-Run-head">
-        <span className={`jp-ft-State jp-ft-mod-${run.state}`}>{run.stop_requested && live ? 'stopping' : run.state}</span>
+        <span className={`jp-ft-State jp-ft-mod-${run.state}`}>
+          {run.stop_requested && live ? 'stopping' : run.state}
+        </span>
         <span className="jp-ft-Run-id" title={run.id}>
           {run.id}
         </span>

@@ -22,11 +22,7 @@ export interface ISidebarProps {
   frontendVersion: string;
 }
 
-function VersionLine(props: {
-  info: IVersionInfo | null;
-  error: string | null;
-  frontendVersion: string;
-}): JSX.Element {
+function VersionLine(props: { info: IVersionInfo | null; error: string | null; frontendVersion: string }): JSX.Element {
   if (props.error !== null) {
     return (
       <div className="jp-ft-Sidebar-warning" role="alert">
@@ -40,14 +36,11 @@ function VersionLine(props: {
   const mismatch = props.info.version !== props.frontendVersion;
   return (
     <>
-      <div className="jp-ft-Sidebar-version">
-        ft-jupyter v{props.info.version}
-      </div>
+      <div className="jp-ft-Sidebar-version">ft-jupyter v{props.info.version}</div>
       {mismatch && (
         <div className="jp-ft-Sidebar-warning" role="alert">
-          The server runs ft-jupyter {props.info.version} but this page has
-          the {props.frontendVersion} extension: reinstall ft-jupyter and
-          restart JupyterLab.
+          The server runs ft-jupyter {props.info.version} but this page has the {props.frontendVersion} extension:
+          reinstall ft-jupyter and restart JupyterLab.
         </div>
       )}
     </>
@@ -142,9 +135,7 @@ export class FineTuneSidebar extends ReactWidget {
 
   protected render(): JSX.Element {
     return (
-      <UseSignal signal={this.model.changed}>
-        {() => <SidebarPanel {...this._props} model={this.model} />}
-      </UseSignal>
+      <UseSignal signal={this.model.changed}>{() => <SidebarPanel {...this._props} model={this.model} />}</UseSignal>
     );
   }
 }

@@ -33,7 +33,10 @@ describe('fields from the RunConfig schema', () => {
   });
 
   it('reads kinds, choices and bounds from the schema', () => {
-    expect(field('method.method')).toMatchObject({ kind: 'choice', choices: ['lora', 'qlora', 'full', 'freeze', 'head'] });
+    expect(field('method.method')).toMatchObject({
+      kind: 'choice',
+      choices: ['lora', 'qlora', 'full', 'freeze', 'head']
+    });
     expect(field('method.r')).toMatchObject({ kind: 'integer', min: 1, max: 1024, minExclusive: false });
     expect(field('training.learning_rate')).toMatchObject({ kind: 'number', min: 0, minExclusive: true });
     expect(field('method.target_modules').kind).toBe('list');
@@ -67,13 +70,19 @@ describe('parsing what a learner types', () => {
     const zero = parseInput(field('method.r'), '0');
     expect(zero).toEqual({ ok: false, error: expect.stringContaining('method.r must be ≥ 1 and ≤ 1024') });
     expect(parseInput(field('method.r'), '8.5')).toMatchObject({ ok: false, error: expect.stringContaining('whole') });
-    expect(parseInput(field('training.learning_rate'), '0')).toMatchObject({ ok: false, error: expect.stringContaining('> 0') });
+    expect(parseInput(field('training.learning_rate'), '0')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('> 0')
+    });
     expect(parseInput(field('method.dropout'), 'abc')).toMatchObject({ ok: false });
     expect(parseInput(field('method.dropout'), '')).toMatchObject({ ok: false });
   });
 
   it('splits lists on commas and empties optional text to null', () => {
-    expect(parseInput(field('method.target_modules'), 'q_proj, v_proj,,')).toEqual({ ok: true, value: ['q_proj', 'v_proj'] });
+    expect(parseInput(field('method.target_modules'), 'q_proj, v_proj,,')).toEqual({
+      ok: true,
+      value: ['q_proj', 'v_proj']
+    });
     expect(parseInput(field('model.revision'), '  ')).toEqual({ ok: true, value: null });
     expect(formatValue(['q_proj', 'v_proj'])).toBe('q_proj, v_proj');
     expect(formatValue(null)).toBe('');

@@ -38,7 +38,11 @@ describe('numbers as a learner reads them', () => {
   it('lists memory terms largest first, without empty terms, with their arithmetic', () => {
     const term = (name: string, bytes: number, note = '') => ({ name, bytes, formula: `${name} formula`, note });
     const rows = memoryRows({
-      device: 'cuda', precision: 'bf16', batch_size: 8, seq_len: 256, total_bytes: 1000,
+      device: 'cuda',
+      precision: 'bf16',
+      batch_size: 8,
+      seq_len: 256,
+      total_bytes: 1000,
       terms: [term('weights', 600), term('gradients', 100), term('optimizer', 300, 'AdamW'), term('activations', 0)]
     });
     expect(rows.map(r => r.label)).toEqual(['weights', 'optimizer', 'gradients']);
@@ -131,15 +135,27 @@ const GIB = 1024 ** 3;
 /** A reply of `POST /ft-jupyter/estimate`, trimmed to what the pre-flight reads. */
 function reply(extra: Partial<IEstimate> = {}): IEstimate {
   return {
-    model: 'tiny-random', license: null, params_total: 1000, params_trainable: 10, trainable_percent: 1,
+    model: 'tiny-random',
+    license: null,
+    params_total: 1000,
+    params_trainable: 10,
+    trainable_percent: 1,
     memory: { device: 'cuda', precision: 'bf16', batch_size: 8, seq_len: 256, terms: [], total_bytes: 2 * GIB },
-    gpu_fit: [], warnings: [], seq_len_note: '', ...extra
+    gpu_fit: [],
+    warnings: [],
+    seq_len_note: '',
+    ...extra
   };
 }
 
 const ZERO3: ISharding = {
-  strategy: 'zero3', label: 'ZeRO-3 + CPU offload', gpus: 4, offload: true,
-  per_gpu_total_bytes: 1.5 * GIB, single_gpu_total_bytes: 6 * GIB, cpu_bytes_all_processes: 0.5 * GIB,
+  strategy: 'zero3',
+  label: 'ZeRO-3 + CPU offload',
+  gpus: 4,
+  offload: true,
+  per_gpu_total_bytes: 1.5 * GIB,
+  single_gpu_total_bytes: 6 * GIB,
+  cpu_bytes_all_processes: 0.5 * GIB,
   communication: { bytes_per_step: 0.25 * GIB, formula: '(4−1)/4 × (2 × parameters)', sentence: '1.5× DDP volume.' },
   notes: ['a note on live parameters']
 };
@@ -154,20 +170,29 @@ describe('splitting the run over GPUs', () => {
 
   it('sends the config with the split for several GPUs', () => {
     expect(estimateBody(config, { gpus: 4, strategy: 'zero3', offload: false })).toEqual({
-      config, gpus: 4, strategy: 'zero3', offload: false
+      config,
+      gpus: 4,
+      strategy: 'zero3',
+      offload: false
     });
   });
 
   it('sends the split for several GPUs, offload only for ZeRO', () => {
     expect(splitRequest({ gpus: 4, strategy: 'zero3', offload: true })).toEqual({
-      gpus: 4, strategy: 'zero3', offload: true
+      gpus: 4,
+      strategy: 'zero3',
+      offload: true
     });
     expect(splitRequest({ gpus: 2, strategy: 'zero1', offload: false })).toEqual({
-      gpus: 2, strategy: 'zero1', offload: false
+      gpus: 2,
+      strategy: 'zero1',
+      offload: false
     });
     // The checkbox was ticked under zero2, then the split changed: the server would reject offload for these.
     expect(splitRequest({ gpus: 8, strategy: 'ddp', offload: true })).toEqual({
-      gpus: 8, strategy: 'ddp', offload: false
+      gpus: 8,
+      strategy: 'ddp',
+      offload: false
     });
     expect(splitRequest({ gpus: 8, strategy: 'fsdp', offload: true }).offload).toBe(false);
   });
@@ -216,7 +241,9 @@ describe('pre-flight lines from sample replies', () => {
   });
 
   it('leaves out CPU RAM and traffic when there are none', () => {
-    const e = reply({ sharding: { ...ZERO3, offload: false, cpu_bytes_all_processes: 0, communication: null, notes: [] } });
+    const e = reply({
+      sharding: { ...ZERO3, offload: false, cpu_bytes_all_processes: 0, communication: null, notes: [] }
+    });
     expect(offloadLine(e)).toBeNull();
     expect(shardingLine(e)?.title).toBe('');
   });
@@ -224,9 +251,15 @@ describe('pre-flight lines from sample replies', () => {
   it('gives time and cost from the forecast, with how it was reached on hover', () => {
     const e = reply({
       forecast: {
-        headline: '≈ 1.9 s on 4 × T4 (nominal), 0.00208 GPU-hours, ≈ $0.00', gpu: 'T4', gpus: 4, wall_s: 1.9,
-        gpu_hours: 0.00208, cost: 0.0007, tokens_text: '69 steps × 32 rows = 196,450 tokens',
-        how: ['T4: 65 TFLOPS peak × MFU 0.35'], notes: ['nominal: from an assumed MFU']
+        headline: '≈ 1.9 s on 4 × T4 (nominal), 0.00208 GPU-hours, ≈ $0.00',
+        gpu: 'T4',
+        gpus: 4,
+        wall_s: 1.9,
+        gpu_hours: 0.00208,
+        cost: 0.0007,
+        tokens_text: '69 steps × 32 rows = 196,450 tokens',
+        how: ['T4: 65 TFLOPS peak × MFU 0.35'],
+        notes: ['nominal: from an assumed MFU']
       },
       forecast_error: null
     });
@@ -239,7 +272,11 @@ describe('pre-flight lines from sample replies', () => {
 
   it('says why there is no forecast, and shows nothing for a server without forecasts', () => {
     const e = reply({ forecast: null, forecast_error: 'data.path = x.jsonl: no such file' });
-    expect(forecastLine(e)).toEqual({ text: 'Time and cost: data.path = x.jsonl: no such file', title: '', error: true });
+    expect(forecastLine(e)).toEqual({
+      text: 'Time and cost: data.path = x.jsonl: no such file',
+      title: '',
+      error: true
+    });
     expect(forecastLine(reply())).toBeNull();
   });
 });

@@ -13,17 +13,39 @@ import {
 } from '../src/runs';
 
 function trace(extra: Partial<IRunTrace> = {}): IRunTrace {
-  return { step: 5, max_steps: 50, eta_s: 45, cost: 0.005, end: null, loss: [[1, 2.5], [2, 2.25], [5, 1.5]], ...extra };
+  return {
+    step: 5,
+    max_steps: 50,
+    eta_s: 45,
+    cost: 0.005,
+    end: null,
+    loss: [
+      [1, 2.5],
+      [2, 2.25],
+      [5, 1.5]
+    ],
+    ...extra
+  };
 }
 
 function summary(state: string, extra: Partial<IRunSummary> = {}): IRunSummary {
   return {
-    id: 'r1', owner: 'ada', mine: true, state, message: '', updated: null, stale: false, stop_requested: false,
-    artifact: null, browser_path: 'runs/r1', trace: trace(), ...extra
+    id: 'r1',
+    owner: 'ada',
+    mine: true,
+    state,
+    message: '',
+    updated: null,
+    stale: false,
+    stop_requested: false,
+    artifact: null,
+    browser_path: 'runs/r1',
+    trace: trace(),
+    ...extra
   };
 }
 
-describe('the progress line from the server\'s run summary', () => {
+describe("the progress line from the server's run summary", () => {
   it('shows step, last loss, ETA and cost', () => {
     expect(progressText(trace())).toBe('step 5/50 · loss 1.500 · ETA 45 s · cost 0.0050');
   });
@@ -56,12 +78,26 @@ describe('sparkline', () => {
   });
 
   it('maps the series into the box, high loss at the top', () => {
-    const line = sparklinePoints([[1, 3], [2, 2], [3, 1]], 102, 22);
+    const line = sparklinePoints(
+      [
+        [1, 3],
+        [2, 2],
+        [3, 1]
+      ],
+      102,
+      22
+    );
     expect(line).toBe('1.0,1.0 51.0,11.0 101.0,21.0');
     expect(sparklinePoints([], 100, 20)).toBe('');
     expect(sparklinePoints([[4, 1.5]], 100, 20)).toBe('50.0,10.0');
-    expect(sparklinePoints(Array.from({ length: 500 }, (_, i) => [i, 1 / (i + 1)] as [number, number]), 100, 20, 40)
-      .split(' ')).toHaveLength(40);
+    expect(
+      sparklinePoints(
+        Array.from({ length: 500 }, (_, i) => [i, 1 / (i + 1)] as [number, number]),
+        100,
+        20,
+        40
+      ).split(' ')
+    ).toHaveLength(40);
   });
 });
 
@@ -87,9 +123,13 @@ describe('Poller', () => {
 
   it('polls only while visible', async () => {
     let calls = 0;
-    const poller = new Poller(async () => {
-      calls++;
-    }, 1000, () => undefined);
+    const poller = new Poller(
+      async () => {
+        calls++;
+      },
+      1000,
+      () => undefined
+    );
     jest.advanceTimersByTime(5000);
     expect(calls).toBe(0); // hidden from the start: nothing asked
     poller.setVisible(true);

@@ -12,6 +12,7 @@ def tiny_config(tmp_path):
         model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=240),
-        training=TrainingConfig(max_steps=30, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
-                                seed=7),
+        training=TrainingConfig(
+            max_steps=30, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0, seed=7
+        ),
     )

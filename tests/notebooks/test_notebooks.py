@@ -13,15 +13,34 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("name", ["00_quickstart.ipynb", "01_should_you_fine_tune.ipynb", "02_data_decides.ipynb",
-                                  "03_inside_lora_and_qlora.ipynb"])
+LESSONS = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_numbered_lesson_is_run_here():
+    assert LESSONS[:6] == [
+        "00_quickstart.ipynb",
+        "01_should_you_fine_tune.ipynb",
+        "02_data_decides.ipynb",
+        "03_inside_lora_and_qlora.ipynb",
+        "04_training_dynamics.ipynb",
+        "05_full_freeze_or_lora.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("name", LESSONS)
 def test_notebook_runs_under_nbval(name, tmp_path):
     env = {**os.environ, "FT_JUPYTER_MODEL": "tiny-random", "HF_HUB_OFFLINE": "1"}
     # Run a copy so run folders land in a temp dir, not in the repo.
     copy = tmp_path / name
     copy.write_text((NOTEBOOKS / name).read_text(encoding="utf-8"), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(copy)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(copy)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 

@@ -37,14 +37,22 @@ def installed(tmp_path_factory) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env["PIP_CONSTRAINT"] = str(ROOT / "constraints.txt")
     # The sidebar was built by the editable install: package the build instead of running npm again.
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
-         {**env, "HATCH_JUPYTER_BUILDER_SKIP_NPM": "1"}, work)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+        {**env, "HATCH_JUPYTER_BUILDER_SKIP_NPM": "1"},
+        work,
+    )
     wheel = next((work / "dist").glob("ft_jupyter-*.whl"))
     venv = work / "venv"
     _run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], env, work)
     # Only the venv on PATH: no node, npm or jupyter from elsewhere can help.
-    bare = {**env, "PATH": str(venv / "bin"), "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1",
-            "FT_JUPYTER_HOME": str(work / "home")}
+    bare = {
+        **env,
+        "PATH": str(venv / "bin"),
+        "HOME": str(Path.home()),
+        "HF_HUB_OFFLINE": "1",
+        "FT_JUPYTER_HOME": str(work / "home"),
+    }
     assert shutil.which("node", path=bare["PATH"]) is None
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
     torch = re.search(r"^TORCH_INSTALL \?= (.+)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
@@ -58,8 +66,11 @@ def _in_venv(installed: dict, *args: str, timeout: int = 300) -> str:
 
 
 def test_the_sidebar_is_listed_enabled(installed):
-    lines = [ln.strip() for ln in _in_venv(installed, "jupyter", "labextension", "list").splitlines()
-             if ln.strip().startswith("ft-jupyter")]
+    lines = [
+        ln.strip()
+        for ln in _in_venv(installed, "jupyter", "labextension", "list").splitlines()
+        if ln.strip().startswith("ft-jupyter")
+    ]
     assert lines and all(ln.startswith(f"ft-jupyter v{ft_jupyter.__version__} enabled OK") for ln in lines), lines
 
 
@@ -77,7 +88,15 @@ def test_the_cli_and_the_lessons_come_with_it(installed):
 
 
 def test_a_tiny_demo_trains_end_to_end(installed):
-    output = _in_venv(installed, "ft-jupyter", "demo", "--model", "tiny-random", "--runs-dir",
-                      str(installed["cwd"] / "runs"), timeout=600)
+    output = _in_venv(
+        installed,
+        "ft-jupyter",
+        "demo",
+        "--model",
+        "tiny-random",
+        "--runs-dir",
+        str(installed["cwd"] / "runs"),
+        timeout=600,
+    )
     assert re.search(r"fine-tuned \(LoRA\)\s+\d+\.\d%", output), output[-2000:]
     assert list((installed["cwd"] / "runs").glob("*/adapter/adapter_model.safetensors"))

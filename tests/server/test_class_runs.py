@@ -31,9 +31,20 @@ def _run(root, name: str, owner: str | None = None, state: str = "running") -> R
 
 
 def _step(step: int, loss: float, max_steps: int = 400) -> dict:
-    return Step(step=step, max_steps=max_steps, epoch=0.0, loss=loss, learning_rate=1e-3, grad_norm=1.0,
-                tokens_seen=step, tokens_per_second=1.0, memory_mb=None, elapsed_s=float(step),
-                eta_s=float(max_steps - step), cost_so_far=0.01 * step).to_json()
+    return Step(
+        step=step,
+        max_steps=max_steps,
+        epoch=0.0,
+        loss=loss,
+        learning_rate=1e-3,
+        grad_norm=1.0,
+        tokens_seen=step,
+        tokens_per_second=1.0,
+        memory_mb=None,
+        elapsed_s=float(step),
+        eta_s=float(max_steps - step),
+        cost_so_far=0.01 * step,
+    ).to_json()
 
 
 async def _get(jp_fetch, *parts, **params):
@@ -78,7 +89,9 @@ async def test_the_list_shows_my_runs_unless_asked_for_the_class(jp_fetch, jp_ro
     assert body["counts"] == {"mine": 1, "class": 2}
     everyone = await _get(jp_fetch, "runs", scope="class")
     assert {run["id"]: (run["owner"], run["mine"]) for run in everyone["runs"]} == {
-        mine.run_id: (ME, True), theirs.run_id: ("bob", False)}
+        mine.run_id: (ME, True),
+        theirs.run_id: ("bob", False),
+    }
     code, message = await _error(jp_fetch, "runs", params={"scope": "all"})
     assert code == 400 and "scope=class" in message
 

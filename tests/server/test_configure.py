@@ -145,9 +145,13 @@ async def test_estimate_grows_with_the_lora_rank(jp_fetch):
 
 
 async def test_estimate_per_gpu_when_split_with_a_forecast(jp_fetch):
-    config = RunConfig.from_dict({"model": {"name": "tiny-random"},
-                                  "data": {"dataset": "support-emails", "max_rows": 60},
-                                  "training": {"max_steps": 10, "batch_size": 4, "max_seq_len": 96}}).to_dict()
+    config = RunConfig.from_dict(
+        {
+            "model": {"name": "tiny-random"},
+            "data": {"dataset": "support-emails", "max_rows": 60},
+            "training": {"max_steps": 10, "batch_size": 4, "max_seq_len": 96},
+        }
+    ).to_dict()
     single = await _post(jp_fetch, "estimate", {"config": config})
     assert single["sharding"] is None
     assert single["forecast"]["steps"] == 10 and single["forecast"]["gpus"] == 1 and single["forecast_error"] is None
@@ -157,21 +161,30 @@ async def test_estimate_per_gpu_when_split_with_a_forecast(jp_fetch):
     assert split["memory"]["total_bytes"] == split["sharding"]["per_gpu_total_bytes"]
     assert split["sharding"]["single_gpu_total_bytes"] == single["memory"]["total_bytes"]
     # A tiny model gains nothing from ZeRO-3: DeepSpeed's default reduce bucket alone outweighs it.
-    assert {"name": "comm buffers", "bytes": 10**9} in [{k: t[k] for k in ("name", "bytes")}
-                                                       for t in split["memory"]["terms"]]
+    assert {"name": "comm buffers", "bytes": 10**9} in [
+        {k: t[k] for k in ("name", "bytes")} for t in split["memory"]["terms"]
+    ]
     assert split["sharding"]["cpu_bytes_per_process"] > 0 and split["forecast"]["gpus"] == 4
 
 
-@pytest.mark.parametrize("extra, word", [({"strategy": "zero9"}, "strategy"), ({"gpus": 0}, "gpus"),
-                                         ({"gpus": "4"}, "gpus"), ({"offload": True}, "offload")])
+@pytest.mark.parametrize(
+    "extra, word",
+    [
+        ({"strategy": "zero9"}, "strategy"),
+        ({"gpus": 0}, "gpus"),
+        ({"gpus": "4"}, "gpus"),
+        ({"offload": True}, "offload"),
+    ],
+)
 async def test_bad_split_fields_are_400_naming_them(jp_fetch, extra, word):
     code, message = await _error(jp_fetch, "estimate", {"config": RunConfig().to_dict(), **extra})
     assert code == 400 and word in message
 
 
 async def test_no_data_here_gives_an_estimate_without_a_forecast(jp_fetch, tmp_path):
-    config = RunConfig.from_dict({"model": {"name": "tiny-random"},
-                                  "data": {"dataset": str(tmp_path / "missing.jsonl")}}).to_dict()
+    config = RunConfig.from_dict(
+        {"model": {"name": "tiny-random"}, "data": {"dataset": str(tmp_path / "missing.jsonl")}}
+    ).to_dict()
     reply = await _post(jp_fetch, "estimate", {"config": config})
     assert reply["params_trainable"] > 0 and reply["forecast"] is None
     assert "missing.jsonl" in reply["forecast_error"]

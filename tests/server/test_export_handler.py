@@ -23,11 +23,15 @@ def trained(tmp_path_factory):
     from ft_jupyter.train import run_training
 
     config = RunConfig(
-        name="sidebarexport", runs_dir=str(tmp_path_factory.mktemp("trained") / "runs"),
-        model=ModelConfig(name="tiny-random"), method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        name="sidebarexport",
+        runs_dir=str(tmp_path_factory.mktemp("trained") / "runs"),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=120),
-        training=TrainingConfig(max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
-                                seed=7))
+        training=TrainingConfig(
+            max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0, seed=7
+        ),
+    )
     return run_training(config).run_dir.path
 
 
@@ -60,7 +64,7 @@ async def test_export_runs_in_its_own_process_and_the_list_follows_it(jp_fetch, 
     # A second Export while the first runs is refused and changes nothing.
     code, message = await _error(jp_fetch, "runs", run.run_id, "export", method="POST", body=body)
     assert code == 409 and "already running" in message
-    for _ in range(1200):   # the child imports torch and merges: seconds, not minutes
+    for _ in range(1200):  # the child imports torch and merges: seconds, not minutes
         status = (await _get(jp_fetch, "runs", run.run_id, "export"))["status"]
         if status["state"] != "running":
             break
@@ -70,18 +74,24 @@ async def test_export_runs_in_its_own_process_and_the_list_follows_it(jp_fetch, 
     detail = await _get(jp_fetch, "runs", run.run_id, "export")
     assert detail["report"]["merge"]["ok"] and detail["report"]["merge"]["dtype"] == "float32"
     listed = {r["id"]: r for r in (await _get(jp_fetch, "runs"))["runs"]}
-    assert listed[run.run_id]["export"] == {"state": "finished", "message": "verified",
-                                            "report": f"runs/{run.run_id}/export/REPORT.md"}
+    assert listed[run.run_id]["export"] == {
+        "state": "finished",
+        "message": "verified",
+        "report": f"runs/{run.run_id}/export/REPORT.md",
+    }
     assert (run.path / "export" / "merged-float32" / "model.safetensors").is_file()
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"gguf": ["q4_k"]}, "gguf 'q4_k' is not one of"),
-    ({"ollama": True}, "add --gguf"),
-    ({"dtype": "int3"}, "dtype 'int3' is not one of"),
-    ({"quantise": ["4bit"]}, "unknown export option 'quantise'"),
-    ({"throughput": "1,4"}, "are lists"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"gguf": ["q4_k"]}, "gguf 'q4_k' is not one of"),
+        ({"ollama": True}, "add --gguf"),
+        ({"dtype": "int3"}, "dtype 'int3' is not one of"),
+        ({"quantise": ["4bit"]}, "unknown export option 'quantise'"),
+        ({"throughput": "1,4"}, "are lists"),
+    ],
+)
 async def test_impossible_requests_are_400_and_write_nothing(jp_fetch, jp_root_dir, trained, body, message):
     run = _copy(trained, jp_root_dir)
     code, text = await _error(jp_fetch, "runs", run.run_id, "export", method="POST", body=json.dumps(body))

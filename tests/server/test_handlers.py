@@ -13,10 +13,20 @@ from ft_jupyter import lessons
 
 # Every route of the extension (run routes with an id that need not exist: authentication comes first).
 ENDPOINTS = [
-    ("GET", "version", None), ("GET", "lessons", None), ("POST", "lessons/copy", "{}"), ("GET", "schema", None),
-    ("GET", "catalogue", None), ("POST", "estimate", "{}"), ("POST", "render", "{}"), ("GET", "runs", None),
-    ("GET", "runs/some-run", None), ("GET", "runs/some-run/events", None), ("POST", "runs/some-run/stop", ""),
-    ("GET", "runs/some-run/export", None), ("POST", "runs/some-run/export", "{}"), ("GET", "leaderboard", None),
+    ("GET", "version", None),
+    ("GET", "lessons", None),
+    ("POST", "lessons/copy", "{}"),
+    ("GET", "schema", None),
+    ("GET", "catalogue", None),
+    ("POST", "estimate", "{}"),
+    ("POST", "render", "{}"),
+    ("GET", "runs", None),
+    ("GET", "runs/some-run", None),
+    ("GET", "runs/some-run/events", None),
+    ("POST", "runs/some-run/stop", ""),
+    ("GET", "runs/some-run/export", None),
+    ("POST", "runs/some-run/export", "{}"),
+    ("GET", "leaderboard", None),
 ]
 
 

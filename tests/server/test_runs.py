@@ -22,15 +22,35 @@ def jp_server_config():
 
 
 def _step(step: int, loss: float, max_steps: int = 50) -> dict:
-    return Step(step=step, max_steps=max_steps, epoch=step / max_steps, loss=loss, learning_rate=1e-3,
-                grad_norm=1.0, tokens_seen=100 * step, tokens_per_second=500.0, memory_mb=None,
-                elapsed_s=0.5 * step, eta_s=0.5 * (max_steps - step), cost_so_far=0.001 * step).to_json()
+    return Step(
+        step=step,
+        max_steps=max_steps,
+        epoch=step / max_steps,
+        loss=loss,
+        learning_rate=1e-3,
+        grad_norm=1.0,
+        tokens_seen=100 * step,
+        tokens_per_second=500.0,
+        memory_mb=None,
+        elapsed_s=0.5 * step,
+        eta_s=0.5 * (max_steps - step),
+        cost_so_far=0.001 * step,
+    ).to_json()
 
 
 def _started(run: RunDir, max_steps: int = 50) -> dict:
-    return RunStarted(run_id=run.run_id, config=run.config().to_dict(), device="cpu", precision="fp32",
-                      precision_reason="no GPU", params_total=1000, params_trainable=10, train_rows=100,
-                      eval_rows=10, max_steps=max_steps).to_json()
+    return RunStarted(
+        run_id=run.run_id,
+        config=run.config().to_dict(),
+        device="cpu",
+        precision="fp32",
+        precision_reason="no GPU",
+        params_total=1000,
+        params_trainable=10,
+        train_rows=100,
+        eval_rows=10,
+        max_steps=max_steps,
+    ).to_json()
 
 
 def _new_run(root: Path, name: str = "tiny", state: str = "running") -> RunDir:
@@ -62,11 +82,23 @@ async def test_runs_lists_runs_with_status_and_config_summary(jp_fetch, jp_root_
     assert by_id[older.run_id]["state"] == "finished"
     assert by_id[older.run_id]["artifact"] == "adapter"
     assert by_id[newer.run_id] | {"updated": None} == {
-        "id": newer.run_id, "name": "second", "model": "tiny-random", "method": "lora", "max_steps": -1,
-        "state": "running", "message": "running for the test", "updated": None, "stale": False,
-        "stop_requested": False, "artifact": None, "browser_path": f"runs/{newer.run_id}", "export": None,
-        "owner": current_user(), "mine": True,
-        "trace": {"step": None, "max_steps": None, "eta_s": None, "cost": None, "end": None, "loss": []}}
+        "id": newer.run_id,
+        "name": "second",
+        "model": "tiny-random",
+        "method": "lora",
+        "max_steps": -1,
+        "state": "running",
+        "message": "running for the test",
+        "updated": None,
+        "stale": False,
+        "stop_requested": False,
+        "artifact": None,
+        "browser_path": f"runs/{newer.run_id}",
+        "export": None,
+        "owner": current_user(),
+        "mine": True,
+        "trace": {"step": None, "max_steps": None, "eta_s": None, "cost": None, "end": None, "loss": []},
+    }
 
 
 async def test_runs_is_empty_before_any_run(jp_fetch):
@@ -206,8 +238,7 @@ async def test_symlinked_events_file_outside_run_is_refused(jp_fetch, jp_root_di
     assert "do not show" not in message
 
 
-SETTING = {"ServerApp": {"jpserver_extensions": {"ft_jupyter": True}},
-           "FtJupyter": {"runs_dir": "experiments/runs"}}
+SETTING = {"ServerApp": {"jpserver_extensions": {"ft_jupyter": True}}, "FtJupyter": {"runs_dir": "experiments/runs"}}
 
 
 @pytest.mark.parametrize("jp_server_config", [SETTING])

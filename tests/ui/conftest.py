@@ -16,8 +16,16 @@ def tiny_run_config():
 
 def make_tiny_run_config(runs_dir, **training) -> RunConfig:
     """tiny-random LoRA on a few emails: seconds per run on a CPU."""
-    settings = dict(max_steps=12, batch_size=8, learning_rate=5e-3, max_seq_len=96, warmup_ratio=0.2,
-                    scheduler="cosine", eval_steps=6, seed=3)
+    settings = dict(
+        max_steps=12,
+        batch_size=8,
+        learning_rate=5e-3,
+        max_seq_len=96,
+        warmup_ratio=0.2,
+        scheduler="cosine",
+        eval_steps=6,
+        seed=3,
+    )
     settings.update(training)
     return RunConfig(
         name="ui-tiny",

@@ -25,16 +25,36 @@ def every_event():
 
 
 def started(max_steps=100, price=0.0):
-    return RunStarted(run_id="r1", config={}, device="cpu", precision="fp32", precision_reason="cpu",
-                      params_total=1_000_000, params_trainable=20_000, train_rows=200, eval_rows=20,
-                      max_steps=max_steps, price_per_hour=price)
+    return RunStarted(
+        run_id="r1",
+        config={},
+        device="cpu",
+        precision="fp32",
+        precision_reason="cpu",
+        params_total=1_000_000,
+        params_trainable=20_000,
+        train_rows=200,
+        eval_rows=20,
+        max_steps=max_steps,
+        price_per_hour=price,
+    )
 
 
 def step(i, max_steps=100, loss=None):
-    return Step(step=i, max_steps=max_steps, epoch=i / max_steps, loss=5.0 / i if loss is None else loss,
-                learning_rate=1e-3 * i / max_steps, grad_norm=1.0 + i % 3, tokens_seen=100 * i,
-                tokens_per_second=500.0, memory_mb=100.0, elapsed_s=0.5 * i, eta_s=0.5 * (max_steps - i),
-                cost_so_far=0.001 * i)
+    return Step(
+        step=i,
+        max_steps=max_steps,
+        epoch=i / max_steps,
+        loss=5.0 / i if loss is None else loss,
+        learning_rate=1e-3 * i / max_steps,
+        grad_norm=1.0 + i % 3,
+        tokens_seen=100 * i,
+        tokens_per_second=500.0,
+        memory_mb=100.0,
+        elapsed_s=0.5 * i,
+        eta_s=0.5 * (max_steps - i),
+        cost_so_far=0.001 * i,
+    )
 
 
 def test_figure_and_progress_follow_the_events():
@@ -129,14 +149,18 @@ def test_scale_and_smoothing_controls_change_the_chart():
 
 
 def test_replayed_events_draw_the_same_as_live_ones():
-    events = [started(), *(step(i) for i in range(1, 30)), Evaluation(step=29, eval_loss=0.3),
-              Finished(step=29, train_loss=0.2, elapsed_s=3.0, artifact_path="x")]
+    events = [
+        started(),
+        *(step(i) for i in range(1, 30)),
+        Evaluation(step=29, eval_loss=0.3),
+        Finished(step=29, train_loss=0.2, elapsed_s=3.0, artifact_path="x"),
+    ]
     live = Dashboard()
     for e in events:
         live(e)
     replayed = Dashboard()
     replayed.replay([e.to_json() for e in events])
-    for a, b in zip(live.fig.data, replayed.fig.data):
+    for a, b in zip(live.fig.data, replayed.fig.data, strict=True):
         assert np.array_equal(np.asarray(a.y, dtype=float), np.asarray(b.y, dtype=float), equal_nan=True)
     assert live.status.value == replayed.status.value
 

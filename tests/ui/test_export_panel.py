@@ -17,8 +17,14 @@ def test_the_ticks_are_the_request(finished):
     from ft_jupyter.ui.export import ExportPanel
 
     panel = ExportPanel(lambda: finished)
-    assert panel.options() == {"dtype": "auto", "gguf": ("q8_0",), "ollama": True, "lora_gguf": False,
-                               "quantized": ("merged", "8bit", "4bit", "q8_0"), "throughput": ()}
+    assert panel.options() == {
+        "dtype": "auto",
+        "gguf": ("q8_0",),
+        "ollama": True,
+        "lora_gguf": False,
+        "quantized": ("merged", "8bit", "4bit", "q8_0"),
+        "throughput": (),
+    }
     panel.gguf_q8.value = False
     # Without a GGUF there is nothing for a Modelfile to point at, and no q8_0 copy to score.
     assert panel.options()["ollama"] is False and "q8_0" not in panel.options()["quantized"]

@@ -11,13 +11,34 @@ from ft_jupyter.ui.training import open_run
 
 
 def started():
-    return RunStarted(run_id="r", config={}, device="cpu", precision="fp32", precision_reason="", params_total=10,
-                      params_trainable=1, train_rows=4, eval_rows=0, max_steps=3)
+    return RunStarted(
+        run_id="r",
+        config={},
+        device="cpu",
+        precision="fp32",
+        precision_reason="",
+        params_total=10,
+        params_trainable=1,
+        train_rows=4,
+        eval_rows=0,
+        max_steps=3,
+    )
 
 
 def step(i):
-    return Step(step=i, max_steps=3, epoch=0.0, loss=3.0 - i, learning_rate=1e-3, grad_norm=1.0, tokens_seen=i,
-                tokens_per_second=1.0, memory_mb=None, elapsed_s=float(i), eta_s=1.0)
+    return Step(
+        step=i,
+        max_steps=3,
+        epoch=0.0,
+        loss=3.0 - i,
+        learning_rate=1e-3,
+        grad_norm=1.0,
+        tokens_seen=i,
+        tokens_per_second=1.0,
+        memory_mb=None,
+        elapsed_s=float(i),
+        eta_s=1.0,
+    )
 
 
 def test_old_events_without_newer_fields_still_draw(tmp_path):
@@ -42,8 +63,7 @@ def test_a_live_run_keeps_updating_and_stop_writes_the_stop_file(tmp_path, wait_
     wait_for(lambda: len(board.curves.loss) == 1, timeout=20, what="the first step drawn")
     board.stop_button.click()
     assert run.stop_requested() and "stop requested" in run.stop_path.read_text()
-    run.append_event(Finished(step=1, train_loss=2.0, elapsed_s=1.0, artifact_path=str(run.path / "adapter"))
-                     .to_json())
+    run.append_event(Finished(step=1, train_loss=2.0, elapsed_s=1.0, artifact_path=str(run.path / "adapter")).to_json())
     wait_for(lambda: "data-state='finished'" in board.status.value, timeout=20, what="the status to say finished")
     board.follower._thread.join(timeout=5)
     assert not board.follower._thread.is_alive()

@@ -27,5 +27,5 @@ def test_a_launched_run_is_watched_and_stopped_from_the_dashboard(ui_runs_dir, t
     while dashboard.curves.end is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert dashboard.curves.end is not None and "stopped" in dashboard.status.value
-    assert dashboard.export is not None   # the finished launch exports like any run
+    assert dashboard.export is not None  # the finished launch exports like any run
     dashboard.follower.close()

@@ -6,7 +6,7 @@ import sys
 
 def test_ui_entry_points_load_no_widget_or_training_library():
     code = (
-        "import sys, ft_jupyter.ui, ft_jupyter.ui.training, ft_jupyter.frontend, ft_jupyter.ui.codegen\n"
+        "import sys, ft_jupyter.ui, ft_jupyter.ui.training, ft_jupyter.frontend\n"
         "heavy = [m for m in ('torch', 'transformers', 'trl', 'ipywidgets', 'plotly', 'anywidget') "
         "if m in sys.modules]\n"
         "print(','.join(heavy))\n"

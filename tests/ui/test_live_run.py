@@ -1,7 +1,6 @@
 """Real tiny runs watched by the dashboard: curves grow, Stop works mid-run (also from a re-opened run folder),
 the learning-rate preview matches what training used, runs compare, and the chat playground toggles the adapter."""
 
-
 import numpy as np
 import pytest
 
@@ -27,8 +26,10 @@ def finished(ui_runs_dir, tiny_run_config):
 def stopped(ui_runs_dir, tiny_run_config, wait_for):
     config = tiny_run_config(ui_runs_dir, max_steps=500, learning_rate=1e-3, warmup_ratio=0.0, eval_steps=0)
     view = ui.train(config, display="widgets")
-    wait_for(lambda: view.dashboard.curves.last_step is not None and view.dashboard.curves.last_step["step"] >= 3,
-             what="three training steps")
+    wait_for(
+        lambda: view.dashboard.curves.last_step is not None and view.dashboard.curves.last_step["step"] >= 3,
+        what="three training steps",
+    )
     reopened = ui.open_run(view.run_dir, display="widgets")  # a second view of the live run, from its folder
     reopened.stop_button.click()  # writes the run's STOP file
     result = view.wait(timeout=120)
@@ -64,7 +65,7 @@ def test_learning_rate_preview_matches_training(finished):
 def test_reopening_a_finished_run_draws_the_same_dashboard(finished):
     _, view = finished
     again = ui.open_run(view.run_dir, display="widgets")
-    for live, replayed in zip(view.dashboard.fig.data, again.fig.data):
+    for live, replayed in zip(view.dashboard.fig.data, again.fig.data, strict=True):
         assert np.array_equal(np.asarray(live.y, dtype=float), np.asarray(replayed.y, dtype=float), equal_nan=True)
     assert again.status.value == view.dashboard.status.value
     assert again.stop_button.disabled
@@ -108,7 +109,8 @@ def test_chat_playground_answers_with_and_without_the_adapter(finished):
     assert "tokens/s" in playground.base_out.value
     # The base answer comes from the same loaded model with the adapter switched off: it must equal a fresh base.
     model, tokenizer = load_for_inference("tiny-random")
-    fresh = generate_answers(model, tokenizer, [[{"role": "user", "content": playground.prompt.value}]],
-                             max_new_tokens=64)[0]
+    fresh = generate_answers(
+        model, tokenizer, [[{"role": "user", "content": playground.prompt.value}]], max_new_tokens=64
+    )[0]
     assert base.text == fresh
     assert tuned.text != base.text

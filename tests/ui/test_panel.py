@@ -136,7 +136,7 @@ def test_data_tab_shows_rows_report_and_masking(panel):
 
 
 def test_show_as_code_and_yaml_rebuild_the_exact_config(panel):
-    set_value(panel, "data.instruction", 'Label it: "a", \'b\'\nor c')
+    set_value(panel, "data.instruction", "Label it: \"a\", 'b'\nor c")
     panel.toggle_code("python")
     namespace: dict = {}
     exec(panel.code.value, namespace)

@@ -5,8 +5,9 @@ from ft_jupyter.ui.panel import ConfigPanel
 
 
 def test_eject_writes_beside_the_runs_folder_and_shows_the_script(tmp_path):
-    config = preset("tiny-smoke").with_overrides({"runs_dir": str(tmp_path / "runs"), "data.max_rows": 80,
-                                                  "training.l2_to_init": 0.1})
+    config = preset("tiny-smoke").with_overrides(
+        {"runs_dir": str(tmp_path / "runs"), "data.max_rows": 80, "training.l2_to_init": 0.1}
+    )
     panel = ConfigPanel(config)
     folder = panel.eject()
     assert folder == tmp_path / "ejected-smoke" and (folder / "train.py").is_file()
@@ -20,8 +21,9 @@ def test_eject_writes_beside_the_runs_folder_and_shows_the_script(tmp_path):
 
 
 def test_a_config_that_cannot_be_ejected_says_why_in_the_view(tmp_path):
-    config = preset("tiny-smoke").with_overrides({"runs_dir": str(tmp_path / "runs"),
-                                                  "data.dataset": str(tmp_path / "missing.jsonl")})
+    config = preset("tiny-smoke").with_overrides(
+        {"runs_dir": str(tmp_path / "runs"), "data.dataset": str(tmp_path / "missing.jsonl")}
+    )
     panel = ConfigPanel(config)
     assert panel.eject() is None
     assert panel.code.value.startswith("# Could not eject") and "missing.jsonl" in panel.code.value

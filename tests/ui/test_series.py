@@ -60,8 +60,17 @@ def test_throttle_draws_the_first_updates_then_caps_the_rate():
 def test_run_curves_follow_events():
     curves = RunCurves()
     assert curves.state == "starting"
-    curves.apply({"type": "step", "step": 1, "max_steps": 2, "loss": None, "learning_rate": 1e-3, "grad_norm": 1.0,
-                  "tokens_per_second": None})
+    curves.apply(
+        {
+            "type": "step",
+            "step": 1,
+            "max_steps": 2,
+            "loss": None,
+            "learning_rate": 1e-3,
+            "grad_norm": 1.0,
+            "tokens_per_second": None,
+        }
+    )
     curves.apply({"type": "evaluation", "step": 1, "eval_loss": 2.5, "metrics": {}})
     curves.apply({"type": "finished", "step": 2})
     assert curves.state == "finished"

@@ -20,8 +20,14 @@ def test_workbench_notebook_runs_under_nbval(tmp_path):
     copy = tmp_path / NOTEBOOK.name  # run folders land in the temp dir, not in the repo
     nbformat.write(notebook, copy)
     env = {**os.environ, "FT_JUPYTER_MODEL": "tiny-random", "HF_HUB_OFFLINE": "1"}
-    out = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(copy)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(copy)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     runs = sorted((tmp_path / "runs").glob("*/adapter/adapter_config.json"))
     assert len(runs) == 2  # both runs of the notebook trained and saved

@@ -1,7 +1,8 @@
 import pytest
 
 from ft_jupyter.models import bundled
-from ft_jupyter.models.catalogue import ModelNotFoundError, cache_home, offline_names, resolve
+from ft_jupyter.models.cache import ModelNotFoundError, cache_home
+from ft_jupyter.models.catalogue import offline_names, resolve
 
 
 def test_unknown_name_lists_what_works_offline():

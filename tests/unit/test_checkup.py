@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 
 import ft_jupyter
-from ft_jupyter.cli import main
 from ft_jupyter.checkup import Check, DoctorReport, compare_version, front_end
+from ft_jupyter.cli import main
 
 # The module of the doctor (ft_jupyter.doctor is the function itself).
 doctor_module = importlib.import_module("ft_jupyter.checkup")
@@ -58,7 +58,7 @@ def test_the_cuda_branch_names_the_gpu_and_falls_back_to_fp16(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "NVIDIA T4")
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index=0: (14 * 1024 ** 3, 15 * 1024 ** 3))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index=0: (14 * 1024**3, 15 * 1024**3))
     (gpu,) = [c for c in doctor_module.check_torch() if c.name == "gpu"]
     assert gpu.status == "ok"
     assert "NVIDIA T4" in gpu.detail and "15.0 GiB" in gpu.detail
@@ -147,7 +147,7 @@ def test_low_disk_fails_below_one_gib(monkeypatch, tmp_path):
 
     def small_disk(path):
         asked.append(path)
-        return shutil._ntuple_diskusage(total=2 * 1024 ** 3, used=1536 * 1024 ** 2, free=512 * 1024 ** 2)
+        return shutil._ntuple_diskusage(total=2 * 1024**3, used=1536 * 1024**2, free=512 * 1024**2)
 
     monkeypatch.setattr(doctor_module.shutil, "disk_usage", small_disk)
     (line,) = doctor_module.check_disk()
@@ -174,10 +174,13 @@ def test_a_fail_line_makes_the_cli_exit_1(monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("✗ disk")
 
 
-@pytest.mark.parametrize(("env", "user_ns", "status"), [
-    ({"JPY_SESSION_NAME": "/lesson.ipynb"}, {}, "ok"),
-    ({}, {"__vsc_ipynb_file__": "/lesson.ipynb"}, "warn"),
-])
+@pytest.mark.parametrize(
+    ("env", "user_ns", "status"),
+    [
+        ({"JPY_SESSION_NAME": "/lesson.ipynb"}, {}, "ok"),
+        ({}, {"__vsc_ipynb_file__": "/lesson.ipynb"}, "warn"),
+    ],
+)
 def test_widgets_inside_a_kernel_depend_on_the_front_end(monkeypatch, env, user_ns, status):
     import types
 
@@ -190,7 +193,7 @@ def test_widgets_inside_a_kernel_depend_on_the_front_end(monkeypatch, env, user_
     for var, value in env.items():
         monkeypatch.setenv(var, value)
     monkeypatch.setattr(ft_jupyter.frontend, "in_kernel", lambda: True)
-    monkeypatch.setattr(ft_jupyter.frontend, "missing_widget_packages", lambda: [])
+    monkeypatch.setattr(ft_jupyter.frontend, "missing_widget_packages", list)
     monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(user_ns=user_ns))
     (line,) = doctor_module.check_widgets()
     assert line.status == status

@@ -12,6 +12,7 @@ from ft_jupyter.config import (
     field_help,
     preset,
 )
+from ft_jupyter.config.run import parse_overrides
 
 
 def test_defaults_round_trip_through_yaml_exactly():
@@ -28,8 +29,7 @@ def test_every_preset_is_valid_and_round_trips(name):
 def test_round_trip_keeps_non_default_values_and_custom_targets(tmp_path):
     config = RunConfig(
         name="exp-1",
-        method=MethodConfig(r=8, alpha=16, target_preset="custom", target_modules=("q_proj", "v_proj"),
-                            use_dora=True),
+        method=MethodConfig(r=8, alpha=16, target_preset="custom", target_modules=("q_proj", "v_proj"), use_dora=True),
         training=TrainingConfig(learning_rate=1e-5, scheduler="wsd", decay_ratio=0.3, max_steps=7),
     )
     path = config.save(tmp_path / "run.yaml")
@@ -45,16 +45,19 @@ def test_every_field_has_help_text():
             assert helps[section][f.name].strip(), f"{section}.{f.name} has no help text"
 
 
-@pytest.mark.parametrize("data, field, fragment", [
-    ({"method": {"r": 0}}, "method.r", "≥ 1"),
-    ({"method": {"dropout": 1.5}}, "method.dropout", "≤ 0.9"),
-    ({"training": {"learning_rate": -1}}, "training.learning_rate", "> 0"),
-    ({"training": {"scheduler": "cosin"}}, "training.scheduler", "Did you mean 'cosine'"),
-    ({"training": {"batch_size": "eight"}}, "training.batch_size", "an integer"),
-    ({"training": {"max_steps": 0}}, "training.max_steps", "-1"),
-    ({"quantization": {"mode": "3bit"}}, "quantization.mode", "'none', '8bit', '4bit'"),
-    ({"model": {"name": "  "}}, "model.name", "catalogue name"),
-])
+@pytest.mark.parametrize(
+    "data, field, fragment",
+    [
+        ({"method": {"r": 0}}, "method.r", "≥ 1"),
+        ({"method": {"dropout": 1.5}}, "method.dropout", "≤ 0.9"),
+        ({"training": {"learning_rate": -1}}, "training.learning_rate", "> 0"),
+        ({"training": {"scheduler": "cosin"}}, "training.scheduler", "Did you mean 'cosine'"),
+        ({"training": {"batch_size": "eight"}}, "training.batch_size", "an integer"),
+        ({"training": {"max_steps": 0}}, "training.max_steps", "-1"),
+        ({"quantization": {"mode": "3bit"}}, "quantization.mode", "'none', '8bit', '4bit'"),
+        ({"model": {"name": "  "}}, "model.name", "catalogue name"),
+    ],
+)
 def test_bad_values_name_the_field_the_value_and_what_is_allowed(data, field, fragment):
     with pytest.raises(ConfigError) as err:
         RunConfig.from_dict(data)
@@ -92,14 +95,17 @@ def test_exponent_without_dot_is_read_as_a_number():
     assert isinstance(config.training.learning_rate, float)
 
 
-@pytest.mark.parametrize("data, fragment", [
-    ({"method": {"method": "qlora"}}, "needs quantization.mode = '4bit'"),
-    ({"quantization": {"mode": "4bit"}}, "is QLoRA"),
-    ({"method": {"method": "full"}, "quantization": {"mode": "8bit"}}, "cannot be updated while quantized"),
-    ({"method": {"method": "freeze", "freeze_train_blocks": 0, "freeze_train_head": False}}, "trains nothing"),
-    ({"method": {"target_preset": "custom"}}, "target_modules is empty"),
-    ({"data": {"validation_fraction": 0.5, "test_fraction": 0.45}}, "leaves almost nothing"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        ({"method": {"method": "qlora"}}, "needs quantization.mode = '4bit'"),
+        ({"quantization": {"mode": "4bit"}}, "is QLoRA"),
+        ({"method": {"method": "full"}, "quantization": {"mode": "8bit"}}, "cannot be updated while quantized"),
+        ({"method": {"method": "freeze", "freeze_train_blocks": 0, "freeze_train_head": False}}, "trains nothing"),
+        ({"method": {"target_preset": "custom"}}, "target_modules is empty"),
+        ({"data": {"validation_fraction": 0.5, "test_fraction": 0.45}}, "leaves almost nothing"),
+    ],
+)
 def test_impossible_combinations_are_refused(data, fragment):
     with pytest.raises(ConfigError, match=fragment):
         RunConfig.from_dict(data)
@@ -113,8 +119,9 @@ def test_valid_combinations_are_accepted():
 
 
 def test_overrides_parse_strings_like_the_cli_gives_them():
-    config = RunConfig().with_overrides({"method.r": "8", "training.learning_rate": "1e-4",
-                                         "training.gradient_checkpointing": "true", "name": "try-2"})
+    config = RunConfig().with_overrides(
+        {"method.r": "8", "training.learning_rate": "1e-4", "training.gradient_checkpointing": "true", "name": "try-2"}
+    )
     assert config.method.r == 8
     assert config.training.learning_rate == pytest.approx(1e-4)
     assert config.training.gradient_checkpointing is True
@@ -123,12 +130,21 @@ def test_overrides_parse_strings_like_the_cli_gives_them():
         RunConfig().with_overrides({"method.rr": "8"})
 
 
+def test_set_arguments_split_at_the_first_equals_sign():
+    pairs = parse_overrides([" training.learning_rate =1e-4", "data.instruction=Answer: a=b"])
+    assert pairs == {"training.learning_rate": "1e-4", "data.instruction": "Answer: a=b"}
+    for bad in ("training.learning_rate", "=1e-4"):
+        with pytest.raises(ConfigError, match=f"--set '{bad}' must look like section.field=value"):
+            parse_overrides([bad])
+
+
 def test_override_text_with_a_colon_stays_text():
     instruction = "Classify the email into one of: billing, bug_report, question."
     config = RunConfig().with_overrides({"data.instruction": instruction, "data.system_prompt": "Note: be brief."})
     assert config.data.instruction == instruction and config.data.system_prompt == "Note: be brief."
-    assert RunConfig().with_overrides({"method.target_modules": "[q_proj, v_proj]",
-                                       "method.target_preset": "custom"}).method.target_modules == ("q_proj", "v_proj")
+    assert RunConfig().with_overrides(
+        {"method.target_modules": "[q_proj, v_proj]", "method.target_preset": "custom"}
+    ).method.target_modules == ("q_proj", "v_proj")
 
 
 def test_configs_are_frozen():

@@ -16,16 +16,19 @@ def test_head_is_a_method_with_help_text_in_the_schema():
     assert RunConfig.from_yaml(config.to_yaml()) == config
 
 
-@pytest.mark.parametrize("data, field, fix", [
-    ({"quantization": {"mode": "4bit"}}, "quantization.mode", "set quantization.mode to 'none'"),
-    ({"quantization": {"mode": "8bit"}}, "quantization.mode", "set quantization.mode to 'none'"),
-    ({"training": {"packing": True}}, "training.packing", "set it to false"),
-    ({"data": {"mix_fraction": 0.1}}, "data.mix_fraction", "set it to 0"),
-    ({"training": {"layer_lr_decay": 0.9}}, "training.layer_lr_decay", "set it to 1"),
-    ({"training": {"unfreeze_every_steps": 5}}, "training.unfreeze_every_steps", "set it to 0"),
-    ({"training": {"l2_to_init": 0.01}}, "training.l2_to_init", "set it to 0"),
-    ({"method": {"freeze_train_head": False}}, "method.freeze_train_head", "Set freeze_train_head to true"),
-])
+@pytest.mark.parametrize(
+    "data, field, fix",
+    [
+        ({"quantization": {"mode": "4bit"}}, "quantization.mode", "set quantization.mode to 'none'"),
+        ({"quantization": {"mode": "8bit"}}, "quantization.mode", "set quantization.mode to 'none'"),
+        ({"training": {"packing": True}}, "training.packing", "set it to false"),
+        ({"data": {"mix_fraction": 0.1}}, "data.mix_fraction", "set it to 0"),
+        ({"training": {"layer_lr_decay": 0.9}}, "training.layer_lr_decay", "set it to 1"),
+        ({"training": {"unfreeze_every_steps": 5}}, "training.unfreeze_every_steps", "set it to 0"),
+        ({"training": {"l2_to_init": 0.01}}, "training.l2_to_init", "set it to 0"),
+        ({"method": {"freeze_train_head": False}}, "method.freeze_train_head", "Set freeze_train_head to true"),
+    ],
+)
 def test_what_a_head_run_cannot_do_is_refused_naming_the_field_and_the_fix(data, field, fix):
     data = {**data, "method": {"method": "head", **data.get("method", {})}}
     with pytest.raises(ConfigError) as err:

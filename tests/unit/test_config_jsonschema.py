@@ -58,9 +58,15 @@ def _rejected_by_config(data: dict) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("key", "field"), [(k, f) for k, f in _fields() if f.metadata["choices"] or
-                                            f.metadata["low"] is not None or f.metadata["high"] is not None],
-                         ids=lambda v: getattr(v, "name", v))
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [
+        (k, f)
+        for k, f in _fields()
+        if f.metadata["choices"] or f.metadata["low"] is not None or f.metadata["high"] is not None
+    ],
+    ids=lambda v: getattr(v, "name", v),
+)
 def test_schema_and_config_reject_the_same_out_of_range_values(key, field):
     meta = field.metadata
     bad_values = []

@@ -44,16 +44,23 @@ def test_packed_rows_counts_trls_best_fit_decreasing_bins():
 
     # 200 | 100+100+56 (best fit for 56 is the bin with exactly 56 left) | 60: three sequences of 256.
     assert packed_rows([100, 100, 60, 200, 56], 256) == 3
-    assert packed_rows([300, 10], 256) == 2     # a row is cut to max_length first, then fills a sequence
-    assert packed_rows([50] * 10, 256) == 2     # five to a sequence
+    assert packed_rows([300, 10], 256) == 2  # a row is cut to max_length first, then fills a sequence
+    assert packed_rows([50] * 10, 256) == 2  # five to a sequence
 
 
 @pytest.mark.parametrize("scheduler", ["cosine", "wsd"])
 def test_with_epochs_an_epoch_is_counted_in_packed_sequences(tmp_path, scheduler):
     from ft_jupyter.train.translate import fit_steps_to_packing, total_steps
 
-    config = RunConfig().with_overrides({"training.packing": True, "training.max_steps": -1, "training.epochs": 2,
-                                         "training.batch_size": 4, "training.scheduler": scheduler})
+    config = RunConfig().with_overrides(
+        {
+            "training.packing": True,
+            "training.max_steps": -1,
+            "training.epochs": 2,
+            "training.batch_size": 4,
+            "training.scheduler": scheduler,
+        }
+    )
     args = _sft(config, steps=total_steps(config, 100), tmp_path=tmp_path)  # 100 rows: 50 steps
     assert args.max_steps == 50
     assert fit_steps_to_packing(config, args, 26) == 14  # 26 packed sequences: 7 steps an epoch

@@ -31,8 +31,10 @@ def test_without_cuda_it_says_so_and_records_nothing(tmp_path):
     assert (ROOT / "benchmarks" / "RESULTS.md").read_text() == before
 
 
-@pytest.mark.parametrize("argv, message", [(["--checks", "lora-bf16,tpu"], "unknown check 'tpu'"),
-                                           (["--steps", "1"], "--steps must be at least 2")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--checks", "lora-bf16,tpu"], "unknown check 'tpu'"), (["--steps", "1"], "--steps must be at least 2")],
+)
 def test_impossible_arguments_are_refused(argv, message):
     done = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and message in done.stderr
@@ -40,8 +42,9 @@ def test_impossible_arguments_are_refused(argv, message):
 
 def test_each_check_trains_what_it_names(tmp_path):
     check = _gpu_check()
-    configs = {name: check.check_config(name, "tiny-random", 5, str(tmp_path)) for name in check.CHECKS
-               if name != "export"}
+    configs = {
+        name: check.check_config(name, "tiny-random", 5, str(tmp_path)) for name in check.CHECKS if name != "export"
+    }
     assert configs["qlora-bf16"].method.method == "qlora" and configs["qlora-bf16"].quantization.mode == "4bit"
     assert configs["full-bf16"].method.method == "full" and configs["full-bf16"].quantization.mode == "none"
     assert configs["lora-fp16"].training.precision == "fp16"
@@ -51,8 +54,17 @@ def test_each_check_trains_what_it_names(tmp_path):
 def test_the_record_is_a_table_row_per_check(tmp_path, monkeypatch):
     check = _gpu_check()
     monkeypatch.setattr(check, "RESULTS", tmp_path / "RESULTS.md")
-    row = {"check": "lora-bf16", "precision": "bf16", "precision_ok": True, "first_loss": 3.2, "last_loss": 1.1,
-           "loss_fell": True, "peak_gib": 1.5, "estimate_gib": 1.7, "tokens_per_s": 9000.0}
+    row = {
+        "check": "lora-bf16",
+        "precision": "bf16",
+        "precision_ok": True,
+        "first_loss": 3.2,
+        "last_loss": 1.1,
+        "loss_fell": True,
+        "peak_gib": 1.5,
+        "estimate_gib": 1.7,
+        "tokens_per_s": 9000.0,
+    }
     export = {"check": "export", "merge_ok": False, "effect_retained": 0.7, "greedy_equal": 6, "gguf_top1": 0.99}
     check.record([row, export], "NVIDIA H200", 30)
     text = (tmp_path / "RESULTS.md").read_text()

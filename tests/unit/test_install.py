@@ -18,8 +18,13 @@ sys.exit(main({argv!r}))
 
 
 def _run(name: str, argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKED.format(name=name, argv=argv)], capture_output=True,
-                          text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED.format(name=name, argv=argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_cli_names_the_missing_package_and_the_pip_line(tmp_path):

@@ -21,8 +21,7 @@ def test_jest_suites_pass():
     if not (REPO / "node_modules" / ".bin" / "jest").exists():
         pytest.fail("jest is missing from node_modules: run `npm install` (pip install -e . runs it) in the repo")
     env = {**os.environ, "FT_JUPYTER_PYTHON": sys.executable, "CI": "true"}
-    result = subprocess.run([npm, "test", "--", "--ci"], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([npm, "test", "--", "--ci"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     assert "Tests:" in output and " failed" not in output.split("Tests:")[1].splitlines()[0], output[-3000:]

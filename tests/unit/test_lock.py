@@ -1,9 +1,9 @@
 """constraints.txt pins every direct dependency at a version its range in pyproject.toml allows, and make uses it."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -24,8 +24,11 @@ def _lock() -> dict[str, Version]:
 def _direct() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extras = project["project"]["optional-dependencies"]
-    specs = (project["project"]["dependencies"] + [s for group in extras.values() for s in group]
-             + project["build-system"]["requires"])
+    specs = (
+        project["project"]["dependencies"]
+        + [s for group in extras.values() for s in group]
+        + project["build-system"]["requires"]
+    )
     return [Requirement(s) for s in specs]
 
 

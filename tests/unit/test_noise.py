@@ -14,8 +14,13 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").warning("a different bitsandb
 
 
 def _stderr(first: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(first=first)], capture_output=True, text=True,
-                          timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(first=first)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stderr
 

@@ -36,7 +36,7 @@ def test_the_bar_counts_to_its_total_with_an_eta_on_stderr_only(capsys, clock):
 
 def test_a_finished_bar_shows_the_total_and_no_time_left(capsys, clock):
     with progress_bar(4, "Token lengths", unit="rows") as bar:
-        for row in tracked(["a", "b", "c", "d"], bar):
+        for _row in tracked(["a", "b", "c", "d"], bar):
             clock[0] += 0.5
     err = capsys.readouterr().err
     assert "4/4 rows" in err and "ETA 0:00" in err and "2.00 rows/s" in err
@@ -78,8 +78,19 @@ def test_training_step_lines_follow_the_same_switch(monkeypatch):
     from ft_jupyter.train.console import ConsoleProgress
     from ft_jupyter.train.events import Finished, Step
 
-    step = Step(step=1, max_steps=10, epoch=0.1, loss=2.5, learning_rate=1e-3, grad_norm=1.0, tokens_seen=100,
-                tokens_per_second=50.0, memory_mb=None, elapsed_s=5.0, eta_s=65.0)
+    step = Step(
+        step=1,
+        max_steps=10,
+        epoch=0.1,
+        loss=2.5,
+        learning_rate=1e-3,
+        grad_norm=1.0,
+        tokens_seen=100,
+        tokens_per_second=50.0,
+        memory_mb=None,
+        elapsed_s=5.0,
+        eta_s=65.0,
+    )
     done = Finished(step=10, train_loss=1.0, elapsed_s=50.0, artifact_path="runs/x/adapter")
     shown = io.StringIO()
     for event in (step, done):

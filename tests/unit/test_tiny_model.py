@@ -28,7 +28,7 @@ def test_chat_template_marks_assistant_turns_and_ends_them_with_eos(tiny):
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "question"}]
     out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = out["input_ids"], out["assistant_masks"]
-    marked = [i for i, m in zip(ids, mask) if m]
+    marked = [i for i, m in zip(ids, mask, strict=True) if m]
     assert tok.decode(marked) == "question<|im_end|>"
     assert marked[-1] == tok.eos_token_id
 

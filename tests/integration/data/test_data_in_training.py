@@ -10,10 +10,16 @@ pytestmark = pytest.mark.integration
 
 
 def _config(tmp_path, data: DataConfig, steps: int) -> RunConfig:
-    return RunConfig(name="data", runs_dir=str(tmp_path / "runs"), model=ModelConfig(name="tiny-random"),
-                     method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0), data=data,
-                     training=TrainingConfig(max_steps=steps, batch_size=8, learning_rate=2e-3, max_seq_len=320,
-                                             warmup_ratio=0.0, seed=7))
+    return RunConfig(
+        name="data",
+        runs_dir=str(tmp_path / "runs"),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        data=data,
+        training=TrainingConfig(
+            max_steps=steps, batch_size=8, learning_rate=2e-3, max_seq_len=320, warmup_ratio=0.0, seed=7
+        ),
+    )
 
 
 def _events(result):

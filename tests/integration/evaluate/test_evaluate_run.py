@@ -16,11 +16,21 @@ def finished(tmp_path_factory):
     from ft_jupyter.train import run_training
 
     config = RunConfig(
-        name="evaltiny", runs_dir=str(tmp_path_factory.mktemp("eval") / "runs"), model=ModelConfig(name="tiny-random"),
+        name="evaltiny",
+        runs_dir=str(tmp_path_factory.mktemp("eval") / "runs"),
+        model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=240),
-        training=TrainingConfig(max_steps=40, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
-                                seed=7, price_per_hour=1.5))
+        training=TrainingConfig(
+            max_steps=40,
+            batch_size=8,
+            learning_rate=5e-3,
+            max_seq_len=128,
+            warmup_ratio=0.0,
+            seed=7,
+            price_per_hour=1.5,
+        ),
+    )
     return run_training(config)
 
 
@@ -49,8 +59,9 @@ def test_three_way_comparison_on_a_finished_run(finished, comparison):
     # The headline numbers are the rows' own: a row scores 1 when that variant's answer names the reference.
     for variant in ("base", "prompted", "retrieved", "finetuned"):
         per_row = [r["score"][variant] for r in comparison.rows]
-        assert per_row == [float(canonical_label(r["answers"][variant], data.labels) == r["reference"])
-                           for r in comparison.rows], variant
+        assert per_row == [
+            float(canonical_label(r["answers"][variant], data.labels) == r["reference"]) for r in comparison.rows
+        ], variant
         assert comparison.scores[variant]["accuracy"] == pytest.approx(sum(per_row) / comparison.n), variant
     # The verdict holds fine-tuning against the better of the two prompted rungs.
     strongest = max(comparison.scores[v]["accuracy"] for v in ("prompted", "retrieved"))
@@ -65,8 +76,9 @@ def test_three_way_comparison_on_a_finished_run(finished, comparison):
     # "Changed" is exactly the rows where one of the two is right and the other wrong, and they account for the
     # whole difference in accuracy.
     assert comparison.changed == [r for r in comparison.rows if r["score"]["finetuned"] != r["score"]["prompted"]]
-    assert sum(r["score"]["finetuned"] - r["score"]["prompted"] for r in comparison.changed) == \
-        pytest.approx(comparison.n * (tuned["accuracy"] - comparison.scores["prompted"]["accuracy"]))
+    assert sum(r["score"]["finetuned"] - r["score"]["prompted"] for r in comparison.changed) == pytest.approx(
+        comparison.n * (tuned["accuracy"] - comparison.scores["prompted"]["accuracy"])
+    )
     table = comparison.table()
     assert "base + prompt (2-shot)" in table and "base + retrieved examples (2-shot)" in table
     assert "fine-tuned" in table and "Verdict" in table and "prompt tokens" in table
@@ -78,8 +90,9 @@ def test_the_reloaded_adapter_answers_like_the_model_in_memory(finished, compari
     from ft_jupyter.evaluate import compare
 
     reloaded = compare(str(finished.run_dir.path), max_rows=8, shots=2, save=False)
-    assert [r["answers"]["finetuned"] for r in reloaded.rows] == \
-        [r["answers"]["finetuned"] for r in comparison.rows[:8]]
+    assert [r["answers"]["finetuned"] for r in reloaded.rows] == [
+        r["answers"]["finetuned"] for r in comparison.rows[:8]
+    ]
     assert [r["answers"]["base"] for r in reloaded.rows] == [r["answers"]["base"] for r in comparison.rows[:8]]
 
 
@@ -126,9 +139,11 @@ def test_budget_checklist_on_the_finished_run(finished, comparison):
     assert status["Did training lift the score above what the base model reaches with your best prompt?"] == beat
     over_retrieval = comparison.headline("finetuned") > comparison.headline("retrieved")
     assert status["Where retrieval (RAG) could also work, does the fine-tuned model do better than it?"] == (
-        "met" if over_retrieval else "unmet")
-    assert "Budget checklist" in str(checklist) and checklist.to_json()["unmet"] == [i.question for i in
-                                                                                      checklist.unmet]
+        "met" if over_retrieval else "unmet"
+    )
+    assert "Budget checklist" in str(checklist) and checklist.to_json()["unmet"] == [
+        i.question for i in checklist.unmet
+    ]
 
     # A follow-up run that changes two settings at once is called out.
     config = finished.run_dir.config().with_overrides({"method.r": 16, "training.learning_rate": 1e-3})
@@ -152,8 +167,9 @@ def test_long_evaluations_show_progress_on_stderr_and_keep_stdout_for_results(fi
 
     monkeypatch.delenv("FT_JUPYTER_PROGRESS", raising=False)
     runs = finished.run_dir.config().runs_dir
-    assert main(["compare", finished.run_dir.run_id, "--runs-dir", runs, "--max-rows", "6", "--shots", "2",
-                 "--json"]) == 0
+    assert (
+        main(["compare", finished.run_dir.run_id, "--runs-dir", runs, "--max-rows", "6", "--shots", "2", "--json"]) == 0
+    )
     captured = capsys.readouterr()
     assert json.loads(captured.out)["n"] == 6  # stdout holds the JSON and nothing else
     for variant in ("base, zero-shot", "base + prompt", "fine-tuned"):

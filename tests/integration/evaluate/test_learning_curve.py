@@ -15,11 +15,16 @@ from ft_jupyter.train.store import RunDir
 
 
 def _config(root) -> RunConfig:
-    return RunConfig(name="curve", runs_dir=str(root), model=ModelConfig(name="tiny-random"),
-                     method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
-                     data=DataConfig(dataset="support-emails", max_rows=200),
-                     training=TrainingConfig(epochs=1.0, batch_size=8, learning_rate=5e-3, max_seq_len=128,
-                                             warmup_ratio=0.0, seed=7))
+    return RunConfig(
+        name="curve",
+        runs_dir=str(root),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        data=DataConfig(dataset="support-emails", max_rows=200),
+        training=TrainingConfig(
+            epochs=1.0, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0, seed=7
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,13 @@ def test_one_run_per_size_each_scored_on_the_same_test_rows(curve):
 
 def test_smaller_subsets_are_inside_larger_ones():
     config = _config("unused").data
-    small = prepare(config.replace(train_rows=16) if hasattr(config, "replace") else
-                    DataConfig(dataset="support-emails", max_rows=200, train_rows=16), seed=7, progress=False)
+    small = prepare(
+        config.replace(train_rows=16)
+        if hasattr(config, "replace")
+        else DataConfig(dataset="support-emails", max_rows=200, train_rows=16),
+        seed=7,
+        progress=False,
+    )
     large = prepare(DataConfig(dataset="support-emails", max_rows=200, train_rows=48), seed=7, progress=False)
     whole = prepare(DataConfig(dataset="support-emails", max_rows=200), seed=7, progress=False)
     assert len(small.train) == 16 and len(large.train) == 48
@@ -68,8 +78,7 @@ def test_sizes_beyond_the_training_split_are_refused_before_training(tmp_path):
 def test_the_command_line_reports_the_curve(tmp_path, capsys):
     config = tmp_path / "curve.yaml"
     config.write_text(_config(tmp_path / "runs").with_overrides({"training.max_steps": 2}).to_yaml())
-    assert main(["learning-curve", str(config), "--sizes", "8,all", "--max-rows", "4", "--no-baselines",
-                 "--json"]) == 0
+    assert main(["learning-curve", str(config), "--sizes", "8,all", "--max-rows", "4", "--no-baselines", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [p["train_rows"] for p in data["points"]][0] == 8 and data["baselines"] == {}
     assert main(["learning-curve", str(config), "--sizes", "8,lots"]) == 2

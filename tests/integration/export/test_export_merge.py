@@ -17,11 +17,21 @@ def finished(tmp_path_factory):
     from ft_jupyter.train import run_training
 
     config = RunConfig(
-        name="exporttiny", runs_dir=str(tmp_path_factory.mktemp("export") / "runs"),
-        model=ModelConfig(name="tiny-random"), method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        name="exporttiny",
+        runs_dir=str(tmp_path_factory.mktemp("export") / "runs"),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=240),
-        training=TrainingConfig(max_steps=40, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
-                                seed=7, price_per_hour=1.5))
+        training=TrainingConfig(
+            max_steps=40,
+            batch_size=8,
+            learning_rate=5e-3,
+            max_seq_len=128,
+            warmup_ratio=0.0,
+            seed=7,
+            price_per_hour=1.5,
+        ),
+    )
     return run_training(config).run_dir
 
 
@@ -54,7 +64,7 @@ def test_merge_is_verified_and_loads_with_plain_transformers(finished):
     assert folder == finished.path / "export" / "merged-float32"
     saved = json.loads((folder.parent / "merged-float32.json").read_text())
     assert saved["ok"] and saved["probes"] == 8
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]   # nothing half-written left behind
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # nothing half-written left behind
 
     # A plain transformers load, no peft, no kit: the same answers as the adapter on the test prompts.
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
@@ -67,8 +77,9 @@ def test_merge_is_verified_and_loads_with_plain_transformers(finished):
     expected = generate_answers(models.tuned, models.tokenizer, prompts, max_new_tokens=budget, progress=False)
     assert generate_answers(model, tokenizer, prompts, max_new_tokens=budget, progress=False) == expected
     # The chat template renders every test conversation exactly as the training template did.
-    assert [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations] == \
-        [models.tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
+    assert [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations] == [
+        models.tokenizer.apply_chat_template(c, tokenize=False) for c in conversations
+    ]
 
 
 def test_a_small_update_stored_in_bf16_is_flagged(finished):
@@ -91,8 +102,7 @@ def test_quantized_copies_are_scored_on_the_test_split(finished):
     from ft_jupyter.export import merge_run, quantized_copies
 
     merged = merge_run(finished, dtype="float32", progress=False)
-    report = quantized_copies(finished, copies=("merged", "8bit", "4bit", "q8_0"), merged=merged.folder,
-                              progress=False)
+    report = quantized_copies(finished, copies=("merged", "8bit", "4bit", "q8_0"), merged=merged.folder, progress=False)
     data = prepare(finished.config().data, seed=7)
     assert report.n == len(data.test) and report.metric == "accuracy"
     assert [r.copy for r in report.rows] == ["merged", "8bit", "4bit"]
@@ -118,8 +128,10 @@ def test_two_adapters_served_from_one_base(finished):
     server = AdapterServer.from_runs([finished.path, other])
     names = list(server.adapters)
     assert names == [finished.run_id, "opposite"]
-    prompts = [[{"role": "user", "content": text}] for text in
-               ("I was charged twice this month.", "The app crashes when I upload a photo.")]
+    prompts = [
+        [{"role": "user", "content": text}]
+        for text in ("I was charged twice this month.", "The app crashes when I upload a photo.")
+    ]
     alone = {name: [server.generate([(name, p)])[0] for p in prompts] for name in [*names, None]}
     assert alone[names[0]] != alone["opposite"] and alone[names[0]] != alone[None]
     # One mixed batch: each row answered by its own adapter (or the bare base), as if served alone.
@@ -147,8 +159,16 @@ def test_batched_throughput_and_cost(finished):
 
     models = load_models(finished)
     prompts = [[{"role": "user", "content": "Where is my refund?"}], [{"role": "user", "content": "Great app!"}]]
-    rows = batch_throughput(models.tuned, models.tokenizer, prompts, batch_sizes=(1, 4), requests=8,
-                            max_new_tokens=8, price_per_hour=3.6, progress=False)
+    rows = batch_throughput(
+        models.tuned,
+        models.tokenizer,
+        prompts,
+        batch_sizes=(1, 4),
+        requests=8,
+        max_new_tokens=8,
+        price_per_hour=3.6,
+        progress=False,
+    )
     assert [(r.batch_size, r.requests) for r in rows] == [(1, 8), (4, 8)]
     for r in rows:
         assert r.requests_per_s > 0 and r.tokens_per_s > 0 and r.p95_s >= r.p50_s > 0
@@ -159,33 +179,47 @@ def test_batched_throughput_and_cost(finished):
 def test_export_cli(finished, capsys):
     from ft_jupyter.cli import main
 
-    code = main(["export", str(finished.path), "--dtype", "float16", "--quantized", "merged,4bit",
-                 "--throughput", "1,2", "--json"])
+    code = main(
+        [
+            "export",
+            str(finished.path),
+            "--dtype",
+            "float16",
+            "--quantized",
+            "merged,4bit",
+            "--throughput",
+            "1,2",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["merge"]["dtype"] == "float16" and out["merge"]["ok"]
     assert [r["copy"] for r in out["quantized"]["rows"]] == ["merged", "4bit"]
     assert [r["batch_size"] for r in out["throughput"]] == [1, 2]
-    assert "vllm (adapter on the base)" in out["commands"] and "--enable-lora" in out["commands"]["vllm (adapter "
-                                                                                                 "on the base)"]
+    assert (
+        "vllm (adapter on the base)" in out["commands"]
+        and "--enable-lora" in out["commands"]["vllm (adapter on the base)"]
+    )
     assert (finished.path / "export" / "report.json").is_file() and (finished.path / "export" / "REPORT.md").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--gguf", "q4_k"], "gguf 'q4_k' is not one of"),
-    (["--ollama"], "add --gguf"),
-    (["--quantized", "2bit"], "quantized '2bit' is not one of"),
-    (["--throughput", "1,x"], "batch sizes like 1,4,16"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--gguf", "q4_k"], "gguf 'q4_k' is not one of"),
+        (["--ollama"], "add --gguf"),
+        (["--quantized", "2bit"], "quantized '2bit' is not one of"),
+        (["--throughput", "1,x"], "batch sizes like 1,4,16"),
+    ],
+)
 def test_export_cli_refuses_impossible_requests(finished, capsys, argv, message):
     from ft_jupyter.cli import main
 
-    before = sorted(p.name for p in (finished.path / "export").iterdir()) if (finished.path / "export").exists() \
-        else []
+    before = sorted(p.name for p in (finished.path / "export").iterdir()) if (finished.path / "export").exists() else []
     assert main(["export", str(finished.path), *argv]) == 2
     assert message in capsys.readouterr().err
-    after = sorted(p.name for p in (finished.path / "export").iterdir()) if (finished.path / "export").exists() \
-        else []
-    assert after == before   # refused before anything was written
+    after = sorted(p.name for p in (finished.path / "export").iterdir()) if (finished.path / "export").exists() else []
+    assert after == before  # refused before anything was written
 
 
 def test_export_of_a_run_without_adapter_says_what_to_do(finished, capsys):
@@ -204,8 +238,22 @@ def test_export_writes_checked_ggufs_and_ollama_modelfiles(finished, capsys):
     from ft_jupyter.cli import main
     from ft_jupyter.export.ollama import render_with_go
 
-    assert main(["export", str(finished.path), "--dtype", "float32", "--gguf", "f16,q8_0", "--lora-gguf",
-                 "--ollama", "--json"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(finished.path),
+                "--dtype",
+                "float32",
+                "--gguf",
+                "f16,q8_0",
+                "--lora-gguf",
+                "--ollama",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     by_type = {g["type"]: g for g in out["gguf"]}
     assert set(by_type) == {"f16", "q8_0", "base-f16", "lora-f16"}
@@ -223,10 +271,14 @@ def test_export_writes_checked_ggufs_and_ollama_modelfiles(finished, capsys):
 
         tokenizer = AutoTokenizer.from_pretrained(out["merge"]["folder"])
         template = merged_file.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
-        chat = [{"role": "user", "content": "Where is my refund?"}, {"role": "assistant", "content": "billing"},
-                {"role": "user", "content": "And the invoice?"}]
-        assert render_with_go(template, chat) == tokenizer.apply_chat_template(chat, tokenize=False,
-                                                                               add_generation_prompt=True)
+        chat = [
+            {"role": "user", "content": "Where is my refund?"},
+            {"role": "assistant", "content": "billing"},
+            {"role": "user", "content": "And the invoice?"},
+        ]
+        assert render_with_go(template, chat) == tokenizer.apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=True
+        )
 
 
 def test_each_adapter_is_asked_the_way_its_run_trained(finished, capsys):
@@ -238,11 +290,16 @@ def test_each_adapter_is_asked_the_way_its_run_trained(finished, capsys):
     config = RunConfig.load(prompted / "config.yaml")
     config.with_overrides({"data.system_prompt": "You sort customer emails."}).save(prompted / "config.yaml")
     server = AdapterServer.from_runs([finished.path, prompted])
-    assert server.messages("with-system", "Hi") == [{"role": "system", "content": "You sort customer emails."},
-                                                     {"role": "user", "content": "Hi"}]
-    assert server.messages(finished.run_id, "Hi") == server.messages(None, "Hi") == [{"role": "user",
-                                                                                     "content": "Hi"}]
-    assert main(["adapters", str(finished.path), str(prompted), "--prompt", "Where is my refund?",
-                 "--max-new-tokens", "4"]) == 0
+    assert server.messages("with-system", "Hi") == [
+        {"role": "system", "content": "You sort customer emails."},
+        {"role": "user", "content": "Hi"},
+    ]
+    assert server.messages(finished.run_id, "Hi") == server.messages(None, "Hi") == [{"role": "user", "content": "Hi"}]
+    assert (
+        main(
+            ["adapters", str(finished.path), str(prompted), "--prompt", "Where is my refund?", "--max-new-tokens", "4"]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == [finished.run_id, "with-system", "base"]

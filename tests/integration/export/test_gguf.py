@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from ft_jupyter.export.gguf import GGUFFile, GGUFNotSupported, LLAMA_CPP_ENV, upstream_converter, write_gguf, \
-    write_lora_gguf
+from ft_jupyter.export.gguf import write_gguf, write_lora_gguf
+from ft_jupyter.export.llama_cpp import LLAMA_CPP_ENV, GGUFFile, GGUFNotSupported, upstream_converter
 
 pytestmark = pytest.mark.integration
 
@@ -25,25 +25,29 @@ def needs_llama_cpp() -> None:
             pytest.fail("llama-cpp-python is required here (make test-export) but is not installed")
         pytest.skip("llama-cpp-python is not installed (make test-export builds it)")
 
+
 # The first three have clear winners at every greedy step for SmolLM2 (top-2 logit gap >= 0.15); the fourth, with
 # digits for the tokenizer, has a near-tie (0.0014) at its 7th token.
 CONVERSATIONS = [
     [{"role": "user", "content": "My invoice for March was charged twice, please refund."}],
-    [{"role": "system", "content": "Classify the email."},
-     {"role": "user", "content": "The app crashes when I upload 3 files."}],
+    [
+        {"role": "system", "content": "Classify the email."},
+        {"role": "user", "content": "The app crashes when I upload 3 files."},
+    ],
     [{"role": "user", "content": "Thanks for the quick help yesterday!"}],
     [{"role": "user", "content": "How do I change my password? Order #12345, placed 2024-05-17."}],
     [{"role": "user", "content": "Your service is terrible, I want to cancel."}],
 ]
-TINY_TENSORS = 2 + 9 * 4   # embeddings, final norm, 9 per block; no output.weight: tiny-random ties it
+TINY_TENSORS = 2 + 9 * 4  # embeddings, final norm, 9 per block; no output.weight: tiny-random ties it
 
 
-def _prompts(folder, n=len(CONVERSATIONS)):
+def _prompts(folder, n: int | None = None):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    return tokenizer, [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
-                       for c in CONVERSATIONS[:n]]
+    return tokenizer, [
+        tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in CONVERSATIONS[:n]
+    ]
 
 
 def _fields(path):
@@ -60,8 +64,10 @@ def _lora_model(base_dir, out_dir, seed=0, **extra):
 
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
-    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
-                                            init_lora_weights=False, **extra)).eval()
+    model = get_peft_model(
+        base,
+        LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", init_lora_weights=False, **extra),
+    ).eval()
     model.save_pretrained(str(out_dir))
     return model
 
@@ -88,6 +94,7 @@ def tiny_lora(tiny, tmp_path_factory):
 
 # --- the file itself -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("type", ["f16", "q8_0"])
 def test_written_file_reads_back_as_a_llama(tiny, tiny_gguf, type):
     import gguf
@@ -98,8 +105,13 @@ def test_written_file_reads_back_as_a_llama(tiny, tiny_gguf, type):
     reader, f = _fields(written.path)
     config = json.loads((tiny / "config.json").read_text())
     assert f["general.architecture"] == "llama" and f["general.type"] == "model"
-    assert (f["llama.block_count"], f["llama.embedding_length"], f["llama.attention.head_count"],
-            f["llama.attention.head_count_kv"], f["llama.context_length"]) == (4, 128, 4, 2, 1024)
+    assert (
+        f["llama.block_count"],
+        f["llama.embedding_length"],
+        f["llama.attention.head_count"],
+        f["llama.attention.head_count_kv"],
+        f["llama.context_length"],
+    ) == (4, 128, 4, 2, 1024)
     assert f["general.file_type"] == {"f16": 1, "q8_0": 7}[type]
     assert len(reader.tensors) == TINY_TENSORS and "output.weight" not in {t.name for t in reader.tensors}
     assert len(f["tokenizer.ggml.tokens"]) == config["vocab_size"] == f["llama.vocab_size"]
@@ -107,7 +119,7 @@ def test_written_file_reads_back_as_a_llama(tiny, tiny_gguf, type):
     assert (f["tokenizer.ggml.model"], f["tokenizer.ggml.pre"]) == ("gpt2", "gpt-2")
     assert (f["tokenizer.ggml.bos_token_id"], f["tokenizer.ggml.eos_token_id"]) == (1, 2)
     # Hugging Face adds no BOS to these ChatML prompts, so neither may llama.cpp.
-    assert f["tokenizer.ggml.add_bos_token"] == False   # noqa: E712 (a numpy bool)
+    assert f["tokenizer.ggml.add_bos_token"] == False  # noqa: E712 (a numpy bool)
     # The three special tokens are control tokens: parsed from text only when special tokens are asked for.
     assert f["tokenizer.ggml.tokens"][:3] == ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     assert list(f["tokenizer.ggml.token_type"][:4]) == [3, 3, 3, 1]
@@ -140,6 +152,7 @@ def test_q8_0_logits_stay_close(tiny, tiny_gguf):
 
 # --- what it refuses, and what a failure leaves behind -------------------------------------------------------------
 
+
 def test_other_architectures_are_refused_with_the_llama_cpp_command(tmp_path, monkeypatch):
     from transformers import GPT2Config
 
@@ -150,8 +163,14 @@ def test_other_architectures_are_refused_with_the_llama_cpp_command(tmp_path, mo
     with pytest.raises(GGUFNotSupported) as caught:
         write_gguf(folder, out, type="q8_0")
     message = str(caught.value)
-    for needed in ("GPT2LMHeadModel", "LlamaForCausalLM", "convert_hf_to_gguf.py", f"{folder} --outtype q8_0",
-                   f"--outfile {out}", LLAMA_CPP_ENV):
+    for needed in (
+        "GPT2LMHeadModel",
+        "LlamaForCausalLM",
+        "convert_hf_to_gguf.py",
+        f"{folder} --outtype q8_0",
+        f"--outfile {out}",
+        LLAMA_CPP_ENV,
+    ):
         assert needed in message
     assert not out.exists() and upstream_converter() is None
 
@@ -161,8 +180,14 @@ def test_llama_features_the_writer_lacks_are_refused(tiny, tmp_path, monkeypatch
     folder = tmp_path / "llama3-rope"
     shutil.copytree(tiny, folder)
     config = json.loads((folder / "config.json").read_text())
-    config["rope_parameters"] = {"rope_type": "llama3", "rope_theta": 5e5, "factor": 8.0, "low_freq_factor": 1.0,
-                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 512}
+    config["rope_parameters"] = {
+        "rope_type": "llama3",
+        "rope_theta": 5e5,
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 512,
+    }
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(GGUFNotSupported, match="rope type 'llama3'.*convert_hf_to_gguf.py"):
         write_gguf(folder, tmp_path / "out.gguf")
@@ -220,12 +245,13 @@ def test_an_unknown_pre_tokenizer_is_written_as_gpt2_with_a_warning(tiny, tmp_pa
 
 # --- LoRA adapters -------------------------------------------------------------------------------------------------
 
+
 def test_lora_gguf_names_shapes_and_alpha(tiny_lora):
     _, _, written = tiny_lora
     reader, f = _fields(written.path)
     assert (f["general.architecture"], f["general.type"], f["adapter.type"]) == ("llama", "adapter", "lora")
     assert f["adapter.lora.alpha"] == 8.0 and written.tensors == len(reader.tensors) == 4 * 7 * 2
-    shapes = {t.name: tuple(int(n) for n in t.shape) for t in reader.tensors}   # GGUF order: (columns, rows)
+    shapes = {t.name: tuple(int(n) for n in t.shape) for t in reader.tensors}  # GGUF order: (columns, rows)
     assert shapes["blk.0.attn_q.weight.lora_a"] == (128, 4) and shapes["blk.0.attn_q.weight.lora_b"] == (4, 128)
     assert shapes["blk.3.attn_k.weight.lora_b"] == (4, 64) and shapes["blk.1.ffn_down.weight.lora_a"] == (256, 4)
     assert all(name.rsplit(".", 1)[1] in ("lora_a", "lora_b") for name in shapes)
@@ -254,7 +280,7 @@ def test_lora_gguf_applied_like_llama_cpp_equals_the_merged_gguf(tiny, tiny_gguf
     for name in (n for n in base if n.startswith("blk.") and not n.endswith("_norm.weight")):
         got = base[name] + 8 / 4 * lora[f"{name}.lora_b"] @ lora[f"{name}.lora_a"]
         worst = max(worst, float(np.abs(got - want[name]).max()))
-    assert worst < 2e-3   # float16 rounding of three files: measured 2.7e-4; without the reorder on B, 0.46
+    assert worst < 2e-3  # float16 rounding of three files: measured 2.7e-4; without the reorder on B, 0.46
 
 
 def test_adapters_llama_cpp_cannot_apply_are_refused(tiny, tmp_path):
@@ -266,6 +292,7 @@ def test_adapters_llama_cpp_cannot_apply_are_refused(tiny, tmp_path):
 
 
 # --- llama.cpp ------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory):
@@ -298,8 +325,10 @@ def test_llama_cpp_reads_the_smollm_pre_tokenizer(tiny, tmp_path):
     folder = tmp_path / "digits"
     shutil.copytree(tiny, folder)
     spec = json.loads((folder / "tokenizer.json").read_text())
-    spec["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
-        {"type": "Digits", "individual_digits": True}, spec["pre_tokenizer"]]}
+    spec["pre_tokenizer"] = {
+        "type": "Sequence",
+        "pretokenizers": [{"type": "Digits", "individual_digits": True}, spec["pre_tokenizer"]],
+    }
     (folder / "tokenizer.json").write_text(json.dumps(spec))
     written = write_gguf(folder, tmp_path / "digits.gguf")
     assert _fields(written.path)[1]["tokenizer.ggml.pre"] == "smollm"
@@ -320,7 +349,7 @@ def test_llama_cpp_applies_the_tiny_lora_gguf_like_peft(tiny, tiny_gguf, tiny_lo
     tokenizer, prompts = _prompts(tiny, 3)
     result = llama_cpp_agreement(model, tokenizer, tiny_gguf["f16"].path, prompts, lora_path=adapter.path)
     assert result["tokens_equal"] == [True] * 3
-    assert result["top1_agreement"] >= 0.9, result   # measured 100 %
+    assert result["top1_agreement"] >= 0.9, result  # measured 100 %
 
 
 def test_llama_cpp_runs_smollm2_like_transformers(smollm2):
@@ -349,7 +378,7 @@ def test_llama_cpp_applies_a_smollm2_lora_gguf_like_peft(smollm2, tmp_path):
     # The adapter changes what the model says (else agreement would prove nothing), and llama.cpp changes it the
     # same way PEFT does.
     assert with_lora["reference_texts"] != without["reference_texts"]
-    assert with_lora["top1_agreement"] >= 0.9, with_lora   # measured 100 %, all three answers equal
+    assert with_lora["top1_agreement"] >= 0.9, with_lora  # measured 100 %, all three answers equal
 
 
 def test_a_llama_cpp_crash_is_reported_not_fatal(tiny, tmp_path):
@@ -377,4 +406,4 @@ def test_llama_cpp_runs_a_q8_0_file_close_to_transformers(tiny, tiny_gguf):
     result = check_with_llama_cpp_isolated(tiny, tiny_gguf["q8_0"].path, prompts, max_new_tokens=16)
     assert "crashed" not in result, result.get("crashed")
     assert result["tokens_equal"] == [True] * len(prompts)
-    assert result["top1_agreement"] >= 0.8, result   # measured 90 % (teacher-forced, 5 prompts)
+    assert result["top1_agreement"] >= 0.8, result  # measured 90 % (teacher-forced, 5 prompts)

@@ -7,11 +7,14 @@ from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, 
 
 def _tiny_run_config(runs_dir, overrides) -> RunConfig:
     base = RunConfig(
-        name="tiny", runs_dir=str(runs_dir), model=ModelConfig(name="tiny-random"),
+        name="tiny",
+        runs_dir=str(runs_dir),
+        model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=64, validation_fraction=0.15, test_fraction=0.1),
-        training=TrainingConfig(max_steps=8, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0,
-                                seed=7),
+        training=TrainingConfig(
+            max_steps=8, batch_size=8, learning_rate=5e-3, max_seq_len=128, warmup_ratio=0.0, seed=7
+        ),
     )
     return base.with_overrides(overrides) if overrides else base
 

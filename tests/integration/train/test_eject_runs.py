@@ -16,10 +16,13 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     return RunConfig(
-        name="ejected", runs_dir=str(tmp_path_factory.mktemp("runs")), model=ModelConfig(name="tiny-random"),
+        name="ejected",
+        runs_dir=str(tmp_path_factory.mktemp("runs")),
+        model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=120),
-        training=TrainingConfig(max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=96, seed=7))
+        training=TrainingConfig(max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=96, seed=7),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +69,20 @@ def test_the_script_trains_alone_exactly_as_the_kit_does(config, folder):
 def test_the_script_trains_on_two_cpu_processes_with_the_ejected_ddp_config(folder):
     (folder / "output").rename(folder / "output-one-process")
     # A port of its own: other multi-process tests may hold accelerate's default one.
-    output = run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", "accelerate_ddp.yaml",
-                  "--num_processes", "2", "--main_process_port", str(free_port()), "train.py"], folder)
+    output = run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            "accelerate_ddp.yaml",
+            "--num_processes",
+            "2",
+            "--main_process_port",
+            str(free_port()),
+            "train.py",
+        ],
+        folder,
+    )
     assert "rank 0 of world size 2" in output and "rank 1 of world size 2" in output
     assert_trained(folder / "output")

@@ -8,8 +8,12 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-HEAD = {"method.method": "head", "method.freeze_train_blocks": 0, "training.learning_rate": 1e-2,
-        "training.max_steps": 12}
+HEAD = {
+    "method.method": "head",
+    "method.freeze_train_blocks": 0,
+    "training.learning_rate": 1e-2,
+    "training.max_steps": 12,
+}
 LABELS = ("billing", "bug_report", "complaint", "feedback", "question")
 HIDDEN = 128  # tiny-random
 
@@ -109,8 +113,7 @@ def test_the_estimate_counts_what_the_trainer_trained(top_block_run, events_of):
     config, result = top_block_run
     started = events_of(result.run_dir)[0]
     estimate = estimate_run(config, device="cpu")
-    assert (estimate.params_trainable, estimate.params_total) == (started["params_trainable"],
-                                                                  started["params_total"])
+    assert (estimate.params_trainable, estimate.params_total) == (started["params_trainable"], started["params_total"])
 
 
 def test_the_saved_model_reloads_and_predicts_the_same_labels(head_run):
@@ -126,8 +129,9 @@ def test_the_saved_model_reloads_and_predicts_the_same_labels(head_run):
     examples = rows.test + rows.validation
     model, tokenizer = load_classifier_for_inference(result.artifact_path)
     reloaded = predict_labels(model, tokenizer, examples, config.training.max_seq_len, batch_size=4, progress=False)
-    in_memory = predict_labels(result.model, result.tokenizer, examples, config.training.max_seq_len, batch_size=3,
-                               progress=False)
+    in_memory = predict_labels(
+        result.model, result.tokenizer, examples, config.training.max_seq_len, batch_size=3, progress=False
+    )
     assert reloaded == in_memory and set(reloaded) <= set(LABELS)
 
 
@@ -144,14 +148,19 @@ def test_compare_scores_a_head_run_like_a_lora_run_on_the_same_rows(head_run, ti
     assert head.scores["finetuned"].keys() == lora.scores["finetuned"].keys()
     assert head.scores["finetuned"]["per_class"].keys() == lora.scores["finetuned"]["per_class"].keys()
     assert head.scores["finetuned"]["invalid_rate"] == 0.0
-    print(f"\nhead accuracy {head.scores['finetuned']['accuracy']:.3f} macro-F1 "
-          f"{head.scores['finetuned']['macro_f1']:.3f}; lora accuracy {lora.scores['finetuned']['accuracy']:.3f}")
+    print(
+        f"\nhead accuracy {head.scores['finetuned']['accuracy']:.3f} macro-F1 "
+        f"{head.scores['finetuned']['macro_f1']:.3f}; lora accuracy {lora.scores['finetuned']['accuracy']:.3f}"
+    )
     # From the run folder (the classifier reloaded) the scores are the same, and evaluate_head agrees.
     again = compare(result.run_dir, rungs=("finetuned",), progress=False, save=False)
     assert again.scores["finetuned"] == head.scores["finetuned"]
     report = evaluate_head(result.run_dir, _test_rows(config), progress=False)
     assert (report.accuracy, report.macro_f1, report.invalid_rate) == (
-        head.scores["finetuned"]["accuracy"], head.scores["finetuned"]["macro_f1"], 0.0)
+        head.scores["finetuned"]["accuracy"],
+        head.scores["finetuned"]["macro_f1"],
+        0.0,
+    )
 
 
 def test_the_base_rungs_of_a_head_run_use_the_causal_base_model(head_run):
@@ -179,8 +188,9 @@ def test_gradient_accumulation_reports_the_same_loss_as_one_big_batch(tiny):
     from ft_jupyter.train import run_training
 
     one = run_training(tiny(**{**HEAD, "training.max_steps": 1, "name": "ga1"}))
-    two = run_training(tiny(**{**HEAD, "training.max_steps": 1, "training.batch_size": 4, "training.grad_accum": 2,
-                               "name": "ga2"}))
+    two = run_training(
+        tiny(**{**HEAD, "training.max_steps": 1, "training.batch_size": 4, "training.grad_accum": 2, "name": "ga2"})
+    )
     assert two.first_loss == pytest.approx(one.first_loss, rel=1e-4)  # not twice it (transformers' default here)
 
 
@@ -209,9 +219,15 @@ def test_data_without_labels_is_refused_before_training(tiny, tmp_path):
     from ft_jupyter.train import RunStore, run_training
 
     path = tmp_path / "chats.jsonl"
-    rows = [{"messages": [{"role": "user", "content": f"Write a line about the number {i}."},
-                          {"role": "assistant", "content": f"The number {i} comes after {i - 1}."}]}
-            for i in range(1, 41)]
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Write a line about the number {i}."},
+                {"role": "assistant", "content": f"The number {i} comes after {i - 1}."},
+            ]
+        }
+        for i in range(1, 41)
+    ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     config = tiny(**{**HEAD, "data.dataset": str(path), "runs_dir": str(tmp_path / "runs")})
     with pytest.raises(ConfigError, match=r"method.method = 'head'.*has no labels"):

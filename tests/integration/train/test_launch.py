@@ -19,11 +19,16 @@ pytestmark = pytest.mark.integration
 
 
 def _config(runs_dir, name, *, batch=4, steps=10) -> RunConfig:
-    return RunConfig(name=name, runs_dir=str(runs_dir), model=ModelConfig(name="tiny-random"),
-                     method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
-                     data=DataConfig(dataset="support-emails", max_rows=120),
-                     training=TrainingConfig(max_steps=steps, batch_size=batch, learning_rate=5e-3, max_seq_len=96,
-                                             warmup_ratio=0.0, seed=7))
+    return RunConfig(
+        name=name,
+        runs_dir=str(runs_dir),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        data=DataConfig(dataset="support-emails", max_rows=120),
+        training=TrainingConfig(
+            max_steps=steps, batch_size=batch, learning_rate=5e-3, max_seq_len=96, warmup_ratio=0.0, seed=7
+        ),
+    )
 
 
 def _adapter(run_path):
@@ -48,8 +53,9 @@ def _wait_for_steps(run_dir, n, timeout=180):
         if sum(e["type"] == "step" for e in _steps(run_dir)) >= n:
             return
         time.sleep(0.2)
-    raise AssertionError(f"no {n} steps within {timeout} s; launch.log:\n"
-                         + (run_dir.path / "launch" / "launch.log").read_text()[-3000:])
+    raise AssertionError(
+        f"no {n} steps within {timeout} s; launch.log:\n" + (run_dir.path / "launch" / "launch.log").read_text()[-3000:]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,7 @@ def test_two_processes_train_like_one_at_the_same_global_batch(ddp, single):
     assert _max_diff(_adapter(ddp.run_dir.path), _adapter(single.path)) < 5e-3
     events = _steps(ddp.run_dir)
     steps = [e["step"] for e in events if e["type"] == "step"]
-    assert steps == sorted(set(steps)) and steps[-1] == 10          # one clean log: rank 0 alone writes
+    assert steps == sorted(set(steps)) and steps[-1] == 10  # one clean log: rank 0 alone writes
     assert [e["type"] for e in events].count("run_started") == 1 and events[-1]["type"] == "finished"
     losses = [e["loss"] for e in events if e["type"] == "step"]
     assert losses[-1] < 0.8 * losses[0]
@@ -123,10 +129,14 @@ def test_ctrl_c_of_the_launcher_is_a_graceful_stop(tmp_path):
     config.save(tmp_path / "run.yaml")
     # A shell that starts the suite in the background hands its children SIGINT ignored, and Python then never
     # raises KeyboardInterrupt: give the launcher the default disposition a terminal's Ctrl-C meets.
-    launcher = subprocess.Popen([sys.executable, "-m", "ft_jupyter.cli", "launch", str(tmp_path / "run.yaml"),
-                                 "--processes", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "HF_HUB_OFFLINE": "1"},
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "ft_jupyter.cli", "launch", str(tmp_path / "run.yaml"), "--processes", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     from ft_jupyter.train.store import RunStore
 
     deadline = time.monotonic() + 120
@@ -139,7 +149,8 @@ def test_ctrl_c_of_the_launcher_is_a_graceful_stop(tmp_path):
     assert launcher.returncode == 0, out[-3000:]
     ends = [(e["type"], e.get("step"), e.get("reason")) for e in _steps(run) if e["type"] in ("finished", "stopped")]
     assert run.status()["state"] == "stopped" and "Ctrl-C of the launcher" in run.status()["message"], (
-        f"status {run.status()}; end events {ends}; STOP file: {run.stop_requested()}; launcher output:\n{out[-3000:]}")
+        f"status {run.status()}; end events {ends}; STOP file: {run.stop_requested()}; launcher output:\n{out[-3000:]}"
+    )
     assert (run.path / "adapter" / "adapter_model.safetensors").is_file()
     assert "stopping after the current step" in out
 
@@ -149,19 +160,19 @@ def test_a_killed_rank_marks_the_run_failed_with_its_cause(tmp_path):
 
     handle = start_launch(_config(tmp_path, "killed", steps=3000), processes=2, strategy="ddp")
     _wait_for_steps(handle.run_dir, 2)
-    workers = subprocess.run(["pgrep", "-f", f"ft_jupyter.train.worker {handle.run_dir.path}"],
-                             capture_output=True, text=True).stdout.split()
-    rank1 = [int(pid) for pid in workers
-             if b"RANK=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")]
+    workers = subprocess.run(
+        ["pgrep", "-f", f"ft_jupyter.train.worker {handle.run_dir.path}"], capture_output=True, text=True
+    ).stdout.split()
+    rank1 = [int(pid) for pid in workers if b"RANK=1" in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")]
     assert len(rank1) == 1
-    os.kill(rank1[0], signal.SIGKILL)   # what the kernel's out-of-memory killer does
+    os.kill(rank1[0], signal.SIGKILL)  # what the kernel's out-of-memory killer does
     status = handle.wait(300)
     assert status["state"] == "failed" and handle.returncode != 0
     assert "rank 1 died (SIGKILL)" in status["message"], status["message"]
     assert _steps(handle.run_dir)[-1]["type"] == "failed"
 
 
-FSDP2_SCRIPT = r'''
+FSDP2_SCRIPT = r"""
 import json, sys
 import torch, torch.distributed as dist
 from torch.distributed.fsdp import fully_shard
@@ -190,7 +201,7 @@ for _ in range(4):
 print(json.dumps({"rank": dist.get_rank(), "units": len(units), "losses": losses}), flush=True)
 dist.barrier()
 dist.destroy_process_group()
-'''
+"""
 
 
 def test_the_fsdp_config_wraps_the_decoder_layer_and_that_shards_for_real(tmp_path):
@@ -200,15 +211,14 @@ def test_the_fsdp_config_wraps_the_decoder_layer_and_that_shards_for_real(tmp_pa
     from ft_jupyter.train.launch import free_port, write_launch_files
     from ft_jupyter.train.store import RunStore
 
-    config = _config(tmp_path / "runs", "fsdp").with_overrides({"quantization.mode": "4bit",
-                                                                "method.method": "qlora"})
+    config = _config(tmp_path / "runs", "fsdp").with_overrides({"quantization.mode": "4bit", "method.method": "qlora"})
     run = RunStore(config.runs_dir).create(config)
     write_launch_files(config, run, processes=2, strategy="fsdp", offload=False, cuda=True)
     settings = yaml.safe_load((run.path / "launch" / "accelerate.yaml").read_text())
     fsdp = settings["fsdp_config"]
     assert settings["distributed_type"] == "FSDP" and fsdp["fsdp_version"] == 2
     assert fsdp["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
-    assert fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"   # the saved adapter is whole, not one shard a rank
+    assert fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"  # the saved adapter is whole, not one shard a rank
     # QLoRA under FSDP stores the packed 4-bit weights in the compute dtype.
     from ft_jupyter.train.translate import Precision, bnb_config
 
@@ -223,10 +233,24 @@ def test_the_fsdp_config_wraps_the_decoder_layer_and_that_shards_for_real(tmp_pa
     # The class the config names is the unit torch's FSDP2 shards: two CPU processes, gloo, a LoRA model.
     script = tmp_path / "fsdp2.py"
     script.write_text(FSDP2_SCRIPT)
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", str(free_port()), str(script), resolve("tiny-random"),
-                           fsdp["fsdp_transformer_layer_cls_to_wrap"]],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            str(script),
+            resolve("tiny-random"),
+            fsdp["fsdp_transformer_layer_cls_to_wrap"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert sorted(r["rank"] for r in results) == [0, 1]

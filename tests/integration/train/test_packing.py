@@ -1,6 +1,7 @@
 """training.packing on tiny-random, for real on CPU: an epoch of packed rows takes fewer steps for the same real
 tokens, the loss stays on the answer tokens of every packed row, and packed rows do not see each other."""
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,19 @@ MAX_LEN = 256
 @pytest.fixture(scope="module")
 def short_rows(tiny):
     """Short emails (~60-250 tokens) packed into 256-token sequences, with a system prompt to mask as well."""
-    return lambda **changes: tiny(**{"data.max_rows": 40, "data.validation_fraction": 0.1, "data.test_fraction": 0.1,
-                                     "data.system_prompt": "You sort customer emails.", "training.max_steps": -1,
-                                     "training.epochs": 1, "training.batch_size": 4, "training.max_seq_len": MAX_LEN,
-                                     **changes})
+    return lambda **changes: tiny(
+        **{
+            "data.max_rows": 40,
+            "data.validation_fraction": 0.1,
+            "data.test_fraction": 0.1,
+            "data.system_prompt": "You sort customer emails.",
+            "training.max_steps": -1,
+            "training.epochs": 1,
+            "training.batch_size": 4,
+            "training.max_seq_len": MAX_LEN,
+            **changes,
+        }
+    )
 
 
 def _kit_trainer(config, tmp_path: Path):
@@ -42,7 +52,7 @@ def _segments(batch):
     """(start, end) of every packed row in a padding-free batch (one flat row; positions restart at 0)."""
     positions = batch["position_ids"][0].tolist()
     starts = [i for i, p in enumerate(positions) if p == 0] + [len(positions)]
-    return list(zip(starts, starts[1:]))
+    return list(itertools.pairwise(starts))
 
 
 def test_an_epoch_of_packed_rows_takes_fewer_steps_for_the_same_real_tokens(short_rows, events_of):
@@ -84,8 +94,9 @@ def test_packed_batches_carry_loss_on_the_assistant_answers_only(short_rows, tmp
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
         for start, end in _segments(batch):
             messages = by_ids[tuple(ids[start:end])]  # a whole row, never a piece of one
-            prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, return_dict=True,
-                                                   add_generation_prompt=True)["input_ids"]
+            prompt = tokenizer.apply_chat_template(
+                messages[:-1], tokenize=True, return_dict=True, add_generation_prompt=True
+            )["input_ids"]
             answer = tokenizer(messages[-1]["content"] + "<|im_end|>", add_special_tokens=False)["input_ids"]
             carried = [i - start for i in range(start, end) if labels[i] != -100]
             # Exactly the answer and its end-of-turn token: no system or user token, nothing of a neighbour row.

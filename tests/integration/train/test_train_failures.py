@@ -23,8 +23,12 @@ def test_out_of_memory_errors_come_with_concrete_advice(tiny):
     from ft_jupyter.train.run import _is_out_of_memory, _oom_advice
 
     assert _is_out_of_memory(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
-    assert _is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
-                                          "memory: you tried to allocate 123 bytes"))
+    assert _is_out_of_memory(
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 123 bytes"
+        )
+    )
     assert not _is_out_of_memory(ValueError("shapes do not match"))
     advice = _oom_advice(tiny(**{"training.batch_size": 8, "training.grad_accum": 2}))
     assert "batch_size 4 with grad_accum 4" in advice and "gradient_checkpointing" in advice and "qlora" in advice

@@ -4,8 +4,11 @@ Skipped without CUDA (CI and the CPU dev machines)."""
 import pytest
 
 torch = pytest.importorskip("torch")
-pytestmark = [pytest.mark.integration, pytest.mark.gpu,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
 
 
 def test_qlora_trains_on_the_gpu_in_the_precision_the_hardware_supports(tiny, events_of):

@@ -32,8 +32,15 @@ def test_full_fine_tuning_in_float16_weights_goes_nan_and_is_reported(tiny, even
 
     # Certain, not lucky: as float16 the final norm weight is inf, so every hidden value is ±inf or NaN (inf·0), every
     # logit a sum of such terms, and the first loss non-finite by IEEE arithmetic, whatever the data, seed or version.
-    config = tiny(**{"model.name": too_big_for_float16, "method.method": "full", "model.dtype": "float16",
-                     "training.learning_rate": 1e-4, "training.max_steps": 2})
+    config = tiny(
+        **{
+            "model.name": too_big_for_float16,
+            "method.method": "full",
+            "model.dtype": "float16",
+            "training.learning_rate": 1e-4,
+            "training.max_steps": 2,
+        }
+    )
     result = run_training(config)
     events = events_of(result.run_dir)
     warnings = {e["code"]: e for e in events if e["type"] == "warning"}

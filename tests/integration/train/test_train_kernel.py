@@ -54,8 +54,11 @@ def _latest_run(runs_dir, after: set):
 def test_a_background_run_leaves_the_kernel_free_and_stops_from_another_cell(kernel, tiny):
     _, kc = kernel
     config = tiny(**{"training.max_steps": 400, "name": "kernel-bg"})
-    _run_cell(kc, "from ft_jupyter.config import RunConfig\nfrom ft_jupyter.train import start_training\n"
-                  f"handle = start_training(RunConfig.from_yaml({config.to_yaml()!r}))")
+    _run_cell(
+        kc,
+        "from ft_jupyter.config import RunConfig\nfrom ft_jupyter.train import start_training\n"
+        f"handle = start_training(RunConfig.from_yaml({config.to_yaml()!r}))",
+    )
     run = _latest_run(config.runs_dir, set())
     before = _steps(run)
     assert _run_cell(kc, "print(handle.done, 6 * 7)").split() == ["False", "42"]  # a cell ran mid-training
@@ -71,8 +74,9 @@ def test_a_kernel_interrupt_stops_a_foreground_run_gracefully(kernel, tiny):
     km, kc = kernel
     config = tiny(**{"training.max_steps": 400, "name": "kernel-fg"})
     existing = {r.run_id for r in RunStore(config.runs_dir).list_runs()}
-    msg_id = kc.execute("from ft_jupyter.train import run_training\n"
-                        f"r = run_training(RunConfig.from_yaml({config.to_yaml()!r}))")
+    msg_id = kc.execute(
+        f"from ft_jupyter.train import run_training\nr = run_training(RunConfig.from_yaml({config.to_yaml()!r}))"
+    )
     run = _latest_run(config.runs_dir, existing)
     km.interrupt_kernel()
     reply = kc.get_shell_msg(timeout=600)

@@ -37,8 +37,15 @@ def test_gradual_unfreezing_trains_the_top_first_and_leaves_lower_blocks_untouch
 
     # Full fine-tuning with one more block every 3 steps: steps 1-3 train the head (tied to the embeddings) and
     # the final norm, steps 4-6 add block 4. Blocks 1-3 would only unfreeze later, so they must not move at all.
-    config = tiny(**{"method.method": "full", "training.learning_rate": 1e-3, "training.max_steps": 6,
-                     "training.unfreeze_every_steps": 3, "training.layer_lr_decay": 0.8})
+    config = tiny(
+        **{
+            "method.method": "full",
+            "training.learning_rate": 1e-3,
+            "training.max_steps": 6,
+            "training.unfreeze_every_steps": 3,
+            "training.layer_lr_decay": 0.8,
+        }
+    )
     result = run_training(config)
     base = dict(_fresh_base().named_parameters())
     changed = {n for n, p in result.model.named_parameters() if not torch.equal(p, base[n])}
@@ -50,8 +57,13 @@ def test_gradual_unfreezing_trains_the_top_first_and_leaves_lower_blocks_untouch
 def test_l2_toward_init_holds_weights_back_and_mixing_and_cost_are_reported(tiny, events_of):
     from ft_jupyter.train import run_training
 
-    common = {"method.method": "full", "training.learning_rate": 1e-3, "training.max_steps": 4,
-              "data.mix_fraction": 0.25, "training.price_per_hour": 3.6}
+    common = {
+        "method.method": "full",
+        "training.learning_rate": 1e-3,
+        "training.max_steps": 4,
+        "data.mix_fraction": 0.25,
+        "training.price_per_hour": 3.6,
+    }
     free = run_training(tiny(**common))
     held = run_training(tiny(**common, **{"training.l2_to_init": 100.0}))
     assert _distance_from_init(held.model) < 0.5 * _distance_from_init(free.model)
@@ -75,9 +87,16 @@ def test_early_stopping_ends_a_stalled_run_and_the_best_checkpoint_is_what_gets_
 
     # A learning rate so small that nothing improves: after the first evaluation (step 2), two evaluations without
     # progress (steps 4 and 6) use up the patience; the best checkpoint is the one kept and saved.
-    config = tiny(**{"training.learning_rate": 1e-9, "training.max_steps": 30, "training.eval_steps": 2,
-                     "training.early_stopping_patience": 2, "training.load_best_at_end": True,
-                     "training.save_total_limit": 1})
+    config = tiny(
+        **{
+            "training.learning_rate": 1e-9,
+            "training.max_steps": 30,
+            "training.eval_steps": 2,
+            "training.early_stopping_patience": 2,
+            "training.load_best_at_end": True,
+            "training.save_total_limit": 1,
+        }
+    )
     result = run_training(config)
     events = events_of(result.run_dir)
     assert (result.state, result.steps) == ("finished", 6) and result.reason.startswith("early stopping")

@@ -46,8 +46,11 @@ def test_a_background_run_stops_on_request_and_resumes_to_the_same_weights(tiny,
     while not handle.done:
         events, offset = handle.run_dir.read_events(offset)
         seen += events
-        for line in handle.run_dir.events_path.read_text().splitlines(keepends=True) \
-                if handle.run_dir.events_path.exists() else []:
+        for line in (
+            handle.run_dir.events_path.read_text().splitlines(keepends=True)
+            if handle.run_dir.events_path.exists()
+            else []
+        ):
             if line.endswith("\n"):
                 json.loads(line)
         reads += 1
@@ -94,8 +97,13 @@ def _cli_train(config, tmp_path):
     path = tmp_path / "run.yaml"
     config.save(path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "ft_jupyter.cli", "train", str(path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ft_jupyter.cli", "train", str(path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _run_reaching(config, step, wait_for):

@@ -3,6 +3,7 @@ different learning rates, each scored by compare(), and a fourth on another spli
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -15,11 +16,21 @@ from ft_jupyter.workshop.leaderboard import leaderboard
 
 def _config(root, name: str, learning_rate: float, seed: int = 7) -> RunConfig:
     return RunConfig(
-        name=name, runs_dir=str(root),
-        model=ModelConfig(name="tiny-random"), method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
+        name=name,
+        runs_dir=str(root),
+        model=ModelConfig(name="tiny-random"),
+        method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=160),
-        training=TrainingConfig(max_steps=6, batch_size=8, learning_rate=learning_rate, max_seq_len=128,
-                                warmup_ratio=0.0, seed=seed, eval_steps=6))
+        training=TrainingConfig(
+            max_steps=6,
+            batch_size=8,
+            learning_rate=learning_rate,
+            max_seq_len=128,
+            warmup_ratio=0.0,
+            seed=seed,
+            eval_steps=6,
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +50,16 @@ def test_the_three_runs_on_one_split_are_ranked_by_their_saved_scores(class_root
     same_split = next(g for g in board.groups if len(g.entries) == 3)
     ids = {runs[name].run_id for name in ("lr-low", "lr-mid", "lr-high")}
     assert {e.run_id for e in same_split.entries} == ids
-    saved = {run_id: json.loads((root / run_id / "evaluation" / "comparison.json").read_text())
-             for run_id in ids}
+    saved = {run_id: json.loads((root / run_id / "evaluation" / "comparison.json").read_text()) for run_id in ids}
     scores = [saved[e.run_id]["scores"]["finetuned"][same_split.metric] for e in same_split.entries]
     assert [e.score for e in same_split.entries] == scores
     assert scores == sorted(scores, reverse=True)
-    for earlier, later in zip(same_split.entries, same_split.entries[1:]):
+    for earlier, later in itertools.pairwise(same_split.entries):
         assert earlier.rank <= later.rank and (earlier.rank == later.rank) == (earlier.score == later.score)
     assert all(set(e.changed) <= {"training.learning_rate"} for e in same_split.entries)
-    assert all(e.changed == {"training.learning_rate": e.settings["training.learning_rate"]} for e in same_split.entries)
+    assert all(
+        e.changed == {"training.learning_rate": e.settings["training.learning_rate"]} for e in same_split.entries
+    )
     assert all(e.device == "cpu" and e.elapsed_s and e.elapsed_s > 0 for e in same_split.entries)
 
 

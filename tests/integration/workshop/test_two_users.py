@@ -67,8 +67,12 @@ def users():
             subprocess.run(["useradd", "-m", "-G", GROUP, "-s", "/bin/sh", name], check=True)
             made.append(name)
         # The venv, the interpreter it links to (pyenv keeps it under /root) and the checkout (editable install).
-        reach = (Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-                 Path(__file__).resolve().parents[3])
+        reach = (
+            Path(sys.prefix),
+            Path(sys.base_prefix),
+            Path(sys.executable).resolve().parent,
+            Path(__file__).resolve().parents[3],
+        )
         restore = [change for path in reach for change in _traversable(path.resolve())]
         try:
             yield
@@ -84,10 +88,18 @@ def users():
 
 
 def _as(user: str, *command: str, **kwargs) -> subprocess.Popen:
-    env = ["HOME=" + str(Path("/home") / user), "PATH=" + os.environ.get("PATH", "/usr/bin:/bin"),
-           "HF_HUB_OFFLINE=1", "OMP_NUM_THREADS=1", "TOKENIZERS_PARALLELISM=false", "FT_JUPYTER_PROGRESS=0"]
-    return subprocess.Popen(["runuser", "-u", user, "--", "/usr/bin/env", "-i", *env, "sh", "-c",
-                             "umask 002 && exec \"$@\"", "sh", *command], **kwargs)
+    env = [
+        "HOME=" + str(Path("/home") / user),
+        "PATH=" + os.environ.get("PATH", "/usr/bin:/bin"),
+        "HF_HUB_OFFLINE=1",
+        "OMP_NUM_THREADS=1",
+        "TOKENIZERS_PARALLELISM=false",
+        "FT_JUPYTER_PROGRESS=0",
+    ]
+    return subprocess.Popen(
+        ["runuser", "-u", user, "--", "/usr/bin/env", "-i", *env, "sh", "-c", 'umask 002 && exec "$@"', "sh", *command],
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,18 +107,27 @@ def classroom(users):
     base = Path(tempfile.mkdtemp(prefix="ft-class-", dir="/tmp"))
     base.chmod(0o755)
     folder = init_workshop(base / "class", group=GROUP, instructors=[CAROL])
-    servers, logs = {}, []
+    servers = {}
     try:
         for user in (ALICE, BOB, CAROL):
             port = _free_port()
-            log = open(base / f"{user}.log", "w")
-            logs.append(log)
-            process = _as(user, sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
-                          f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-                          f"--config={folder / 'jupyter_server_config.py'}", f"--ServerApp.root_dir=/home/{user}",
-                          stdout=log, stderr=subprocess.STDOUT)
+            with open(base / f"{user}.log", "w") as log:  # the server writes to its own copy of the descriptor
+                process = _as(
+                    user,
+                    sys.executable,
+                    "-m",
+                    "jupyter_server",
+                    "--no-browser",
+                    "--ip=127.0.0.1",
+                    f"--port={port}",
+                    f"--IdentityProvider.token={TOKEN}",
+                    f"--config={folder / 'jupyter_server_config.py'}",
+                    f"--ServerApp.root_dir=/home/{user}",
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             servers[user] = (f"http://127.0.0.1:{port}", process, base / f"{user}.log")
-        for user, (url, process, log_path) in servers.items():
+        for url, process, log_path in servers.values():
             _wait_up(url, process, log_path)
         yield folder, {user: url for user, (url, _, _) in servers.items()}
     finally:
@@ -117,8 +138,6 @@ def classroom(users):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
-        for log in logs:
-            log.close()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -144,9 +163,12 @@ def _wait_up(url: str, process: subprocess.Popen, log_path: Path, timeout: float
 
 
 def _call(url: str, path: str, method: str = "GET") -> tuple[int, dict]:
-    request = urllib.request.Request(f"{url}/ft-jupyter/{path}", method=method,
-                                     data=b"" if method == "POST" else None,
-                                     headers={"Authorization": f"token {TOKEN}"})
+    request = urllib.request.Request(
+        f"{url}/ft-jupyter/{path}",
+        method=method,
+        data=b"" if method == "POST" else None,
+        headers={"Authorization": f"token {TOKEN}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -156,10 +178,26 @@ def _call(url: str, path: str, method: str = "GET") -> tuple[int, dict]:
 
 def _train(user: str, folder: Path, name: str, steps: int) -> subprocess.Popen:
     ft = str(Path(sys.executable).with_name("ft-jupyter"))
-    return _as(user, ft, "train", "--preset", "tiny-smoke", "--set", f"name={name}",
-               "--set", f"runs_dir={folder / 'runs'}", "--set", f"training.max_steps={steps}",
-               "--set", "data.max_rows=80", "--set", "training.max_seq_len=128",
-               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return _as(
+        user,
+        ft,
+        "train",
+        "--preset",
+        "tiny-smoke",
+        "--set",
+        f"name={name}",
+        "--set",
+        f"runs_dir={folder / 'runs'}",
+        "--set",
+        f"training.max_steps={steps}",
+        "--set",
+        "data.max_rows=80",
+        "--set",
+        "training.max_seq_len=128",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _run_of(url: str, name: str, scope: str = "class") -> dict | None:
@@ -177,8 +215,11 @@ def test_participants_read_each_other_change_only_their_own_and_the_instructor_s
     assert bob.wait(timeout=300) == 0, bob.stdout.read()
     alice = _train(ALICE, folder, "alice-long", steps=5000)
     try:
-        wait_for(lambda: ((_run_of(urls[ALICE], "alice-long", "mine") or {}).get("trace") or {}).get("step"),
-                 timeout=180, what="Alice's run to log a step")
+        wait_for(
+            lambda: ((_run_of(urls[ALICE], "alice-long", "mine") or {}).get("trace") or {}).get("step"),
+            timeout=180,
+            what="Alice's run to log a step",
+        )
         live = _run_of(urls[ALICE], "alice-long", "mine")
         alice_id = live["id"]
         bobs = _run_of(urls[BOB], "bob-short", "mine")

@@ -23,18 +23,27 @@ import pytest
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 # Settings that keep a fresh JupyterLab quiet: no news or update pop-ups over the page under test.
 LAB_SETTINGS = {
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                        "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
 }
 
 
 def chromium_path() -> str | None:
-    found = os.environ.get("FT_JUPYTER_CHROMIUM") or next(
-        (p for p in CHROMIUM_CANDIDATES if os.path.exists(p)), None) or shutil.which("chromium")
+    found = (
+        os.environ.get("FT_JUPYTER_CHROMIUM")
+        or next((p for p in CHROMIUM_CANDIDATES if os.path.exists(p)), None)
+        or shutil.which("chromium")
+    )
     return found
 
 
@@ -78,8 +87,10 @@ def _wait_until_up(lab: Lab, timeout: float = 90.0) -> None:
 def lab(tmp_path_factory):
     """A JupyterLab server on a free port, with a token, serving an empty temporary root folder."""
     if chromium_path() is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium; `make test` does this): "
-                    "browser tests need a real browser")
+        pytest.skip(
+            "Chromium is not installed (apt-get install -y chromium; `make test` does this): "
+            "browser tests need a real browser"
+        )
     home = tmp_path_factory.mktemp("lab")
     root, settings, workspaces = home / "root", home / "settings", home / "workspaces"
     for folder in (root, settings, workspaces):
@@ -89,14 +100,32 @@ def lab(tmp_path_factory):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values), encoding="utf-8")
     port, token = free_port(), "ft-jupyter-test-token"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "JUPYTERLAB_WORKSPACES_DIR": str(workspaces), "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     log_path = home / "lab.log"
-    log = open(log_path, "w", encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "w", encoding="utf-8") as log:  # the server writes to its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                f"--port={port}",
+                "--ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--allow-root",
+            ],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     server = Lab(f"http://127.0.0.1:{port}", token, root, process, log_path)
     try:
         _wait_until_up(server)
@@ -107,7 +136,6 @@ def lab(tmp_path_factory):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -165,8 +193,9 @@ def _kernel_idle(lab: Lab, notebook: str, timeout: float = 180.0) -> None:
             if seen == "idle":
                 return
         time.sleep(0.5)
-    raise AssertionError(f"the kernel of {notebook} was not idle within {timeout:.0f} s (last state: {seen})\n"
-                         f"{lab.log_tail()}")
+    raise AssertionError(
+        f"the kernel of {notebook} was not idle within {timeout:.0f} s (last state: {seen})\n{lab.log_tail()}"
+    )
 
 
 def _run_cell(page, cell, timeout: float = 30.0) -> None:
@@ -181,8 +210,9 @@ def _run_cell(page, cell, timeout: float = 30.0) -> None:
             if prompt.inner_text().strip() not in ("[ ]:", ""):
                 return
             if page.locator(".jp-Dialog").count():
-                raise AssertionError("a dialog opened instead of running the cell: "
-                                     + page.locator(".jp-Dialog").inner_text())
+                raise AssertionError(
+                    "a dialog opened instead of running the cell: " + page.locator(".jp-Dialog").inner_text()
+                )
             time.sleep(0.25)
     raise AssertionError(f"the cell was not queued within {timeout:.0f} s (prompt {prompt.inner_text()!r})")
 
@@ -216,11 +246,23 @@ def write_notebook():
 def _write_notebook(path: Path, cells: list[str]) -> None:
     """A notebook of code cells, for a test to open and run."""
     notebook = {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {}, "outputs": [],
-                   "source": source} for i, source in enumerate(cells)],
-        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-                     "language_info": {"name": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
 

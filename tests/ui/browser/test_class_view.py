@@ -21,27 +21,64 @@ SIDEBAR = "#ft-jupyter-sidebar"
 
 
 def _class_run(root, name: str, owner: str, accuracy: float | None, lr: float, state: str = "finished"):
-    config = RunConfig(name=name, data=DataConfig(dataset="support-emails"),
-                       training=TrainingConfig(learning_rate=lr, max_steps=20))
+    config = RunConfig(
+        name=name, data=DataConfig(dataset="support-emails"), training=TrainingConfig(learning_rate=lr, max_steps=20)
+    )
     run = RunStore(root).create(config)
     run.set_status(state, state, owner=owner)
-    run.append_event(RunStarted(run_id=run.run_id, config=config.to_dict(), device="cpu", precision="fp32",
-                                precision_reason="", params_total=10, params_trainable=1, train_rows=80,
-                                eval_rows=10, max_steps=20, split_fingerprints={"test": "feedc0ffee00"}).to_json())
+    run.append_event(
+        RunStarted(
+            run_id=run.run_id,
+            config=config.to_dict(),
+            device="cpu",
+            precision="fp32",
+            precision_reason="",
+            params_total=10,
+            params_trainable=1,
+            train_rows=80,
+            eval_rows=10,
+            max_steps=20,
+            split_fingerprints={"test": "feedc0ffee00"},
+        ).to_json()
+    )
     for step in range(1, 21):
-        run.append_event(Step(step=step, max_steps=20, epoch=0.1, loss=3.0 - step * lr * 50, learning_rate=lr,
-                              grad_norm=1.0, tokens_seen=step, tokens_per_second=1.0, memory_mb=None,
-                              elapsed_s=float(step), eta_s=float(20 - step)).to_json())
+        run.append_event(
+            Step(
+                step=step,
+                max_steps=20,
+                epoch=0.1,
+                loss=3.0 - step * lr * 50,
+                learning_rate=lr,
+                grad_norm=1.0,
+                tokens_seen=step,
+                tokens_per_second=1.0,
+                memory_mb=None,
+                elapsed_s=float(step),
+                eta_s=float(20 - step),
+            ).to_json()
+        )
     if state == "finished":
         run.append_event(Finished(step=20, train_loss=1.0, elapsed_s=20.0, artifact_path="adapter").to_json())
         (run.path / "adapter").mkdir()
     if accuracy is not None:
         (run.path / "evaluation").mkdir()
-        (run.path / "evaluation" / "comparison.json").write_text(json.dumps({
-            "metric": "accuracy", "task": "classification", "n": 20,
-            "scores": {"finetuned": {"accuracy": accuracy, "macro_f1": accuracy}},
-            "data": {"dataset": "support-emails", "split_seed": 42, "split": "test", "fingerprint": "feedc0ffee00",
-                     "rows": 20}}))
+        (run.path / "evaluation" / "comparison.json").write_text(
+            json.dumps(
+                {
+                    "metric": "accuracy",
+                    "task": "classification",
+                    "n": 20,
+                    "scores": {"finetuned": {"accuracy": accuracy, "macro_f1": accuracy}},
+                    "data": {
+                        "dataset": "support-emails",
+                        "split_seed": 42,
+                        "split": "test",
+                        "fingerprint": "feedc0ffee00",
+                        "rows": 20,
+                    },
+                }
+            )
+        )
     return run
 
 
@@ -74,7 +111,9 @@ def test_class_runs_and_the_leaderboard_in_the_sidebar(lab, page, artifacts, ker
     board.wait_for()
     entries = board.locator("[data-ft-board-run]")
     assert [entries.nth(i).get_attribute("data-ft-board-run") for i in range(entries.count())] == [
-        bobs.run_id, mine.run_id]
+        bobs.run_id,
+        mine.run_id,
+    ]
     assert entries.nth(0).get_attribute("data-ft-rank") == "1" and "85.0%" in entries.nth(0).inner_text()
     assert "learning_rate=0.002" in entries.nth(0).inner_text()
     assert page.locator(f"{SIDEBAR} .jp-ft-Board-left", has_text="Not ranked").count() == 1
@@ -88,7 +127,9 @@ def test_class_runs_and_the_leaderboard_in_the_sidebar(lab, page, artifacts, ker
     assert bobs.run_id in cell.inner_text()
     kernel_idle(".ipynb")
     run_cell(page, cell)
-    page.wait_for_function("() => { const p = document.querySelector('.jp-ft-dashboard .js-plotly-plot');"
-                           " return p && p.data && p.data[0].x && p.data[0].x.length >= 20; }")
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.jp-ft-dashboard .js-plotly-plot');"
+        " return p && p.data && p.data[0].x && p.data[0].x.length >= 20; }"
+    )
     assert "by bob" in page.locator(".jp-ft-dashboard").inner_text()
     page.screenshot(path=str(artifacts / "class-3-curves.png"))

@@ -55,15 +55,19 @@ def test_configure_train_watch_and_stop_in_jupyterlab(lab, page, artifacts, writ
     rank.press("Enter")
     page.wait_for_function(
         "before => { const e = document.querySelector('.jp-ft-config-panel .jp-ft-trainable');"
-        " return e && e.dataset.trainable !== before; }", arg=before)
+        " return e && e.dataset.trainable !== before; }",
+        arg=before,
+    )
     after = trainable(page)
     assert int(after) > int(before)  # rank 8 -> 32 trains more parameters
     page.screenshot(path=str(artifacts / "notebook-ui-2-rank-32.png"))
 
     run_cell(page, cells.nth(1))
     page.locator(".jp-ft-dashboard").wait_for()
-    page.wait_for_function("() => { const p = document.querySelector('.jp-ft-dashboard .js-plotly-plot');"
-                           " return p && p.data && p.data[0].x && p.data[0].x.length >= 3; }")
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.jp-ft-dashboard .js-plotly-plot');"
+        " return p && p.data && p.data[0].x && p.data[0].x.length >= 3; }"
+    )
     first = plotted_steps(page)
     deadline = time.monotonic() + 60
     while plotted_steps(page) <= first and time.monotonic() < deadline:

@@ -34,7 +34,9 @@ def settled_trainable(page, other_than: int = -1) -> int:
     page.wait_for_function(
         "before => { const e = document.querySelector(\"#ft-jupyter-sidebar [data-ft-preflight='ok']\");"
         " return e && !e.classList.contains('jp-ft-mod-pending') && e.dataset.ftModel === 'tiny-random'"
-        " && Number(e.querySelector('[data-ft-trainable]').dataset.ftTrainable) !== before; }", arg=other_than)
+        " && Number(e.querySelector('[data-ft-trainable]').dataset.ftTrainable) !== before; }",
+        arg=other_than,
+    )
     return int(page.locator(f"{SIDEBAR} [data-ft-trainable]").get_attribute("data-ft-trainable"))
 
 
@@ -45,12 +47,16 @@ def settled_split(page, strategy: str | None) -> dict:
         " if (!e || e.classList.contains('jp-ft-mod-pending')) return false;"
         " const line = e.querySelector('[data-ft-per-gpu-bytes]');"
         " return strategy === null ? line === null : line !== null && line.dataset.ftStrategy === strategy; }",
-        arg=strategy)
+        arg=strategy,
+    )
     line = page.locator(f"{SIDEBAR} [data-ft-per-gpu-bytes]")
     if strategy is None:
         return {}
-    return {"text": line.inner_text(), "per_gpu": int(line.get_attribute("data-ft-per-gpu-bytes")),
-            "single": int(line.get_attribute("data-ft-single-gpu-bytes"))}
+    return {
+        "text": line.inner_text(),
+        "per_gpu": int(line.get_attribute("data-ft-per-gpu-bytes")),
+        "single": int(line.get_attribute("data-ft-single-gpu-bytes")),
+    }
 
 
 def run_row(page):
@@ -103,8 +109,14 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     assert page.locator(f"{SIDEBAR} [data-ft-split-strategy]").count() == 0
     assert page.locator(f"{SIDEBAR} [data-ft-forecast='ok']").inner_text().startswith("Time and cost: ")
 
-    for path, value in [("name", RUN_NAME), ("training.max_steps", "3000"), ("training.learning_rate", "0.001"),
-                        ("training.max_seq_len", "128"), ("data.max_rows", "120"), ("method.dropout", "0")]:
+    for path, value in [
+        ("name", RUN_NAME),
+        ("training.max_steps", "3000"),
+        ("training.learning_rate", "0.001"),
+        ("training.max_seq_len", "128"),
+        ("data.max_rows", "120"),
+        ("method.dropout", "0"),
+    ]:
         set_field(page, path, value)
     assert page.locator(f"{SIDEBAR} .jp-ft-Field-error").count() == 0
     page.get_by_role("button", name="Copy YAML").click()
@@ -122,11 +134,15 @@ def test_configure_insert_watch_and_stop_from_the_sidebar(lab, page, artifacts, 
     run_row(page).locator("[data-ft-points]").wait_for()
     page.wait_for_function(
         "name => { const s = document.querySelector(`[data-ft-run$='-${name}'] [data-ft-points]`);"
-        " return s && Number(s.dataset.ftPoints) >= 3; }", arg=RUN_NAME)
+        " return s && Number(s.dataset.ftPoints) >= 3; }",
+        arg=RUN_NAME,
+    )
     first = sparkline_points(page)
     page.wait_for_function(
         "([name, first]) => Number(document.querySelector(`[data-ft-run$='-${name}'] [data-ft-points]`)"
-        ".dataset.ftPoints) > first", arg=[RUN_NAME, first])
+        ".dataset.ftPoints) > first",
+        arg=[RUN_NAME, first],
+    )
     assert run_row(page).get_attribute("data-ft-state") == "running"
     assert "ETA" in run_row(page).inner_text()
     run_row(page).scroll_into_view_if_needed()

@@ -12,16 +12,16 @@ def _row(prompt, answer):
 
 
 CRAFTED = [
-    _row("Where is my parcel?", "question"),        # 0
-    _row("Where is my parcel?", "question"),        # 1 exact duplicate of 0
-    _row("where is my  parcel", "question"),        # 2 near-duplicate of 0
-    _row("Where is my parcel?", "question"),        # 3 exact duplicate of 0
-    _row("The app crashes on start.", "bug"),       # 4
+    _row("Where is my parcel?", "question"),  # 0
+    _row("Where is my parcel?", "question"),  # 1 exact duplicate of 0
+    _row("where is my  parcel", "question"),  # 2 near-duplicate of 0
+    _row("Where is my parcel?", "question"),  # 3 exact duplicate of 0
+    _row("The app crashes on start.", "bug"),  # 4
     _row("The app crashes on start.", "feedback"),  # 5 contradicts 4
-    _row("I love the new look", "."),               # 6 near-empty answer
-    _row("Refund me now", "complaint"),             # 7
-    _row("Refund me NOW!", "complaint"),            # 8 near-duplicate of 7
-    _row("x " * 1500, "long"),                      # 9 length outlier (3,000 chars vs a median of ~30)
+    _row("I love the new look", "."),  # 6 near-empty answer
+    _row("Refund me now", "complaint"),  # 7
+    _row("Refund me NOW!", "complaint"),  # 8 near-duplicate of 7
+    _row("x " * 1500, "long"),  # 9 length outlier (3,000 chars vs a median of ~30)
 ]
 
 
@@ -37,8 +37,14 @@ def test_normalisation_ignores_case_punctuation_and_spacing():
 
 def test_crafted_findings_are_counted(report):
     counts = {step: f.count for step, f in report.findings.items()}
-    assert counts == {"exact-duplicates": 2, "near-duplicates": 2, "contradictions": 2, "empty-answers": 1,
-                      "rare-labels": 0, "length-outliers": 1}
+    assert counts == {
+        "exact-duplicates": 2,
+        "near-duplicates": 2,
+        "contradictions": 2,
+        "empty-answers": 1,
+        "rare-labels": 0,
+        "length-outliers": 1,
+    }
     assert report.findings["exact-duplicates"].groups == ((0, 1, 3),)
     assert set(report.findings["near-duplicates"].groups) == {(0, 2), (7, 8)}
     assert report.findings["contradictions"].groups == ((4, 5),)
@@ -49,10 +55,16 @@ def test_crafted_findings_are_counted(report):
 
 def test_dropping_is_explicit_and_counted_step_by_step(report):
     assert len(apply_cleaning(report, []).rows) == len(CRAFTED)
-    result = apply_cleaning(report, ["near-duplicates", "exact-duplicates", "contradictions", "empty-answers",
-                                     "length-outliers"])
-    assert result.removed == {"exact-duplicates": 2, "near-duplicates": 2, "contradictions": 2, "empty-answers": 1,
-                              "length-outliers": 1}
+    result = apply_cleaning(
+        report, ["near-duplicates", "exact-duplicates", "contradictions", "empty-answers", "length-outliers"]
+    )
+    assert result.removed == {
+        "exact-duplicates": 2,
+        "near-duplicates": 2,
+        "contradictions": 2,
+        "empty-answers": 1,
+        "length-outliers": 1,
+    }
     assert [r.where for r in result.rows] == ["row 0", "row 7"]
     assert "removed 8 rows" in result.to_text()
     with pytest.raises(ConfigError, match="Unknown cleaning steps"):
@@ -67,8 +79,10 @@ def test_warnings_name_rows_and_the_setting_that_drops_them(report):
 
 
 def test_rare_labels_suggest_the_label_they_resemble():
-    rows = [{"text": f"email {i}", "label": lab} for i, lab in enumerate(["billing"] * 30 + ["question"] * 30
-                                                                          + ["billings", "Question"])]
+    rows = [
+        {"text": f"email {i}", "label": lab}
+        for i, lab in enumerate(["billing"] * 30 + ["question"] * 30 + ["billings", "Question"])
+    ]
     data = load_data(rows)
     report = clean_report(data.rows, data.labels)
     rare = report.findings["rare-labels"]
@@ -85,8 +99,14 @@ def test_the_dirty_twin_yields_an_actionable_report():
     assert codes.count("empty-content") == 13 and codes.count("too-long") == 2
     report = clean_report(data.rows, data.labels)
     counts = {step: f.count for step, f in report.findings.items()}
-    assert counts == {"exact-duplicates": 25, "near-duplicates": 15, "contradictions": 20, "empty-answers": 0,
-                      "rare-labels": 3, "length-outliers": 0}
+    assert counts == {
+        "exact-duplicates": 25,
+        "near-duplicates": 15,
+        "contradictions": 20,
+        "empty-answers": 0,
+        "rare-labels": 3,
+        "length-outliers": 0,
+    }
     cleaned = apply_cleaning(report, ["exact-duplicates", "near-duplicates", "contradictions", "rare-labels"])
     assert len(cleaned.rows) == 282  # README: 292 untouched rows minus the 10 originals of the contradictions
     assert {r.label for r in cleaned.rows} == {"billing", "bug_report", "complaint", "feedback", "question"}

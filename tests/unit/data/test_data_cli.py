@@ -27,9 +27,13 @@ def test_check_json_output_is_machine_readable(capsys):
     assert main(["data", "check", "support-emails-dirty", "--json"]) == 2
     report = json.loads(capsys.readouterr().out)
     assert report["usable_rows"] == 345 and len(report["problems"]) == 19
-    assert report["problems"][0] == {"where": "support_emails_dirty.jsonl:15", "what": "field 'label' is empty.",
-                                     "fix": "Fill in the label or drop the row.", "code": "empty-content",
-                                     "line": 15}
+    assert report["problems"][0] == {
+        "where": "support_emails_dirty.jsonl:15",
+        "what": "field 'label' is empty.",
+        "fix": "Fill in the label or drop the row.",
+        "code": "empty-content",
+        "line": 15,
+    }
     steps = {f["step"]: f["count"] for f in report["cleaning"]["findings"]}
     assert steps["exact-duplicates"] == 25 and steps["contradictions"] == 20
 
@@ -68,8 +72,9 @@ def test_convert_writes_nothing_when_input_is_rejected(tmp_path, capsys, bad):
 
 def test_multi_turn_rows_are_not_written_as_alpaca(tmp_path, capsys):
     src = tmp_path / "chat.jsonl"
-    turns = [{"role": r, "content": c} for r, c in (("user", "a"), ("assistant", "b"), ("user", "c"),
-                                                   ("assistant", "d"))]
+    turns = [
+        {"role": r, "content": c} for r, c in (("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d"))
+    ]
     src.write_text(json.dumps({"messages": turns}) + "\n", encoding="utf-8")
     assert main(["data", "convert", str(src), "--to", "alpaca", "-o", str(tmp_path / "a.jsonl")]) == 2
     assert "chat.jsonl:1: is a conversation of 4 messages" in capsys.readouterr().err
@@ -92,8 +97,12 @@ def test_checking_a_big_file_shows_progress_on_stderr_and_a_small_one_stays_quie
     monkeypatch.delenv("FT_JUPYTER_PROGRESS", raising=False)
     path = tmp_path / "big.jsonl"
     labels = ("billing", "question", "feedback")
-    path.write_text("".join(json.dumps({"text": f"mail number {i} about my order", "label": labels[i % 3]}) + "\n"
-                            for i in range(6000)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps({"text": f"mail number {i} about my order", "label": labels[i % 3]}) + "\n" for i in range(6000)
+        ),
+        encoding="utf-8",
+    )
     assert main(["data", "check", str(path), "--json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["usable_rows"] == 6000

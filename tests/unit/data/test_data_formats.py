@@ -9,14 +9,17 @@ from ft_jupyter.data.formats import detect_format, messages_to_alpaca, to_messag
 from ft_jupyter.data.load import load_data
 
 ALPACA = {"instruction": "Classify this email", "input": "Where is my parcel?", "output": "question"}
-EXPECTED = [{"role": "user", "content": "Classify this email\n\nWhere is my parcel?"},
-            {"role": "assistant", "content": "question"}]
+EXPECTED = [
+    {"role": "user", "content": "Classify this email\n\nWhere is my parcel?"},
+    {"role": "assistant", "content": "question"},
+]
 
 ROWS_BY_FORMAT = {
     "messages": {"messages": EXPECTED},
     "alpaca": ALPACA,
-    "sharegpt": {"conversations": [{"from": "human", "value": EXPECTED[0]["content"]},
-                                   {"from": "gpt", "value": "question"}]},
+    "sharegpt": {
+        "conversations": [{"from": "human", "value": EXPECTED[0]["content"]}, {"from": "gpt", "value": "question"}]
+    },
     "prompt-completion": {"prompt": EXPECTED[0]["content"], "completion": "question"},
 }
 
@@ -29,8 +32,10 @@ def test_each_conversational_format_is_detected_and_converted(fmt):
 
 
 def test_conversational_prompt_completion_keeps_both_lists():
-    row = {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
-           "completion": [{"role": "assistant", "content": "Hello"}]}
+    row = {
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        "completion": [{"role": "assistant", "content": "Hello"}],
+    }
     assert [m["role"] for m in to_messages(row, "prompt-completion")] == ["system", "user", "assistant"]
 
 
@@ -42,8 +47,10 @@ def test_classification_and_plain_text_rows():
     assert data.rows[1].messages[0]["content"].endswith("\n\nemail 1")  # the text follows the instruction unchanged
     text = load_data([{"text": "A paragraph about tides."}])
     assert text.format == "text"
-    assert text.rows[0].messages == ({"role": "user", "content": ""},
-                                     {"role": "assistant", "content": "A paragraph about tides."})
+    assert text.rows[0].messages == (
+        {"role": "user", "content": ""},
+        {"role": "assistant", "content": "A paragraph about tides."},
+    )
 
 
 def test_system_prompt_is_added_to_every_row_without_one():
@@ -82,8 +89,7 @@ def test_locations_point_at_the_line_each_row_starts_on(tmp_path):
 
 def test_csv_with_other_column_names_is_mapped(tmp_path):
     path = tmp_path / "tickets.csv"
-    path.write_text("body,category\nMy parcel never came,complaint\nDo you ship to Oslo?,question\n",
-                    encoding="utf-8")
+    path.write_text("body,category\nMy parcel never came,complaint\nDo you ship to Oslo?,question\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="Cannot tell the format.*data.columns"):
         load_data(str(path))
     data = load_data(str(path), columns={"body": "text", "category": "label"})
@@ -107,11 +113,16 @@ def test_nested_messages_from_parquet_and_hf_dataset(tmp_path):
 
 
 def test_messages_round_trip_through_alpaca():
-    for messages in (EXPECTED,
-                     [{"role": "system", "content": "Sort mail."}, {"role": "user", "content": "Hi\n\nthere"},
-                      {"role": "assistant", "content": "feedback"}],
-                     [{"role": "user", "content": "No blank line here"}, {"role": "assistant", "content": "x"}],
-                     [{"role": "user", "content": "Trailing gap\n\n"}, {"role": "assistant", "content": "y"}]):
+    for messages in (
+        EXPECTED,
+        [
+            {"role": "system", "content": "Sort mail."},
+            {"role": "user", "content": "Hi\n\nthere"},
+            {"role": "assistant", "content": "feedback"},
+        ],
+        [{"role": "user", "content": "No blank line here"}, {"role": "assistant", "content": "x"}],
+        [{"role": "user", "content": "Trailing gap\n\n"}, {"role": "assistant", "content": "y"}],
+    ):
         assert to_messages(messages_to_alpaca(messages), "alpaca") == messages
     assert messages_to_alpaca(to_messages(ALPACA, "alpaca")) == ALPACA
 

@@ -42,11 +42,15 @@ def test_real_counts_with_the_tiny_tokenizer(tiny_tokenizer):
     from ft_jupyter.data.lengths import length_stats
     from ft_jupyter.data.prepare import Example
 
-    rows = [Example(({"role": "user", "content": "hi " * n}, {"role": "assistant", "content": "question"}))
-            for n in (1, 5, 20)]
+    rows = [
+        Example(({"role": "user", "content": "hi " * n}, {"role": "assistant", "content": "question"}))
+        for n in (1, 5, 20)
+    ]
     stats = length_stats(tiny_tokenizer, {"train": rows}, tiny_tokenizer.chat_template)
-    expected = [len(tiny_tokenizer.apply_chat_template(list(r.messages), tokenize=True, return_dict=True)
-                    ["input_ids"]) for r in rows]
+    expected = [
+        len(tiny_tokenizer.apply_chat_template(list(r.messages), tokenize=True, return_dict=True)["input_ids"])
+        for r in rows
+    ]
     assert stats.lengths("train") == expected and expected[0] < expected[1] < expected[2]
     answer = stats.splits["train"][0]
     assert answer.answer_end - answer.answer_start == len(tiny_tokenizer("question<|im_end|>")["input_ids"])

@@ -69,8 +69,12 @@ def test_the_dirty_twin_is_refused_strictly_and_cleaned_only_as_asked():
     drop = ("exact-duplicates", "near-duplicates", "contradictions", "rare-labels")
     cleaned = prepare(DataConfig(dataset="support-emails-dirty", strict=False, drop=drop))
     assert sum(cleaned.sizes().values()) == 282
-    assert cleaned.cleaning.removed == {"exact-duplicates": 25, "near-duplicates": 15, "contradictions": 20,
-                                        "rare-labels": 3}
+    assert cleaned.cleaning.removed == {
+        "exact-duplicates": 25,
+        "near-duplicates": 15,
+        "contradictions": 20,
+        "rare-labels": 3,
+    }
     assert [w for w in cleaned.warnings if "data.drop" in w] == []
     # The instruction lists only the labels left after cleaning, and every row uses it.
     assert cleaned.labels == ("billing", "bug_report", "complaint", "feedback", "question")
@@ -81,8 +85,12 @@ def test_the_dirty_twin_is_refused_strictly_and_cleaned_only_as_asked():
 def test_prepare_reads_a_dataframe_and_infers_labels_from_short_answers():
     import pandas as pd
 
-    frame = pd.DataFrame({"prompt": [f"Is {i} even?" for i in range(40)],
-                          "completion": ["yes" if i % 2 == 0 else "no" for i in range(40)]})
+    frame = pd.DataFrame(
+        {
+            "prompt": [f"Is {i} even?" for i in range(40)],
+            "completion": ["yes" if i % 2 == 0 else "no" for i in range(40)],
+        }
+    )
     data = prepare(DataConfig(dataset="in-memory"), seed=0, source=frame)
     assert data.format == "prompt-completion" and data.labels == ("no", "yes")
     assert {e.label for e in data.test} == {"no", "yes"} and data.train[0].where.startswith("row ")

@@ -63,12 +63,30 @@ def _trl_llama3():
 
 STYLES = {
     "chatml": (lambda: SMOLLM2_TEMPLATE, (), None, None, "question<|im_end|>billing<|im_end|>", "markers"),
-    "llama3-trl": (_trl_llama3, LLAMA3_TOKENS, "<|begin_of_text|>", "<|eot_id|>",
-                   "question<|eot_id|>billing<|eot_id|>", "TRL"),
-    "llama3-style": (lambda: LLAMA3_STYLE_TEMPLATE, LLAMA3_TOKENS, "<|begin_of_text|>", "<|eot_id|>",
-                     "question<|eot_id|>billing<|eot_id|>", "markers"),
-    "mistral": (lambda: MISTRAL_TEMPLATE, ("[INST]", "[/INST]", "<s>", "</s>"), "<s>", "</s>",
-                "question</s>billing</s>", "markers"),
+    "llama3-trl": (
+        _trl_llama3,
+        LLAMA3_TOKENS,
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "question<|eot_id|>billing<|eot_id|>",
+        "TRL",
+    ),
+    "llama3-style": (
+        lambda: LLAMA3_STYLE_TEMPLATE,
+        LLAMA3_TOKENS,
+        "<|begin_of_text|>",
+        "<|eot_id|>",
+        "question<|eot_id|>billing<|eot_id|>",
+        "markers",
+    ),
+    "mistral": (
+        lambda: MISTRAL_TEMPLATE,
+        ("[INST]", "[/INST]", "<s>", "</s>"),
+        "<s>",
+        "</s>",
+        "question</s>billing</s>",
+        "markers",
+    ),
 }
 
 
@@ -80,13 +98,14 @@ def test_templates_get_markers_and_still_render_identically(tiny_tokenizer, styl
     assert result.changed and has_generation_markers(result.template) and how in result.note
     assert result.warnings == ()
     for gen, messages in ((False, CONVERSATION), (True, CONVERSATION[:-1]), (True, CONVERSATION[:1])):
-        assert tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen,
-                                       chat_template=result.template) == \
-            tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+        assert tok.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=gen, chat_template=result.template
+        ) == tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
     # Only the assistant turns carry loss, each ending with the end-of-turn token.
-    out = tok.apply_chat_template(CONVERSATION, chat_template=result.template, tokenize=True, return_dict=True,
-                                  return_assistant_tokens_mask=True)
-    assert tok.decode([i for i, m in zip(out["input_ids"], out["assistant_masks"]) if m]) == loss_text
+    out = tok.apply_chat_template(
+        CONVERSATION, chat_template=result.template, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    assert tok.decode([i for i, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]) == loss_text
 
 
 def test_a_template_that_already_has_markers_is_kept(tiny_tokenizer):
@@ -97,7 +116,8 @@ def test_a_template_that_already_has_markers_is_kept(tiny_tokenizer):
 def test_eos_outside_the_loss_is_refused(tiny_tokenizer):
     tiny_tokenizer.chat_template = tiny_tokenizer.chat_template.replace(
         "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}",
-        "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>' }}")
+        "{% generation %}{{ message['content'] }}{% endgeneration %}{{ '<|im_end|>' }}",
+    )
     with pytest.raises(ConfigError, match="never learn to stop"):
         training_template(tiny_tokenizer)
 
@@ -105,7 +125,8 @@ def test_eos_outside_the_loss_is_refused(tiny_tokenizer):
 def test_a_template_whose_markers_wrap_nothing_is_refused(tiny_tokenizer):
     tiny_tokenizer.chat_template = tiny_tokenizer.chat_template.replace(
         "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}",
-        "{{ message['content'] + '<|im_end|>' }}{% generation %}{% endgeneration %}")
+        "{{ message['content'] + '<|im_end|>' }}{% generation %}{% endgeneration %}",
+    )
     with pytest.raises(ConfigError, match="every label would be -100"):
         training_template(tiny_tokenizer)
 

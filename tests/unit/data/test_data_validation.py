@@ -23,8 +23,10 @@ BAD_LINES = {
     "missing-field": (json.dumps({"prompt": "hi"}), "missing the field 'messages' (fields present: prompt)"),
     "unknown-role": (json.dumps(_msgs(("human", "hi"), ("assistant", "yo"))), "unknown role 'human'"),
     "empty-content": (json.dumps(_msgs(("user", "hi"), ("assistant", "  "))), "message 1 (assistant) is empty"),
-    "not-ending": (json.dumps(_msgs(("user", "hi"), ("assistant", "yo"), ("user", "and?"))),
-                   "ends with a user message"),
+    "not-ending": (
+        json.dumps(_msgs(("user", "hi"), ("assistant", "yo"), ("user", "and?"))),
+        "ends with a user message",
+    ),
     "too-long": (json.dumps(_msgs(("user", "x" * 7000), ("assistant", "yo"))), "7,002 characters long"),
 }
 
@@ -32,8 +34,16 @@ BAD_LINES = {
 def _file(tmp_path, bad_line: bytes | str, name="data.jsonl"):
     raw = bad_line.encode("utf-8") if isinstance(bad_line, str) else bad_line
     path = tmp_path / name
-    path.write_bytes(json.dumps(GOOD).encode() + b"\n" + json.dumps(GOOD).encode() + b"\n" + raw + b"\n"
-                     + json.dumps(GOOD).encode() + b"\n")
+    path.write_bytes(
+        json.dumps(GOOD).encode()
+        + b"\n"
+        + json.dumps(GOOD).encode()
+        + b"\n"
+        + raw
+        + b"\n"
+        + json.dumps(GOOD).encode()
+        + b"\n"
+    )
     return str(path)
 
 

@@ -15,10 +15,19 @@ def test_sensible_presets_are_clean():
     assert lint(preset("cpu-quickstart"), device="cpu") == []
 
 
-@pytest.mark.parametrize("method, lr, warned", [
-    ("lora", 2e-4, False), ("lora", 8e-4, False), ("lora", 3e-3, True), ("lora", 1e-5, True),
-    ("full", 2e-5, False), ("full", 2e-4, True), ("freeze", 5e-5, False), ("freeze", 5e-4, True),
-])
+@pytest.mark.parametrize(
+    "method, lr, warned",
+    [
+        ("lora", 2e-4, False),
+        ("lora", 8e-4, False),
+        ("lora", 3e-3, True),
+        ("lora", 1e-5, True),
+        ("full", 2e-5, False),
+        ("full", 2e-4, True),
+        ("freeze", 5e-5, False),
+        ("freeze", 5e-4, True),
+    ],
+)
 def test_learning_rate_is_judged_by_method(method, lr, warned):
     config = RunConfig(model=REAL, method=MethodConfig(method=method), training=TrainingConfig(learning_rate=lr))
     assert ("training.learning_rate" in _fields(config)) == warned
@@ -39,8 +48,11 @@ def test_unusual_alpha_over_r_and_huge_ranks():
 
 
 def test_missing_splits_and_oversized_sequence_length():
-    config = RunConfig(model=REAL, data=DataConfig(validation_fraction=0.0, test_fraction=0.0),
-                       training=TrainingConfig(max_seq_len=2048))
+    config = RunConfig(
+        model=REAL,
+        data=DataConfig(validation_fraction=0.0, test_fraction=0.0),
+        training=TrainingConfig(max_seq_len=2048),
+    )
     fields = _fields(config, longest_row_tokens=230)
     assert {"data.validation_fraction", "data.test_fraction", "training.max_seq_len"} <= set(fields)
     warning = next(w for w in lint(config, longest_row_tokens=230) if w.field == "training.max_seq_len")
@@ -56,11 +68,16 @@ def test_device_rules_need_the_device():
 
 
 def test_budget_rules():
-    config = RunConfig(model=REAL, method=MethodConfig(method="full"),
-                       training=TrainingConfig(learning_rate=2e-5, epochs=8, save_steps=10, save_total_limit=5,
-                                               assistant_only_loss=False))
-    assert {"method.method", "training.epochs", "training.save_total_limit",
-            "training.assistant_only_loss"} <= set(_fields(config))
+    config = RunConfig(
+        model=REAL,
+        method=MethodConfig(method="full"),
+        training=TrainingConfig(
+            learning_rate=2e-5, epochs=8, save_steps=10, save_total_limit=5, assistant_only_loss=False
+        ),
+    )
+    assert {"method.method", "training.epochs", "training.save_total_limit", "training.assistant_only_loss"} <= set(
+        _fields(config)
+    )
 
 
 def test_warnings_read_as_field_problem_and_fix():

@@ -4,8 +4,23 @@ from ft_jupyter.cli import main
 
 
 def test_estimate_command_answers_for_a_popular_model_offline(capsys):
-    code = main(["estimate", "Qwen/Qwen2.5-0.5B-Instruct", "--method", "qlora", "--lora-r", "8",
-                 "--targets", "q_proj,v_proj", "--batch-size", "4", "--max-seq-len", "512", "--json"])
+    code = main(
+        [
+            "estimate",
+            "Qwen/Qwen2.5-0.5B-Instruct",
+            "--method",
+            "qlora",
+            "--lora-r",
+            "8",
+            "--targets",
+            "q_proj,v_proj",
+            "--batch-size",
+            "4",
+            "--max-seq-len",
+            "512",
+            "--json",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     # 24 blocks × (q: 8·(896+896) + v: 8·(896+128)) — the count peft reports for this configuration.
@@ -42,8 +57,13 @@ def test_a_hub_id_in_the_local_cache_is_estimated_from_its_config(tmp_path, tiny
     snapshot.mkdir(parents=True)
     (snapshot / "config.json").write_text((tiny_folders["qwen2"] / "config.json").read_text())
     env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-m", "ft_jupyter.cli", "estimate", "someone/tiny-qwen", "--json"],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ft_jupyter.cli", "estimate", "someone/tiny-qwen", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     data = json.loads(out.stdout)
     assert data["source"] == "Hugging Face cache: someone/tiny-qwen"
     assert data["architecture"]["model_type"] == "qwen2" and data["architecture"]["hidden_size"] == 64

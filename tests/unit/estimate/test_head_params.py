@@ -17,8 +17,9 @@ def _classifier(folder, num_labels):
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     torch.manual_seed(0)
-    return AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(str(folder),
-                                                                                     num_labels=num_labels))
+    return AutoModelForSequenceClassification.from_config(
+        AutoConfig.from_pretrained(str(folder), num_labels=num_labels)
+    )
 
 
 @pytest.mark.parametrize("blocks", [0, 1, 2])
@@ -53,15 +54,15 @@ def test_too_many_blocks_is_refused_with_the_limit(tiny_folders):
     from ft_jupyter.config import ConfigError
 
     with pytest.raises(ConfigError, match="use at most 3"):
-        count_parameters(architecture(str(tiny_folders["llama-tied"])), MethodConfig(method="head",
-                                                                                     freeze_train_blocks=4), 2)
+        count_parameters(
+            architecture(str(tiny_folders["llama-tied"])), MethodConfig(method="head", freeze_train_blocks=4), 2
+        )
 
 
 def test_estimate_reads_the_labels_from_the_data_when_it_may():
     from ft_jupyter.models.estimate import estimate_run
 
-    config = RunConfig(model=ModelConfig(name="tiny-random"), method=MethodConfig(method="head",
-                                                                                  freeze_train_blocks=0))
+    config = RunConfig(model=ModelConfig(name="tiny-random"), method=MethodConfig(method="head", freeze_train_blocks=0))
     measured = estimate_run(config, device="cpu")
     # support-emails has 5 labels and tiny-random a hidden size of 128: only the new head trains.
     assert measured.params_trainable == 128 * 5

@@ -68,16 +68,18 @@ def test_activation_formula_equals_what_autograd_saves_per_token(name, method, t
 
 
 def _config(name="Qwen/Qwen2.5-7B-Instruct", **sections):
-    base = dict(model=ModelConfig(name=name),
-                method=MethodConfig(method="lora", r=16, alpha=32),
-                training=TrainingConfig(batch_size=2, max_seq_len=512))
+    base = dict(
+        model=ModelConfig(name=name),
+        method=MethodConfig(method="lora", r=16, alpha=32),
+        training=TrainingConfig(batch_size=2, max_seq_len=512),
+    )
     base.update(sections)
     return RunConfig(**base)
 
 
 def test_weight_terms_follow_their_formulas():
     arch = architecture("Qwen/Qwen2.5-7B-Instruct")
-    quantized = sum(l.in_features * l.out_features for l in arch.linears if l.name != "lm_head")
+    quantized = sum(lin.in_features * lin.out_features for lin in arch.linears if lin.name != "lm_head")
     rest = arch.params_total - quantized
 
     def weights(config):
@@ -93,7 +95,7 @@ def test_weight_terms_follow_their_formulas():
     assert nf4_dq == math.ceil(quantized * (0.5 + 1 / 64 + 4 / (64 * 256))) + 4 * rest
     assert nf4_dq < nf4
     int8 = weights(_config(quantization=QuantizationConfig(mode="8bit")))
-    rows = sum(l.out_features for l in arch.linears if l.name != "lm_head")
+    rows = sum(lin.out_features for lin in arch.linears if lin.name != "lm_head")
     assert int8 == quantized + 4 * rows + 4 * rest
 
 
@@ -118,13 +120,23 @@ def test_optimizer_state_follows_its_formula(optimizer):
 
 def test_full_fine_tuning_costs_far_more_than_lora_and_qlora_least():
     lora = estimate_run(_config("meta-llama/Llama-3.1-8B-Instruct"), measure_data=False)
-    full = estimate_run(_config("meta-llama/Llama-3.1-8B-Instruct", method=MethodConfig(method="full"),
-                                training=TrainingConfig(batch_size=2, max_seq_len=512, learning_rate=2e-5)),
-                        measure_data=False)
-    qlora = estimate_run(_config("meta-llama/Llama-3.1-8B-Instruct", method=MethodConfig(method="qlora"),
-                                 quantization=QuantizationConfig(mode="4bit"),
-                                 training=TrainingConfig(batch_size=2, max_seq_len=512,
-                                                         gradient_checkpointing=True)), measure_data=False)
+    full = estimate_run(
+        _config(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            method=MethodConfig(method="full"),
+            training=TrainingConfig(batch_size=2, max_seq_len=512, learning_rate=2e-5),
+        ),
+        measure_data=False,
+    )
+    qlora = estimate_run(
+        _config(
+            "meta-llama/Llama-3.1-8B-Instruct",
+            method=MethodConfig(method="qlora"),
+            quantization=QuantizationConfig(mode="4bit"),
+            training=TrainingConfig(batch_size=2, max_seq_len=512, gradient_checkpointing=True),
+        ),
+        measure_data=False,
+    )
     assert qlora.memory.total_bytes < lora.memory.total_bytes < full.memory.total_bytes
     # Pure bf16 full fine-tuning: weights 2 B + gradients 2 B + AdamW 4 B per parameter.
     n = full.params_total
@@ -132,9 +144,14 @@ def test_full_fine_tuning_costs_far_more_than_lora_and_qlora_least():
     assert {g["name"] for g in qlora.gpu_fit if g["fits"]} == {name for name, _ in GPUS}  # the T4 budget recipe
     assert {g["name"] for g in full.gpu_fit if g["fits"]} == {"A100 80 GB", "H100 80 GB"}
     longer = full.memory.seq_len * 8
-    huge = estimate_run(_config(full.model, method=MethodConfig(method="full"),
-                                training=TrainingConfig(batch_size=8, max_seq_len=longer, learning_rate=2e-5)),
-                        measure_data=False)
+    huge = estimate_run(
+        _config(
+            full.model,
+            method=MethodConfig(method="full"),
+            training=TrainingConfig(batch_size=8, max_seq_len=longer, learning_rate=2e-5),
+        ),
+        measure_data=False,
+    )
     assert not any(g["fits"] for g in huge.gpu_fit)
     assert any("more than any single common GPU" in w for w in huge.warnings)
 
@@ -145,8 +162,9 @@ def test_gradient_checkpointing_keeps_only_block_inputs():
     checkpointed = estimate_run(config, measure_data=False)
     arch = checkpointed.architecture
     per_layer = sum(layer_elements(arch, config, 512).values())
-    assert checkpointed.memory.term("activations").bytes == 2 * 512 * 2 * (arch.num_layers * arch.hidden_size
-                                                                           + per_layer)
+    assert checkpointed.memory.term("activations").bytes == 2 * 512 * 2 * (
+        arch.num_layers * arch.hidden_size + per_layer
+    )
     assert checkpointed.memory.term("activations").bytes < plain / 5
 
 
@@ -198,10 +216,12 @@ def test_cpu_allocator_cache_follows_its_formula():
     assert "allocator cache" not in [t.name for t in memory_breakdown(arch, counts, lora).terms]  # GPU
 
 
-@pytest.mark.parametrize("name, head, saves_below", [("llama-tied", True, True), ("mistral", True, False),
-                                                     ("llama-tied", False, False)])
+@pytest.mark.parametrize(
+    "name, head, saves_below", [("llama-tied", True, True), ("mistral", True, False), ("llama-tied", False, False)]
+)
 def test_freeze_keeps_activations_below_the_top_blocks_only_when_gradients_reach_the_embedding(
-        name, head, saves_below, tiny_folders):
+    name, head, saves_below, tiny_folders
+):
     """A trained tied head makes the input embedding train too, so every frozen block below passes gradients."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -211,10 +231,14 @@ def test_freeze_keeps_activations_below_the_top_blocks_only_when_gradients_reach
 
     torch.manual_seed(0)
     folder = str(tiny_folders[name])
-    config = RunConfig(model=ModelConfig(name=folder),
-                       method=MethodConfig(method="freeze", freeze_train_blocks=1, freeze_train_head=head))
+    config = RunConfig(
+        model=ModelConfig(name=folder),
+        method=MethodConfig(method="freeze", freeze_train_blocks=1, freeze_train_head=head),
+    )
     model = apply_method(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder)), config).train()
-    per_token = (_saved_bytes_in_block(model, 2, "layers.0.") - _saved_bytes_in_block(model, 1, "layers.0.")) / (SEQ * 4)
+    per_token = (_saved_bytes_in_block(model, 2, "layers.0.") - _saved_bytes_in_block(model, 1, "layers.0.")) / (
+        SEQ * 4
+    )
     arch = architecture(folder)
     plan = saving_blocks(arch, config, SEQ)
     below = [parts for n, parts in plan if n == arch.num_layers - 1]

@@ -2,13 +2,12 @@ import copy
 import math
 
 import pytest
+from tiny_shapes import TINY_SHAPES
 
 from ft_jupyter.config import MethodConfig, ModelConfig, RunConfig
 from ft_jupyter.models.architecture import architecture, linear_module_names
 from ft_jupyter.models.params import count_parameters
 from ft_jupyter.models.shapes import SHAPES
-
-from tiny_shapes import TINY_SHAPES
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +17,10 @@ def real_models(tiny_folders):
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
-    return {name: AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(folder)))
-            for name, folder in tiny_folders.items()}
+    return {
+        name: AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(str(folder)))
+        for name, folder in tiny_folders.items()
+    }
 
 
 @pytest.mark.parametrize("name", sorted(TINY_SHAPES))
@@ -63,13 +64,19 @@ def test_lora_trainable_count_equals_what_peft_reports(name, case, tiny_folders,
     assert sum(math.prod(shape) for shape in counted.tensors) == trainable  # the optimizer sizes these
 
 
-@pytest.mark.parametrize("method", [MethodConfig(method="full"),
-                                    MethodConfig(method="freeze", freeze_train_blocks=1, freeze_train_head=True),
-                                    MethodConfig(method="freeze", freeze_train_blocks=2, freeze_train_head=False),
-                                    MethodConfig(method="freeze", freeze_train_blocks=0, freeze_train_head=True)])
+@pytest.mark.parametrize(
+    "method",
+    [
+        MethodConfig(method="full"),
+        MethodConfig(method="freeze", freeze_train_blocks=1, freeze_train_head=True),
+        MethodConfig(method="freeze", freeze_train_blocks=2, freeze_train_head=False),
+        MethodConfig(method="freeze", freeze_train_blocks=0, freeze_train_head=True),
+    ],
+)
 @pytest.mark.parametrize("name", ["llama-tied", "mistral", "gemma3"])
 def test_full_and_freeze_counts_equal_the_trainer(name, method, tiny_folders, real_models):
-    from ft_jupyter.train.loading import apply_method, count_parameters as trainer_count
+    from ft_jupyter.train.loading import apply_method
+    from ft_jupyter.train.loading import count_parameters as trainer_count
 
     config = RunConfig(model=ModelConfig(name=str(tiny_folders[name])), method=method)
     total, trainable = trainer_count(apply_method(copy.deepcopy(real_models[name]), config))
@@ -105,7 +112,7 @@ def test_a_config_json_path_works_like_its_folder(tiny_folders):
 
 
 def test_unknown_names_fail_with_what_works():
-    from ft_jupyter.models.catalogue import ModelNotFoundError
+    from ft_jupyter.models.cache import ModelNotFoundError
 
     with pytest.raises(ModelNotFoundError, match="Qwen/Qwen2.5-0.5B-Instruct"):
         architecture("nobody/no-such-model")

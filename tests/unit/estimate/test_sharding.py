@@ -18,17 +18,20 @@ from ft_jupyter.models.memory import memory_breakdown
 from ft_jupyter.models.params import count_parameters
 
 QWEN7B = "Qwen/Qwen2.5-7B-Instruct"
-P = 7_615_616_512               # Qwen2.5-7B parameters (model card)
-H, KV, I, VOCAB, LAYERS = 3584, 512, 18944, 152064, 28
+P = 7_615_616_512  # Qwen2.5-7B parameters (model card)
+H, KV, INTER, VOCAB, LAYERS = 3584, 512, 18944, 152064, 28
 # One decoder block: q, o (h×h) + k, v (h×kv) with q/k/v biases, a gated MLP (3·h·i) and two norms.
-BLOCK = 2 * H * H + 2 * H * KV + (H + 2 * KV) + 3 * H * I + 2 * H
-ROOT = 2 * VOCAB * H + H        # untied embedding and head + final norm
+BLOCK = 2 * H * H + 2 * H * KV + (H + 2 * KV) + 3 * H * INTER + 2 * H
+ROOT = 2 * VOCAB * H + H  # untied embedding and head + final norm
 UNCHANGED = ("activations", "loss head", "runtime")
 
 
 def _full(gpus, strategy, offload=False):
-    config = RunConfig(model=ModelConfig(name=QWEN7B), method=MethodConfig(method="full"),
-                       training=TrainingConfig(batch_size=1, max_seq_len=512, learning_rate=2e-5))
+    config = RunConfig(
+        model=ModelConfig(name=QWEN7B),
+        method=MethodConfig(method="full"),
+        training=TrainingConfig(batch_size=1, max_seq_len=512, learning_rate=2e-5),
+    )
     return estimate_run(config, measure_data=False, gpus=gpus, strategy=strategy, offload=offload)
 
 
@@ -54,16 +57,37 @@ def test_a_7b_full_fine_tune_on_8_gpus_term_by_term(single):
         # DDP: everything replicated + buckets holding a second copy of every gradient.
         "ddp": {"weights": 2 * P, "gradients": 2 * P, "optimizer": 4 * P, "grad buckets": 2 * P},
         # ZeRO-1: fp32 master 4P and fp32 moments 8P split 8 ways.
-        "zero1": {"weights": 2 * P, "gradients": 2 * P, "master copy": 4 * P // 8, "optimizer": 8 * P // 8,
-                  "comm buffers": bucket},
-        "zero2": {"weights": 2 * P, "gradients": 2 * P // 8, "master copy": 4 * P // 8, "optimizer": 8 * P // 8,
-                  "comm buffers": bucket},
+        "zero1": {
+            "weights": 2 * P,
+            "gradients": 2 * P,
+            "master copy": 4 * P // 8,
+            "optimizer": 8 * P // 8,
+            "comm buffers": bucket,
+        },
+        "zero2": {
+            "weights": 2 * P,
+            "gradients": 2 * P // 8,
+            "master copy": 4 * P // 8,
+            "optimizer": 8 * P // 8,
+            "comm buffers": bucket,
+        },
         # ZeRO-3: weights split too, but up to max_live_parameters (1e9 of the 7.6e9) stay gathered, in bf16.
-        "zero3": {"weights": 2 * P // 8, "gradients": 2 * P // 8, "master copy": 4 * P // 8,
-                  "optimizer": 8 * P // 8, "gathered": 2 * 1_000_000_000, "comm buffers": bucket},
+        "zero3": {
+            "weights": 2 * P // 8,
+            "gradients": 2 * P // 8,
+            "master copy": 4 * P // 8,
+            "optimizer": 8 * P // 8,
+            "gathered": 2 * 1_000_000_000,
+            "comm buffers": bucket,
+        },
         # FSDP: the root unit (embedding, head, final norm) stays gathered, plus the current and next block.
-        "fsdp": {"weights": 2 * P // 8, "gradients": 2 * P // 8, "master copy": 4 * P // 8,
-                 "optimizer": 8 * P // 8, "gathered": 2 * ROOT + 2 * 2 * BLOCK},
+        "fsdp": {
+            "weights": 2 * P // 8,
+            "gradients": 2 * P // 8,
+            "master copy": 4 * P // 8,
+            "optimizer": 8 * P // 8,
+            "gathered": 2 * ROOT + 2 * 2 * BLOCK,
+        },
     }
     for strategy, want in expected.items():
         got = _bytes(_full(8, strategy))
@@ -97,8 +121,11 @@ def test_communication_per_step_ddp_and_full_shard():
 
 
 def test_zero3_keeps_a_model_under_a_billion_parameters_whole():
-    config = RunConfig(model=ModelConfig(name="Qwen/Qwen2.5-0.5B-Instruct"), method=MethodConfig(method="full"),
-                       training=TrainingConfig(batch_size=1, max_seq_len=256, learning_rate=2e-5))
+    config = RunConfig(
+        model=ModelConfig(name="Qwen/Qwen2.5-0.5B-Instruct"),
+        method=MethodConfig(method="full"),
+        training=TrainingConfig(batch_size=1, max_seq_len=256, learning_rate=2e-5),
+    )
     zero3 = estimate_run(config, measure_data=False, gpus=4, strategy="zero3")
     whole = estimate_run(config, measure_data=False).memory.term("weights").bytes
     assert zero3.memory.term("gathered").bytes == whole == 2 * 494_032_768
@@ -106,9 +133,12 @@ def test_zero3_keeps_a_model_under_a_billion_parameters_whole():
 
 
 def _lora(gpus, strategy, **sections):
-    config = RunConfig(model=ModelConfig(name=QWEN7B),
-                       method=MethodConfig(method="lora", r=16, alpha=32, target_preset="attention-qv"),
-                       training=TrainingConfig(batch_size=2, max_seq_len=512), **sections)
+    config = RunConfig(
+        model=ModelConfig(name=QWEN7B),
+        method=MethodConfig(method="lora", r=16, alpha=32, target_preset="attention-qv"),
+        training=TrainingConfig(batch_size=2, max_seq_len=512),
+        **sections,
+    )
     return _bytes(estimate_run(config, measure_data=False, gpus=gpus, strategy=strategy))
 
 
@@ -117,7 +147,11 @@ def test_lora_splits_its_small_trainable_part_and_the_frozen_base_only_under_zer
     assert adapters == 5_046_272
     one = _lora(1, "ddp")
     assert [one[k] for k in ("weights", "adapters", "gradients", "optimizer")] == [
-        2 * P, 4 * adapters, 4 * adapters, 8 * adapters]
+        2 * P,
+        4 * adapters,
+        4 * adapters,
+        8 * adapters,
+    ]
     ddp = _lora(4, "ddp")
     assert ddp["grad buckets"] == 4 * adapters and ddp["weights"] == 2 * P
     zero2 = _lora(4, "zero2")
@@ -126,14 +160,19 @@ def test_lora_splits_its_small_trainable_part_and_the_frozen_base_only_under_zer
     assert (zero2["weights"], zero2["gradients"], zero2["optimizer"]) == (2 * P, adapters, 2 * adapters)
     zero3 = _lora(4, "zero3")
     assert (zero3["weights"], zero3["adapters"], zero3["gradients"], zero3["optimizer"]) == (
-        P // 2, adapters, adapters, 2 * adapters)
+        P // 2,
+        adapters,
+        adapters,
+        2 * adapters,
+    )
 
 
 def test_a_4bit_base_splits_its_packed_storage_under_zero3_and_fsdp_only():
-    quant = dict(method=MethodConfig(method="qlora", r=16, alpha=32, target_preset="attention-qv"),
-                 quantization=QuantizationConfig(mode="4bit"))
-    config = RunConfig(model=ModelConfig(name=QWEN7B), training=TrainingConfig(batch_size=2, max_seq_len=512),
-                       **quant)
+    quant = dict(
+        method=MethodConfig(method="qlora", r=16, alpha=32, target_preset="attention-qv"),
+        quantization=QuantizationConfig(mode="4bit"),
+    )
+    config = RunConfig(model=ModelConfig(name=QWEN7B), training=TrainingConfig(batch_size=2, max_seq_len=512), **quant)
     packed = estimate_run(config, measure_data=False).memory.term("weights").bytes
     zero1 = estimate_run(config, measure_data=False, gpus=4, strategy="zero1")
     assert zero1.memory.term("weights").bytes == packed
@@ -144,8 +183,11 @@ def test_a_4bit_base_splits_its_packed_storage_under_zero3_and_fsdp_only():
 
 
 def test_8bit_weights_stay_whole_and_say_so():
-    config = RunConfig(model=ModelConfig(name=QWEN7B), quantization=QuantizationConfig(mode="8bit"),
-                       training=TrainingConfig(batch_size=2, max_seq_len=512))
+    config = RunConfig(
+        model=ModelConfig(name=QWEN7B),
+        quantization=QuantizationConfig(mode="8bit"),
+        training=TrainingConfig(batch_size=2, max_seq_len=512),
+    )
     whole = estimate_run(config, measure_data=False).memory.term("weights").bytes
     split = estimate_run(config, measure_data=False, gpus=4, strategy="zero3")
     assert split.memory.term("weights").bytes == whole
@@ -156,8 +198,10 @@ def test_one_gpu_is_todays_breakdown_exactly():
     config = RunConfig(model=ModelConfig(name=QWEN7B), training=TrainingConfig(batch_size=2, max_seq_len=512))
     arch = architecture(QWEN7B)
     today = memory_breakdown(arch, count_parameters(arch, config.method), config)
-    for estimate in (estimate_run(config, measure_data=False), estimate_run(config, measure_data=False, gpus=1,
-                                                                            strategy="ddp")):
+    for estimate in (
+        estimate_run(config, measure_data=False),
+        estimate_run(config, measure_data=False, gpus=1, strategy="ddp"),
+    ):
         assert estimate.memory == today and estimate.sharding is None
         assert estimate.to_json()["sharding"] is None and "GPUs" not in estimate.to_text()
 
@@ -177,12 +221,15 @@ def test_offload_moves_optimizer_state_to_cpu_ram():
     assert _full(4, "zero2").sharding.cpu_terms == ()
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"gpus": 4, "strategy": "zero4"}, ["zero4", "ddp, zero1, zero2, zero3, fsdp"]),
-    ({"gpus": 0, "strategy": "ddp"}, ["gpus = 0", "≥ 1"]),
-    ({"gpus": 2.5, "strategy": "ddp"}, ["gpus = 2.5", "whole number"]),
-    ({"gpus": 4, "strategy": "ddp", "offload": True}, ["offload", "zero1, zero2, zero3 or fsdp"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"gpus": 4, "strategy": "zero4"}, ["zero4", "ddp, zero1, zero2, zero3, fsdp"]),
+        ({"gpus": 0, "strategy": "ddp"}, ["gpus = 0", "≥ 1"]),
+        ({"gpus": 2.5, "strategy": "ddp"}, ["gpus = 2.5", "whole number"]),
+        ({"gpus": 4, "strategy": "ddp", "offload": True}, ["offload", "zero1, zero2, zero3 or fsdp"]),
+    ],
+)
 def test_bad_split_settings_are_config_errors_that_say_what_to_do(kwargs, words):
     config = RunConfig(model=ModelConfig(name=QWEN7B))
     with pytest.raises(ConfigError) as caught:

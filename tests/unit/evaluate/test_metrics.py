@@ -41,8 +41,9 @@ def test_generation_metrics_on_hand_made_answers():
 
 def test_token_f1_counts_shared_words():
     # pred: reset, it, under, settings; ref: reset, it, in, settings, now → 3 shared.
-    assert token_f1("Reset it under Settings", "reset it in settings now") == pytest.approx(2 * (3 / 4) * (3 / 5)
-                                                                                        / (3 / 4 + 3 / 5))
+    assert token_f1("Reset it under Settings", "reset it in settings now") == pytest.approx(
+        2 * (3 / 4) * (3 / 5) / (3 / 4 + 3 / 5)
+    )
     assert token_f1("", "") == 1.0 and token_f1("x", "") == 0.0
 
 

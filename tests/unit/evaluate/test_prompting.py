@@ -27,8 +27,14 @@ def test_a_training_row_duplicated_in_test_is_never_a_shot():
 
 def test_prompted_messages_put_system_prompt_shots_then_the_question():
     shots = [_ex("Refund me twice charged", "billing")]
-    example = Example(({"role": "system", "content": "Be brief."}, {"role": "user", "content": "App crashes"},
-                       {"role": "assistant", "content": "bug_report"}), "bug_report")
+    example = Example(
+        (
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "App crashes"},
+            {"role": "assistant", "content": "bug_report"},
+        ),
+        "bug_report",
+    )
     messages = prompted_messages(example, shots, default_system_prompt(("billing", "bug_report")))
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert "billing, bug_report" in messages[0]["content"] and "Be brief." in messages[0]["content"]
@@ -39,7 +45,7 @@ def test_with_prompt_keeps_the_reference_so_prompted_rows_score_like_the_origina
     shots = [_ex("Refund me twice charged", "billing"), _ex("App crashes", "bug_report")]
     rows = [_ex("Why was I billed twice?", "billing"), _ex("Login button does nothing", "bug_report")]
     prompted = with_prompt(rows, shots, default_system_prompt(("billing", "bug_report")))
-    for original, row in zip(rows, prompted):
+    for original, row in zip(rows, prompted, strict=True):
         assert row.label == original.label and row.answer == original.answer and row.where == original.where
         assert row.prompt == prompted_messages(original, shots, default_system_prompt(("billing", "bug_report")))
         assert original.answer not in [m["content"] for m in row.prompt[-1:]]  # its own answer is never shown

@@ -11,11 +11,10 @@ def test_a_failed_build_leaves_the_previous_artefact_and_no_staging(tmp_path):
         tmp.mkdir()
         (tmp / "weights").write_text("v1")
     assert (target / "weights").read_text() == "v1"
-    with pytest.raises(RuntimeError, match="disk full"):
-        with staged(target) as tmp:
-            tmp.mkdir()
-            (tmp / "weights").write_text("half of v2")
-            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError, match="disk full"), staged(target) as tmp:
+        tmp.mkdir()
+        (tmp / "weights").write_text("half of v2")
+        raise RuntimeError("disk full")
     assert (target / "weights").read_text() == "v1"
     assert [p.name for p in tmp_path.iterdir()] == ["merged-float16"]
 
@@ -34,9 +33,8 @@ def test_a_successful_build_replaces_a_folder_and_a_file(tmp_path):
 
 
 def test_a_block_that_writes_nothing_is_an_error(tmp_path):
-    with pytest.raises(RuntimeError, match="nothing was written"):
-        with staged(tmp_path / "x"):
-            pass
+    with pytest.raises(RuntimeError, match="nothing was written"), staged(tmp_path / "x"):
+        pass
     assert list(tmp_path.iterdir()) == []
 
 
@@ -48,5 +46,5 @@ def test_export_status_keeps_the_request_across_progress_messages_and_reads_a_de
     status = export_status(tmp_path)
     assert status["message"] == "scoring 4bit on the test split" and status["request"] == {"gguf": ["q8_0"]}
     assert "ok" not in status
-    set_export_status(tmp_path, "running", "writing", pid=2 ** 22 + 12345)   # no such process
+    set_export_status(tmp_path, "running", "writing", pid=2**22 + 12345)  # no such process
     assert export_status(tmp_path)["state"] == "failed"

@@ -21,8 +21,9 @@ from ft_jupyter.export.ollama import (
 from ft_jupyter.models.bundled import ensure_smollm2
 from ft_jupyter.models.tiny import ensure_tiny_random
 
-needs_go = pytest.mark.skipif(shutil.which("go") is None,
-                              reason="`go` is not on PATH: install it with `apt-get install golang-go`")
+needs_go = pytest.mark.skipif(
+    shutil.which("go") is None, reason="`go` is not on PATH: install it with `apt-get install golang-go`"
+)
 
 # meta-llama/Meta-Llama-3-8B-Instruct, as published: BOS before the first turn, every message trimmed.
 LLAMA3_TEMPLATE = (
@@ -60,8 +61,10 @@ MISTRAL_TEMPLATE = """{%- if messages[0]['role'] == 'system' %}
 {%- endfor %}
 """
 
-GEMMA_STYLE = ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
-               "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+GEMMA_STYLE = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
+    "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
 
 SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 
@@ -75,14 +78,23 @@ def tokenizers():
     """One tokenizer per case: the tiny model's own ChatML, SmolLM2's ChatML with a default system prompt, and the
     tiny vocabulary wearing the published Llama-3 and Mistral templates with those models' special tokens."""
     llama3 = _tiny()
-    llama3.add_special_tokens({"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
-                               "additional_special_tokens": ["<|start_header_id|>", "<|end_header_id|>"]})
+    llama3.add_special_tokens(
+        {
+            "bos_token": "<|begin_of_text|>",
+            "eos_token": "<|eot_id|>",
+            "additional_special_tokens": ["<|start_header_id|>", "<|end_header_id|>"],
+        }
+    )
     llama3.chat_template = LLAMA3_TEMPLATE
     mistral = _tiny()
     mistral.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>"})
     mistral.chat_template = MISTRAL_TEMPLATE
-    return {"chatml": _tiny(), "smollm2": AutoTokenizer.from_pretrained(ensure_smollm2(verbose=False)),
-            "llama3": llama3, "mistral": mistral}
+    return {
+        "chatml": _tiny(),
+        "smollm2": AutoTokenizer.from_pretrained(ensure_smollm2(verbose=False)),
+        "llama3": llama3,
+        "mistral": mistral,
+    }
 
 
 CASES = ("chatml", "smollm2", "llama3", "mistral")
@@ -118,7 +130,7 @@ def test_bos_text_is_left_to_llama_cpp(tokenizers):
     chat = _chat(1, False)
     full = tokenizers["llama3"].apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     assert full.startswith("<|begin_of_text|>")
-    assert reference_prompt(tokenizers["llama3"], chat) == full[len("<|begin_of_text|>"):]
+    assert reference_prompt(tokenizers["llama3"], chat) == full[len("<|begin_of_text|>") :]
     # SmolLM2's prompt starts with its bos text <|im_start|> without writing bos_token: nothing may be cut.
     smol = tokenizers["smollm2"].apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     assert reference_prompt(tokenizers["smollm2"], chat) == smol
@@ -130,10 +142,15 @@ def test_bos_text_is_left_to_llama_cpp(tokenizers):
 @pytest.mark.parametrize("case", CASES)
 def test_characters_special_to_go_and_json_render_identically(tokenizers, case):
     # No leading/trailing whitespace: Llama-3's template trims it and Go templates cannot (see the module doc).
-    tricky = ('He said "hi" \\ C:\\path\\n {{ .System }} {{- end }} {% raw %}\nline two\ttab """ '
-              '\u00e9\u4e2d\U0001F600 }}')
-    chat = [{"role": "system", "content": "Quote \"me\" \\ {{ .Content }}"}, {"role": "user", "content": tricky},
-            {"role": "assistant", "content": tricky}, {"role": "user", "content": "<|im_end|> {{"}]
+    tricky = (
+        'He said "hi" \\ C:\\path\\n {{ .System }} {{- end }} {% raw %}\nline two\ttab """ \u00e9\u4e2d\U0001f600 }}'
+    )
+    chat = [
+        {"role": "system", "content": 'Quote "me" \\ {{ .Content }}'},
+        {"role": "user", "content": tricky},
+        {"role": "assistant", "content": tricky},
+        {"role": "user", "content": "<|im_end|> {{"},
+    ]
     tokenizer = tokenizers[case]
     modelfile = build_modelfile(tokenizer, from_path="model.gguf")
     assert render_with_go(go_template(modelfile.family), chat) == reference_prompt(tokenizer, chat)
@@ -195,9 +212,11 @@ def test_a_family_variant_with_another_layout_is_refused():
     # Mistral v0.3 spacing ("[INST] x[/INST] y</s>"): the mistral TEMPLATE would write a prompt it never trained on.
     tokenizer = _tiny()
     tokenizer.add_special_tokens({"bos_token": "<s>", "eos_token": "</s>"})
-    tokenizer.chat_template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
-                               "{{ '[INST] ' + m['content'] + '[/INST]' }}"
-                               "{% else %}{{ ' ' + m['content'] + eos_token }}{% endif %}{% endfor %}")
+    tokenizer.chat_template = (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}"
+        "{{ '[INST] ' + m['content'] + '[/INST]' }}"
+        "{% else %}{{ ' ' + m['content'] + eos_token }}{% endif %}{% endfor %}"
+    )
     with pytest.raises(TemplateNotSupported, match="looks like mistral"):
         build_modelfile(tokenizer, from_path="model.gguf")
 
@@ -210,8 +229,13 @@ def test_stop_tokens_are_the_end_of_turn_tokens_in_the_vocabulary(tokenizers):
 
 
 def test_modelfile_text_has_every_line_ollama_needs(tokenizers):
-    modelfile = build_modelfile(tokenizers["llama3"], from_path="./my model.gguf", adapter_path="adapter.gguf",
-                                parameters={"num_ctx": 4096, "stop": ["###"]}, name="tiny-tuned")
+    modelfile = build_modelfile(
+        tokenizers["llama3"],
+        from_path="./my model.gguf",
+        adapter_path="adapter.gguf",
+        parameters={"num_ctx": 4096, "stop": ["###"]},
+        name="tiny-tuned",
+    )
     lines = modelfile.text.splitlines()
     assert 'FROM "./my model.gguf"' in lines and "ADAPTER adapter.gguf" in lines
     assert _template_in(modelfile.text) == go_template("llama3")

@@ -17,10 +17,13 @@ ODD = 'Say "hi", then \'bye\'\n"""and a backslash \\ at the end\\'
 
 def tiny(tmp_path, **changes) -> RunConfig:
     config = RunConfig(
-        name="tiny", runs_dir=str(tmp_path / "runs"), model=ModelConfig(name="tiny-random"),
+        name="tiny",
+        runs_dir=str(tmp_path / "runs"),
+        model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=120),
-        training=TrainingConfig(max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=96, seed=7))
+        training=TrainingConfig(max_steps=10, batch_size=8, learning_rate=5e-3, max_seq_len=96, seed=7),
+    )
     return config.with_overrides(changes) if changes else config
 
 
@@ -31,15 +34,20 @@ def folder(tmp_path_factory):
 
 
 def calls(source: str) -> set[str]:
-    return {node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-            for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
-            and isinstance(node.func, (ast.Name, ast.Attribute))}
+    return {
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
+    }
 
 
 def run_assignment(source: str, target: str, namespace: dict):
     """Execute the script's one `target = ...` statement in `namespace` and return the value."""
-    (statement,) = [n for n in ast.parse(source).body if isinstance(n, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == target for t in n.targets)]
+    (statement,) = [
+        n
+        for n in ast.parse(source).body
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == target for t in n.targets)
+    ]
     exec(compile(ast.Module([statement], []), "train.py", "exec"), namespace)
     return namespace[target]
 
@@ -50,8 +58,12 @@ def init_fields(obj) -> dict:
 
 def unused_imports(source: str) -> set[str]:
     tree = ast.parse(source)
-    imported = {(alias.asname or alias.name).split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imported = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     return imported - used
 
@@ -78,12 +90,24 @@ def test_the_script_builds_the_very_sft_and_lora_configs_the_kit_builds(folder, 
     script = (folder / "train.py").read_text()
     from peft import LoraConfig
 
-    namespace = {"SFTConfig": SFTConfig, "LoraConfig": LoraConfig, "OUTPUT_DIR": tmp_path / "out",
-                 "PRECISION": "fp32", "DEVICE": "cpu", "DTYPE": torch.float32, "torch": torch}
+    namespace = {
+        "SFTConfig": SFTConfig,
+        "LoraConfig": LoraConfig,
+        "OUTPUT_DIR": tmp_path / "out",
+        "PRECISION": "fp32",
+        "DEVICE": "cpu",
+        "DTYPE": torch.float32,
+        "torch": torch,
+    }
     ours = run_assignment(script, "args", namespace)
     data = prepare(config.data, seed=config.training.seed)
-    kit = sft_config(config, Precision("fp32", "cpu", ""), tmp_path / "out", total_steps(config, len(data.train)),
-                     has_eval=bool(data.validation))
+    kit = sft_config(
+        config,
+        Precision("fp32", "cpu", ""),
+        tmp_path / "out",
+        total_steps(config, len(data.train)),
+        has_eval=bool(data.validation),
+    )
     assert init_fields(ours) == init_fields(kit)
     assert run_assignment(script, "lora_config", namespace) == peft_config(config)
 
@@ -101,8 +125,18 @@ def test_packing_is_written_only_when_on_and_an_epoch_counts_packed_sequences(fo
     assert "packing" not in (folder / "train.py").read_text()
     config = tiny(tmp_path, **{"training.packing": True, "training.max_steps": -1, "training.max_seq_len": 512})
     script = (eject(config, tmp_path / "packed").folder / "train.py").read_text()
-    ours = run_assignment(script, "args", {"SFTConfig": SFTConfig, "OUTPUT_DIR": tmp_path / "out", "PRECISION": "fp32",
-                                           "DEVICE": "cpu", "DTYPE": torch.float32, "torch": torch})
+    ours = run_assignment(
+        script,
+        "args",
+        {
+            "SFTConfig": SFTConfig,
+            "OUTPUT_DIR": tmp_path / "out",
+            "PRECISION": "fp32",
+            "DEVICE": "cpu",
+            "DTYPE": torch.float32,
+            "torch": torch,
+        },
+    )
     assert (ours.packing, ours.packing_strategy, ours.eval_packing) == (True, "bfd", False)
     # One epoch of the rows packed as TRL will pack them in that script, not one epoch of separate rows.
     data = prepare(config.data, seed=config.training.seed)
@@ -124,8 +158,9 @@ def test_quantization_appears_only_for_a_quantized_base_and_matches_the_kit(tmp_
     from transformers import BitsAndBytesConfig
 
     for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):  # compute dtype follows run time
-        ours = run_assignment(script, "quantization_config", {"BitsAndBytesConfig": BitsAndBytesConfig,
-                                                               "DTYPE": dtype, "torch": torch})
+        ours = run_assignment(
+            script, "quantization_config", {"BitsAndBytesConfig": BitsAndBytesConfig, "DTYPE": dtype, "torch": torch}
+        )
         assert ours.to_dict() == bnb_config(config, Precision(precision, "cpu", "")).to_dict()
 
     assert unused_imports(script) == set()
@@ -140,11 +175,12 @@ def test_quotes_newlines_and_backslashes_in_config_text_stay_data(tmp_path):
     # A model folder whose name would break a pasted string, and a system prompt that would end a docstring.
     from ft_jupyter.models.catalogue import resolve
 
-    odd_model = tmp_path / 'my "odd" \'model\'\nfolder'
+    odd_model = tmp_path / "my \"odd\" 'model'\nfolder"
     shutil.copytree(resolve("tiny-random"), odd_model)
     config = tiny(tmp_path)
-    config = config.replace(model=ModelConfig(name=str(odd_model)),
-                            data=dataclasses.replace(config.data, system_prompt=ODD))
+    config = config.replace(
+        model=ModelConfig(name=str(odd_model)), data=dataclasses.replace(config.data, system_prompt=ODD)
+    )
     folder = eject(config, tmp_path / "odd").folder
     script = (folder / "train.py").read_text()
     compile(script, "train.py", "exec")
@@ -166,11 +202,22 @@ def test_the_data_files_hold_exactly_the_rows_the_kit_trains_and_validates_on(fo
 
 def test_extras_are_listed_where_the_config_uses_them_and_only_then(tmp_path):
     assert extras_not_included(tiny(tmp_path)) == []
-    config = tiny(tmp_path, **{"training.l2_to_init": 0.1, "data.mix_fraction": 0.1, "training.layer_lr_decay": 0.9,
-                               "training.unfreeze_every_steps": 5})
+    config = tiny(
+        tmp_path,
+        **{
+            "training.l2_to_init": 0.1,
+            "data.mix_fraction": 0.1,
+            "training.layer_lr_decay": 0.9,
+            "training.unfreeze_every_steps": 5,
+        },
+    )
     extras = extras_not_included(config)
-    for field in ("training.l2_to_init", "data.mix_fraction", "training.layer_lr_decay",
-                  "training.unfreeze_every_steps"):
+    for field in (
+        "training.l2_to_init",
+        "data.mix_fraction",
+        "training.layer_lr_decay",
+        "training.unfreeze_every_steps",
+    ):
         assert sum(line.startswith(field) for line in extras) == 1, field
     result = eject(config, tmp_path / "extras")
     assert result.extras_not_included == extras
@@ -211,8 +258,10 @@ def test_the_accelerate_configs_parse_and_ddp_is_the_one_that_works_on_cpu(folde
     import torch
     from accelerate.commands.config.config_args import ClusterConfig
 
-    configs = {name: ClusterConfig.from_yaml_file(folder / f"accelerate_{name}.yaml")
-               for name in ("ddp", "zero2", "zero3", "fsdp")}
+    configs = {
+        name: ClusterConfig.from_yaml_file(folder / f"accelerate_{name}.yaml")
+        for name in ("ddp", "zero2", "zero3", "fsdp")
+    }
     ddp = configs["ddp"]
     assert ddp.distributed_type.value == "MULTI_GPU"  # MULTI_CPU would start one process
     assert ddp.use_cpu is (not torch.cuda.is_available())

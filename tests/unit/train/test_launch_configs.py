@@ -31,12 +31,15 @@ def test_zero_configs_leave_the_run_s_own_values_to_the_trainer(strategy, stage)
     assert settings["deepspeed_config"] == {"deepspeed_config_file": "ds.json", "zero3_init_flag": stage == 3}
 
 
-@pytest.mark.parametrize("strategy, processes, offload, cuda, message", [
-    ("fsdp", 2, False, False, "FSDP needs CUDA GPUs"),
-    ("ddp", 2, True, False, "offload moves ZeRO's optimizer states"),
-    ("zero4", 2, False, True, "not one of ddp, zero1, zero2, zero3, fsdp"),
-    ("ddp", 0, False, False, "processes must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "strategy, processes, offload, cuda, message",
+    [
+        ("fsdp", 2, False, False, "FSDP needs CUDA GPUs"),
+        ("ddp", 2, True, False, "offload moves ZeRO's optimizer states"),
+        ("zero4", 2, False, True, "not one of ddp, zero1, zero2, zero3, fsdp"),
+        ("ddp", 0, False, False, "processes must be a whole number"),
+    ],
+)
 def test_impossible_launches_are_refused(strategy, processes, offload, cuda, message):
     from ft_jupyter.train.launch_configs import check_launch
 
@@ -44,8 +47,10 @@ def test_impossible_launches_are_refused(strategy, processes, offload, cuda, mes
         check_launch(strategy, processes, offload, cuda=cuda)
 
 
-@pytest.mark.parametrize("processes, asked, cores, threads", [
-    (2, "", 2, 1), (2, "2", 2, 1), (2, "1", 16, 1), (4, "", 16, 4), (3, "abc", 2, 1), (1, "", 8, 8)])
+@pytest.mark.parametrize(
+    "processes, asked, cores, threads",
+    [(2, "", 2, 1), (2, "2", 2, 1), (2, "1", 16, 1), (4, "", 16, 4), (3, "abc", 2, 1), (1, "", 8, 8)],
+)
 def test_cpu_processes_never_run_more_threads_than_cores(processes, asked, cores, threads):
     from ft_jupyter.train.launch import cpu_threads
 
@@ -66,9 +71,11 @@ def test_a_process_that_sees_the_wrong_world_size_stops_with_the_reason(monkeypa
 def test_root_cause_names_the_rank_torch_saw_fail_first():
     from ft_jupyter.train.launch import root_cause
 
-    log = ("Failures:\n[1]:\n  rank      : 0 (local_rank: 0)\n  exitcode  : -15 (pid: 5)\n"
-           "Root Cause (first observed failure):\n[0]:\n  time      : now\n  rank      : 1 (local_rank: 1)\n"
-           "  exitcode  : -9 (pid: 6)  (SIGKILL)\n  error_file: <N/A>\n")
+    log = (
+        "Failures:\n[1]:\n  rank      : 0 (local_rank: 0)\n  exitcode  : -15 (pid: 5)\n"
+        "Root Cause (first observed failure):\n[0]:\n  time      : now\n  rank      : 1 (local_rank: 1)\n"
+        "  exitcode  : -9 (pid: 6)  (SIGKILL)\n  error_file: <N/A>\n"
+    )
     assert root_cause(log) == (1, "SIGKILL")
     assert root_cause(log.replace("  (SIGKILL)", "")) == (1, "exit code -9")
     assert root_cause("all good") is None

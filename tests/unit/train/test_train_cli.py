@@ -9,9 +9,22 @@ from ft_jupyter.train.store import RunStore
 def _run(tmp_path):
     run = RunStore(tmp_path / "runs").create(RunConfig(name="cli"))
     run.set_status("running", "training 10 steps on cpu (fp32)", max_steps=10, step=4)
-    run.append_event(Step(step=4, max_steps=10, epoch=0.2, loss=1.25, learning_rate=1e-4, grad_norm=1.0,
-                          tokens_seen=1234, tokens_per_second=50.0, memory_mb=10.0, elapsed_s=3.0, eta_s=5.0,
-                          cost_so_far=0.01).to_json())
+    run.append_event(
+        Step(
+            step=4,
+            max_steps=10,
+            epoch=0.2,
+            loss=1.25,
+            learning_rate=1e-4,
+            grad_norm=1.0,
+            tokens_seen=1234,
+            tokens_per_second=50.0,
+            memory_mb=10.0,
+            elapsed_s=3.0,
+            eta_s=5.0,
+            cost_so_far=0.01,
+        ).to_json()
+    )
     run.append_event(Warning(step=4, code="loss_flat", message="the training loss has not moved").to_json())
     return run
 

@@ -13,11 +13,10 @@ from ft_jupyter.train.interrupts import StopRequest, graceful_interrupts
 def test_the_first_ctrl_c_sets_the_stop_flag_and_the_second_raises():
     stop = StopRequest()
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        with graceful_interrupts(stop):
-            os.kill(os.getpid(), signal.SIGINT)
-            assert stop.is_set() and "Ctrl-C" in stop.reason
-            os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), graceful_interrupts(stop):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.is_set() and "Ctrl-C" in stop.reason
+        os.kill(os.getpid(), signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is before  # handlers restored
 
 

@@ -75,14 +75,35 @@ def test_stop_requests_go_through_a_file_that_resume_clears(run):
 
 
 def test_every_event_round_trips_and_old_or_newer_lines_still_load():
-    step = Step(step=3, max_steps=10, epoch=0.1, loss=float("nan"), learning_rate=1e-4, grad_norm=None, tokens_seen=9,
-                tokens_per_second=None, memory_mb=None, elapsed_s=1.0, eta_s=None, cost_so_far=0.5)
+    step = Step(
+        step=3,
+        max_steps=10,
+        epoch=0.1,
+        loss=float("nan"),
+        learning_rate=1e-4,
+        grad_norm=None,
+        tokens_seen=9,
+        tokens_per_second=None,
+        memory_mb=None,
+        elapsed_s=1.0,
+        eta_s=None,
+        cost_so_far=0.5,
+    )
     back = event_from_json(json.loads(json.dumps(step.to_json())))
     assert back.type == "step" and back.cost_so_far == 0.5
     old = {"type": "finished", "step": 3, "train_loss": 1.0, "elapsed_s": 2.0, "artifact_path": "a", "time": 0}
     assert event_from_json(old) == Finished(step=3, train_loss=1.0, elapsed_s=2.0, artifact_path="a", time=0)
     newer = {**old, "a_field_from_the_future": 1}
     assert event_from_json(newer).cost == 0.0
-    assert set(EVENT_TYPES) == {"run_started", "step", "evaluation", "checkpoint", "warning", "note", "finished",
-                                "stopped", "failed"}
+    assert set(EVENT_TYPES) == {
+        "run_started",
+        "step",
+        "evaluation",
+        "checkpoint",
+        "warning",
+        "note",
+        "finished",
+        "stopped",
+        "failed",
+    }
     assert "resumed_from_step" in RunStarted.__dataclass_fields__

@@ -14,27 +14,64 @@ from ft_jupyter.train.store import RunStore
 from ft_jupyter.workshop.leaderboard import leaderboard
 
 
-def _run(root, name, *, accuracy=None, eval_loss=None, fingerprint="aaaa11112222", seed=42, lr=2e-4, owner="ada",
-         state="finished", dataset="support-emails", elapsed=60.0, task="classification"):
-    config = RunConfig(name=name, data=DataConfig(dataset=dataset),
-                       training=TrainingConfig(learning_rate=lr, seed=seed))
+def _run(
+    root,
+    name,
+    *,
+    accuracy=None,
+    eval_loss=None,
+    fingerprint="aaaa11112222",
+    seed=42,
+    lr=2e-4,
+    owner="ada",
+    state="finished",
+    dataset="support-emails",
+    elapsed=60.0,
+    task="classification",
+):
+    config = RunConfig(
+        name=name, data=DataConfig(dataset=dataset), training=TrainingConfig(learning_rate=lr, seed=seed)
+    )
     run = RunStore(root).create(config)
     run.set_status(state, state, owner=owner)
-    run.append_event(RunStarted(run_id=run.run_id, config=config.to_dict(), device="cpu", precision="fp32",
-                                precision_reason="", params_total=10, params_trainable=1, train_rows=80,
-                                eval_rows=10, max_steps=12,
-                                split_fingerprints={"validation": "v" + fingerprint, "test": fingerprint}).to_json())
+    run.append_event(
+        RunStarted(
+            run_id=run.run_id,
+            config=config.to_dict(),
+            device="cpu",
+            precision="fp32",
+            precision_reason="",
+            params_total=10,
+            params_trainable=1,
+            train_rows=80,
+            eval_rows=10,
+            max_steps=12,
+            split_fingerprints={"validation": "v" + fingerprint, "test": fingerprint},
+        ).to_json()
+    )
     if eval_loss is not None:
         run.append_event(Evaluation(step=12, eval_loss=eval_loss).to_json())
     run.append_event(Finished(step=12, train_loss=1.0, elapsed_s=elapsed, artifact_path="adapter", cost=0.01).to_json())
     if accuracy is not None:
         metric = "accuracy" if task == "classification" else "rouge_l"
         (run.path / "evaluation").mkdir()
-        (run.path / "evaluation" / "comparison.json").write_text(json.dumps({
-            "metric": metric, "task": task, "n": 20,
-            "scores": {"finetuned": {metric: accuracy, "macro_f1": accuracy - 0.05}},
-            "data": {"dataset": dataset, "split_seed": seed, "split": "test", "fingerprint": fingerprint,
-                     "rows": 20}}))
+        (run.path / "evaluation" / "comparison.json").write_text(
+            json.dumps(
+                {
+                    "metric": metric,
+                    "task": task,
+                    "n": 20,
+                    "scores": {"finetuned": {metric: accuracy, "macro_f1": accuracy - 0.05}},
+                    "data": {
+                        "dataset": dataset,
+                        "split_seed": seed,
+                        "split": "test",
+                        "fingerprint": fingerprint,
+                        "rows": 20,
+                    },
+                }
+            )
+        )
     return run
 
 

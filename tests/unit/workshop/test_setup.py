@@ -19,10 +19,7 @@ from ft_jupyter.workshop.setup import add_init_parser, init_workshop
 def _other_group() -> grp.struct_group:
     """A group that differs from the one a new folder gets by default, when this process may use one."""
     default = os.getegid()
-    if os.geteuid() == 0:
-        candidates = [entry.gr_gid for entry in grp.getgrall()]
-    else:
-        candidates = os.getgroups()
+    candidates = [entry.gr_gid for entry in grp.getgrall()] if os.geteuid() == 0 else os.getgroups()
     for gid in candidates:
         if gid != default:
             try:

@@ -27,8 +27,10 @@ def mix_general_text(train: list[Example], config: DataConfig, seed: int) -> tup
     rows = read_rows(config.mix_dataset)
     texts = [row["text"] for row in rows if isinstance(row.get("text"), str) and row["text"].strip()]
     if not texts:
-        raise ConfigError(f"data.mix_dataset = {config.mix_dataset!r} has no rows with a non-empty 'text' field to "
-                          "mix in; point it at general text, or set data.mix_fraction: 0.")
+        raise ConfigError(
+            f"data.mix_dataset = {config.mix_dataset!r} has no rows with a non-empty 'text' field to "
+            "mix in; point it at general text, or set data.mix_fraction: 0."
+        )
     rng = random.Random(seed)
     # Reuse rows when the general set is smaller than asked for: repetition is better than silently mixing less.
     picked = rng.sample(texts, wanted) if wanted <= len(texts) else [rng.choice(texts) for _ in range(wanted)]

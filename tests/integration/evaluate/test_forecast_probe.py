@@ -24,7 +24,9 @@ REPETITIONS = 5
 
 def _config(runs_dir) -> RunConfig:
     return RunConfig(
-        name="forecast", runs_dir=str(runs_dir), model=ModelConfig(name="tiny-random"),
+        name="forecast",
+        runs_dir=str(runs_dir),
+        model=ModelConfig(name="tiny-random"),
         method=MethodConfig(method="lora", r=8, alpha=16, dropout=0.0),
         data=DataConfig(dataset="support-emails", max_rows=120),
         training=TrainingConfig(max_steps=40, batch_size=8, max_seq_len=96, learning_rate=5e-3, seed=7),
@@ -33,7 +35,7 @@ def _config(runs_dir) -> RunConfig:
 
 @pytest.fixture(scope="module")
 def checks(tmp_path_factory):
-    from ft_jupyter.models.forecast import forecast_run, forecast_vs_actual
+    from ft_jupyter.evaluate.forecast import forecast_run, forecast_vs_actual
     from ft_jupyter.train import run_training
 
     out = []
@@ -43,8 +45,10 @@ def checks(tmp_path_factory):
         result = run_training(config)
         out.append(forecast_vs_actual(result.run_dir.path, forecast=before))
     for check in out:
-        print(f"forecast {check.forecast.wall_s:.2f} s, actual {check.actual_s:.2f} s, × {check.time_ratio:.3f}; "
-              f"tokens × {check.token_ratio:.4f}")
+        print(
+            f"forecast {check.forecast.wall_s:.2f} s, actual {check.actual_s:.2f} s, × {check.time_ratio:.3f}; "
+            f"tokens × {check.token_ratio:.4f}"
+        )
     return out
 
 

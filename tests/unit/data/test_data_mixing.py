@@ -3,13 +3,14 @@
 import pytest
 
 from ft_jupyter.config import ConfigError, DataConfig
+from ft_jupyter.data.mixing import general_examples_needed, mix_general_text
 from ft_jupyter.data.prepare import Example
-from ft_jupyter.train.mixing import general_examples_needed, mix_general_text
 
 
 def _task(n):
-    return [Example(({"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}), "a")
-            for i in range(n)]
+    return [
+        Example(({"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}), "a") for i in range(n)
+    ]
 
 
 def test_the_fraction_is_of_the_mixed_set():

@@ -6,11 +6,16 @@ import pytest
 
 from ft_jupyter.cli import main
 from ft_jupyter.config import ConfigError, DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig
-from ft_jupyter.models import forecast as forecast_module
-from ft_jupyter.models.forecast import (
-    SCALING_EFFICIENCY, DataTokens, forecast_run, forecast_vs_actual, padding_factor, plan_tokens,
+from ft_jupyter.evaluate import forecast as forecast_module
+from ft_jupyter.evaluate.forecast import (
+    SCALING_EFFICIENCY,
+    forecast_run,
+    forecast_vs_actual,
+    padding_factor,
+    plan_tokens,
 )
-from ft_jupyter.models.throughput import GPU_CLASSES, MFU, fitting_gpu, gpu_class
+from ft_jupyter.evaluate.throughput import GPU_CLASSES, MFU, fitting_gpu, gpu_class
+from ft_jupyter.models.data_tokens import DataTokens, data_tokens
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # llama: hidden 576, 30 blocks, 9 heads × 64, kv 3 × 64, tied head
 
@@ -18,9 +23,11 @@ SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # llama: hidden 576, 30 blocks, 9 
 def _config(**training):
     base = dict(batch_size=8, max_seq_len=128, epochs=2.0)
     base.update(training)
-    return RunConfig(model=ModelConfig(name=SMOL), method=MethodConfig(method="lora", r=8, alpha=16,
-                                                                       target_preset="attention-qv"),
-                     training=TrainingConfig(**base))
+    return RunConfig(
+        model=ModelConfig(name=SMOL),
+        method=MethodConfig(method="lora", r=8, alpha=16, target_preset="attention-qv"),
+        training=TrainingConfig(**base),
+    )
 
 
 # 64 training rows of 100 tokens, 8 validation rows of 100: no padding, so the arithmetic is exact by hand.
@@ -39,11 +46,11 @@ def test_nominal_forecast_by_hand(even_data):
     assert (f.plan.evaluations, f.plan.eval_tokens) == (1, 800)
     # Linear weights per block: q, o 576² + k, v 576·192 + gate, up, down 576·1536; head 49,152 × 576.
     linear = 30 * (2 * 576 * 576 + 2 * 576 * 192 + 3 * 576 * 1536) + 49152 * 576
-    adapters = 30 * 8 * ((576 + 576) + (576 + 192))             # LoRA on q and v, r = 8
+    adapters = 30 * 8 * ((576 + 576) + (576 + 192))  # LoRA on q and v, r = 8
     assert (linear, adapters) == (134_479_872, 460_800)
-    forward = 2 * (linear + adapters) + 2 * 30 * 100 * 576      # + causal attention over 100-token rows
-    train = 2 * forward + 2 * adapters                          # LoRA: forward + input gradients + adapter grads
-    rate = 65e12 * MFU                                          # T4 fp16 peak × 35 %
+    forward = 2 * (linear + adapters) + 2 * 30 * 100 * 576  # + causal attention over 100-token rows
+    train = 2 * forward + 2 * adapters  # LoRA: forward + input gradients + adapter grads
+    rate = 65e12 * MFU  # T4 fp16 peak × 35 %
     assert f.train_s == pytest.approx(12_800 * train / rate, rel=1e-12)
     assert f.eval_s == pytest.approx(800 * forward / rate, rel=1e-12)
     assert f.wall_s == pytest.approx(f.train_s + f.eval_s, rel=1e-12)
@@ -59,8 +66,9 @@ def test_full_fine_tuning_counts_three_passes_and_checkpointing_one_more(even_da
     full = forecast_run(_config().with_overrides({"method.method": "full"}), gpu="A100-80GB")
     checkpointed = forecast_run(_config(gradient_checkpointing=True), gpu="A100-80GB")
     forward = lora.eval_s / 800  # seconds per forward token: the evaluation is forward only
-    assert full.train_s / 12_800 == pytest.approx(3 * forward * 134_479_872 / (134_479_872 + 460_800 + 30 * 100
-                                                                               * 576), rel=0.02)
+    assert full.train_s / 12_800 == pytest.approx(
+        3 * forward * 134_479_872 / (134_479_872 + 460_800 + 30 * 100 * 576), rel=0.02
+    )
     assert checkpointed.train_s - lora.train_s == pytest.approx(12_800 * forward, rel=1e-9)
 
 
@@ -112,7 +120,7 @@ def test_rows_without_an_answer_inside_max_seq_len_are_dropped_as_the_trainer_do
 
 def test_padding_factor():
     assert padding_factor([7] * 40, 8, False, seed=1) == 1.0
-    assert padding_factor([1, 3], 2, False, seed=1) == 1.5   # one batch of 2 padded to 3 tokens each
+    assert padding_factor([1, 3], 2, False, seed=1) == 1.5  # one batch of 2 padded to 3 tokens each
     mixed = [10] * 50 + [200] * 50
     assert padding_factor(mixed, 4, True, seed=1) < padding_factor(mixed, 4, False, seed=1)
 
@@ -122,9 +130,12 @@ def test_tokens_come_from_the_data_with_the_models_template():
     from ft_jupyter.data.prepare import prepare
     from ft_jupyter.models.estimate import _local_tokenizer
 
-    config = RunConfig(model=ModelConfig(name="tiny-random"), data=DataConfig(dataset="support-emails", max_rows=60),
-                       training=TrainingConfig(max_seq_len=96, assistant_only_loss=False))
-    data = forecast_module.data_tokens(config)
+    config = RunConfig(
+        model=ModelConfig(name="tiny-random"),
+        data=DataConfig(dataset="support-emails", max_rows=60),
+        training=TrainingConfig(max_seq_len=96, assistant_only_loss=False),
+    )
+    data = data_tokens(config)
     prepared = prepare(config.data, seed=config.training.seed)
     assert data.exact and len(data.train) == len(prepared.train) and len(data.validation) == len(prepared.validation)
     stats = length_stats(_local_tokenizer("tiny-random", False), {"train": prepared.train}, None, progress=False)
@@ -139,8 +150,11 @@ def test_gpu_names_as_people_write_them():
     with pytest.raises(ConfigError, match="T4, L4, A10G, A100-40GB, A100-80GB, H100"):
         gpu_class("V100")
     assert all(g.source and g.price_per_hour > 0 for g in GPU_CLASSES)
-    fit = [{"name": "T4 16 GB", "fits": False}, {"name": "L4 24 GB", "fits": True}, {"name": "H100 80 GB",
-                                                                                      "fits": True}]
+    fit = [
+        {"name": "T4 16 GB", "fits": False},
+        {"name": "L4 24 GB", "fits": True},
+        {"name": "H100 80 GB", "fits": True},
+    ]
     assert fitting_gpu(fit) == "L4"
     assert fitting_gpu([{"name": "T4 16 GB", "fits": False}]) == "H100"
 
@@ -150,7 +164,7 @@ def test_bad_requests_are_config_errors(even_data):
         forecast_run(_config(), gpus=0)
     with pytest.raises(ConfigError, match="probe"):
         forecast_run(_config(), gpu="T4", probe=True)
-    from ft_jupyter.models.throughput import measure_throughput
+    from ft_jupyter.evaluate.throughput import measure_throughput
 
     with pytest.raises(ConfigError, match="at least 2"):
         measure_throughput(_config(), steps=1)
@@ -161,11 +175,20 @@ def _finished_run(tmp_path, config, train_runtime_s, tokens_seen):
 
     run = RunStore(tmp_path / "runs").create(config)
     run.append_event({"type": "run_started", "time": 0.0, "device": "cpu", "num_devices": 1})
-    run.append_event({"type": "step", "time": 1.0, "step": 16, "elapsed_s": train_runtime_s - 1,
-                      "tokens_seen": tokens_seen})
-    run.append_event({"type": "finished", "time": 2.0, "step": 16, "elapsed_s": train_runtime_s + 3,
-                      "device_hours": (train_runtime_s + 3) / 3600, "tokens_seen": tokens_seen,
-                      "train_runtime_s": train_runtime_s})
+    run.append_event(
+        {"type": "step", "time": 1.0, "step": 16, "elapsed_s": train_runtime_s - 1, "tokens_seen": tokens_seen}
+    )
+    run.append_event(
+        {
+            "type": "finished",
+            "time": 2.0,
+            "step": 16,
+            "elapsed_s": train_runtime_s + 3,
+            "device_hours": (train_runtime_s + 3) / 3600,
+            "tokens_seen": tokens_seen,
+            "train_runtime_s": train_runtime_s,
+        }
+    )
     return run
 
 
@@ -183,8 +206,11 @@ def test_forecast_vs_actual_reads_the_run(tmp_path, even_data):
 
 
 def test_the_forecast_command(tmp_path, capsys):
-    config = RunConfig(model=ModelConfig(name="tiny-random"), data=DataConfig(dataset="support-emails", max_rows=60),
-                       training=TrainingConfig(max_steps=10, batch_size=4, max_seq_len=512, price_per_hour=0.5))
+    config = RunConfig(
+        model=ModelConfig(name="tiny-random"),
+        data=DataConfig(dataset="support-emails", max_rows=60),
+        training=TrainingConfig(max_steps=10, batch_size=4, max_seq_len=512, price_per_hour=0.5),
+    )
     path = config.save(tmp_path / "run.yaml")
     assert main(["forecast", str(path), "--gpu", "L4", "--gpus", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

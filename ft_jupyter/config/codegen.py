@@ -1,4 +1,5 @@
-""""Show as code": Python that rebuilds a RunConfig exactly, so a notebook stays reproducible after a panel edit.
+""" "Show as code": Python that rebuilds a RunConfig exactly, so a notebook stays reproducible after an edit in the
+config panel or the lab sidebar (both render through here).
 
 Every value is written with `repr`, never pasted into a template as text, so a model name or an instruction with
 quotes, backslashes or newlines cannot break (or inject into) the generated cell.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ft_jupyter.config import SECTIONS, RunConfig
+from ft_jupyter.config.run import SECTIONS, RunConfig
 
 
 def _non_default_fields(section) -> list[tuple[str, object]]:
@@ -41,4 +42,3 @@ def config_to_code(config: RunConfig, variable: str = "config") -> str:
             lines.append("    ),")
     lines.append(")")
     return "\n".join(lines) + "\n"
-

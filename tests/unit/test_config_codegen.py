@@ -3,7 +3,7 @@
 import pytest
 
 from ft_jupyter.config import DataConfig, MethodConfig, ModelConfig, RunConfig, TrainingConfig, preset
-from ft_jupyter.ui.codegen import config_to_code
+from ft_jupyter.config.codegen import config_to_code
 
 
 def rebuild(code: str) -> RunConfig:
@@ -23,7 +23,7 @@ def test_text_with_quotes_newlines_and_backslashes_survives():
     config = RunConfig(
         name="odd.name-1",
         runs_dir="my runs/it's here",
-        model=ModelConfig(name="/tmp/models/it's \"mine\""),
+        model=ModelConfig(name='/tmp/models/it\'s "mine"'),
         method=MethodConfig(target_preset="custom", target_modules=("q_proj", "v'proj")),
         data=DataConfig(instruction=tricky, system_prompt="line1\nline2\ttab"),
         training=TrainingConfig(learning_rate=3.3e-5, epochs=2.5),
