@@ -1,7 +1,8 @@
 """The linters, with the configuration in the repo, so `make test` fails on what they find: ruff (lint and format)
-over the Python (pyproject.toml), eslint and prettier over the sidebar's TypeScript (eslint.config.mjs, .prettierrc).
-To fix: `ruff check --fix . && ruff format .` and `npm run lint`. Like the jest suites, the TypeScript checks need
-Node and the npm packages `pip install -e .` installs; without Node they skip, saying so."""
+over the Python and the lesson notebooks (pyproject.toml), eslint and prettier over the sidebar's TypeScript
+(eslint.config.mjs, .prettierrc). To fix: `ruff check --fix . && ruff format .` and `npm run lint`. Like the jest
+suites, the TypeScript checks need Node and the npm packages `pip install -e .` installs; without Node they skip,
+saying so."""
 
 from __future__ import annotations
 
@@ -22,9 +23,14 @@ def _ruff(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ruff", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
-def test_ruff_covers_the_package_the_tests_and_the_benchmarks():
+def test_ruff_covers_the_package_the_tests_the_benchmarks_and_the_lessons():
     listed = {Path(line).resolve() for line in _ruff("check", "--show-files", ".").stdout.splitlines() if line}
-    for path in ("ft_jupyter/train/trainer.py", "tests/unit/test_lint.py", "benchmarks/bench_train.py"):
+    for path in (
+        "ft_jupyter/train/trainer.py",
+        "tests/unit/test_lint.py",
+        "benchmarks/bench_train.py",
+        "notebooks/04_training_dynamics.ipynb",
+    ):
         assert REPO / path in listed, f"ruff does not check {path}: see [tool.ruff] in pyproject.toml"
 
 
