@@ -217,14 +217,8 @@ def train_head(config: RunConfig, run, emit, stop, meter, resume_from: Path | No
     import torch
 
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.train.events import RunStarted, Warning
-    from ft_jupyter.train.loop import (
-        checkpoint_step,
-        quiet_libraries,
-        run_callbacks,
-        save_and_summarise,
-        train_until_done,
-    )
+    from ft_jupyter.train.events import Warning
+    from ft_jupyter.train.loop import quiet_libraries, run_callbacks, run_started, save_and_summarise, train_until_done
     from ft_jupyter.train.translate import check_run_needs, choose_precision, classifier_arguments, total_steps
 
     quiet_libraries()
@@ -239,23 +233,17 @@ def train_head(config: RunConfig, run, emit, stop, meter, resume_from: Path | No
     events, health = run_callbacks(config, run, emit, stop, meter, precision, args)
     trainer, warnings = build_head_trainer(config, loaded, args, data, [events, health])
     emit(
-        RunStarted(
-            run_id=run.run_id,
-            config=config.to_dict(),
-            device=precision.device,
-            precision=precision.name,
-            precision_reason=precision.reason,
-            params_total=loaded.params_total,
-            params_trainable=loaded.params_trainable,
+        run_started(
+            run,
+            config,
+            precision,
+            loaded,
+            data,
+            meter,
+            resume_from,
             train_rows=len(data.train),
-            eval_rows=len(data.validation),
-            max_steps=steps,
+            steps=steps,
             template_note=INPUT_NOTE,
-            optimizer=config.training.optimizer,
-            num_devices=meter.devices,
-            price_per_hour=meter.price_per_hour,
-            resumed_from_step=checkpoint_step(resume_from),
-            split_fingerprints=data.fingerprints(),
         )
     )
     for message in [*data.warnings, *warnings]:

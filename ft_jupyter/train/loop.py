@@ -16,7 +16,7 @@ from typing import Any
 
 from ft_jupyter.config import RunConfig
 from ft_jupyter.train.cost import CostMeter
-from ft_jupyter.train.events import Event, Finished, Note, Observer, Step, Stopped, Warning
+from ft_jupyter.train.events import Event, Finished, Note, Observer, RunStarted, Step, Stopped, Warning
 from ft_jupyter.train.interrupts import graceful_interrupts
 from ft_jupyter.train.store import RunDir
 
@@ -152,6 +152,42 @@ def train_until_done(trainer, stop: threading.Event, events, resume_from: Path |
 
 def checkpoint_step(checkpoint: Path | None) -> int:
     return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint is not None else 0
+
+
+def run_started(
+    run: RunDir,
+    config: RunConfig,
+    precision,
+    loaded,
+    data,
+    meter: CostMeter,
+    resume_from: Path | None,
+    *,
+    train_rows: int,
+    steps: int,
+    template_note: str,
+    mixed_rows: int = 0,
+) -> RunStarted:
+    """The event every kind of run emits once its trainer is built: what trains, on what, for how many steps."""
+    return RunStarted(
+        run_id=run.run_id,
+        config=config.to_dict(),
+        device=precision.device,
+        precision=precision.name,
+        precision_reason=precision.reason,
+        params_total=loaded.params_total,
+        params_trainable=loaded.params_trainable,
+        train_rows=train_rows,
+        eval_rows=len(data.validation),
+        max_steps=steps,
+        template_note=template_note,
+        optimizer=config.training.optimizer,
+        num_devices=meter.devices,
+        price_per_hour=meter.price_per_hour,
+        mixed_rows=mixed_rows,
+        resumed_from_step=checkpoint_step(resume_from),
+        split_fingerprints=data.fingerprints(),
+    )
 
 
 def save_and_summarise(

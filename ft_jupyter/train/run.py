@@ -17,15 +17,15 @@ from pathlib import Path
 
 from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.train.cost import CostMeter
-from ft_jupyter.train.events import Failed, Note, Observer, RunStarted, Stopped, Warning
+from ft_jupyter.train.events import Failed, Note, Observer, Stopped, Warning
 from ft_jupyter.train.interrupts import StopRequest
 from ft_jupyter.train.loop import (
     Emitter,
     RunResult,
-    checkpoint_step,
     is_main_process,
     quiet_libraries,
     run_callbacks,
+    run_started,
     save_and_summarise,
     train_until_done,
 )
@@ -130,24 +130,18 @@ def run_training(
         # Packed rows make an epoch fewer steps, known once TRL has packed them (unchanged without packing).
         steps = fit_steps_to_packing(config, trainer.args, len(trainer.train_dataset))
         emit(
-            RunStarted(
-                run_id=run.run_id,
-                config=config.to_dict(),
-                device=precision.device,
-                precision=precision.name,
-                precision_reason=precision.reason,
-                params_total=loaded.params_total,
-                params_trainable=loaded.params_trainable,
+            run_started(
+                run,
+                config,
+                precision,
+                loaded,
+                data,
+                meter,
+                resume_from,
                 train_rows=len(train_rows),
-                eval_rows=len(data.validation),
-                max_steps=steps,
+                steps=steps,
                 template_note=checked.template_note,
-                optimizer=config.training.optimizer,
-                num_devices=meter.devices,
-                price_per_hour=meter.price_per_hour,
                 mixed_rows=mixed,
-                resumed_from_step=checkpoint_step(resume_from),
-                split_fingerprints=data.fingerprints(),
             )
         )
         for message in checked.warnings:
