@@ -7,8 +7,8 @@ import sys
 
 from ft_jupyter import __version__
 from ft_jupyter.config import ConfigError, RunConfig, preset
+from ft_jupyter.config.form import set_from_command_line
 from ft_jupyter.config.presets import PRESETS
-from ft_jupyter.config.run import parse_overrides
 from ft_jupyter.data import commands as data_commands
 from ft_jupyter.evaluate import commands as evaluate_commands
 from ft_jupyter.export import commands as export_commands
@@ -27,7 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     config = preset(args.preset) if args.preset else RunConfig()
     if args.set:
-        config = config.with_overrides(parse_overrides(args.set))
+        config = set_from_command_line(config, args.set)
     sys.stdout.write(config.to_yaml())
     return 0
 

@@ -108,7 +108,9 @@ def run_demo(config: RunConfig | None = None, *, say: Callable[[str], None] = pr
     say(f"Data: {config.data.dataset} — {data.sizes()} rows; labels: {', '.join(data.labels)}")
 
     say(f"Measuring the base model ({config.model.name}) on {len(data.test)} held-out rows...")
-    base, tokenizer = load_for_inference(config.model.name)
+    base, tokenizer = load_for_inference(
+        config.model.name, trust_remote_code=config.model.trust_remote_code, revision=config.model.revision
+    )
     before = measure_baselines(base, tokenizer, data, seed=config.training.seed)
     del base
     gc.collect()

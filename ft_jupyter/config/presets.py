@@ -8,6 +8,7 @@ from ft_jupyter.config.sections import DataConfig, MethodConfig, ModelConfig, Qu
 
 
 def _cpu_quickstart() -> RunConfig:
+    """LoRA on SmolLM2-135M and the bundled emails, sized to train in ~5 minutes on a 2-core CPU."""
     # Sized for a 2-core CPU: about 5 minutes from the command to three accuracies on the bundled emails
     # (benchmarks/RESULTS.md has the accuracy-against-time table behind each choice).
     # - group_by_length and a short system prompt (without one SmolLM2's template adds a 20-token default to every
@@ -34,6 +35,7 @@ def _cpu_quickstart() -> RunConfig:
 
 
 def _tiny_smoke() -> RunConfig:
+    """A seconds-long run of the tiny random model: checks the whole pipeline, learns nothing useful."""
     return RunConfig(
         name="smoke",
         model=ModelConfig(name="tiny-random"),
@@ -45,6 +47,7 @@ def _tiny_smoke() -> RunConfig:
 
 
 def _qlora_t4() -> RunConfig:
+    """QLoRA on a 7B model within a 16 GB T4: 4-bit base, adapters on every linear layer."""
     # A budget recipe for a 16 GB T4: 4-bit base, LoRA on every linear layer, small batch with accumulation, one epoch.
     return RunConfig(
         name="qlora-t4",
@@ -64,6 +67,7 @@ def _qlora_t4() -> RunConfig:
 
 
 def _full_small() -> RunConfig:
+    """Full fine-tuning of SmolLM2-135M: every weight trains, at a learning rate 10x below LoRA's."""
     # Full fine-tuning wants a learning rate ~10x below LoRA's and some weight decay.
     return RunConfig(
         name="full",
@@ -87,6 +91,10 @@ PRESETS = {
     "qlora-t4": _qlora_t4,
     "full-small": _full_small,
 }
+
+
+# One line per preset, for the "start from" menus.
+PRESET_HELP = {name: (factory.__doc__ or "").strip() for name, factory in PRESETS.items()}
 
 
 def preset(name: str) -> RunConfig:

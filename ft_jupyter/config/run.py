@@ -19,6 +19,7 @@ from ft_jupyter.config.sections import (
     QuantizationConfig,
     TrainingConfig,
 )
+from ft_jupyter.config.semantics import HEAD_FIXED, get_path, same, shown
 
 SECTIONS: dict[str, type] = {
     "model": ModelConfig,
@@ -82,21 +83,16 @@ class RunConfig:
 
     def _check_head(self) -> None:
         """method 'head' trains a classifier with a plain transformers Trainer: the SFT-only options do not apply."""
-        t, d = self.training, self.data
         if self.quantization.mode != "none":
             raise ConfigError(
                 f"method.method = 'head' loads the backbone unquantized (its top blocks may train), but "
                 f"quantization.mode = {self.quantization.mode!r}; set quantization.mode to 'none' (a "
                 "frozen backbone needs no optimizer memory), or use qlora for a 4-bit base."
             )
-        for on, name, fix in (
-            (t.packing, "training.packing", "set it to false: each row is classified on its own"),
-            (d.mix_fraction > 0, "data.mix_fraction", "set it to 0: general text has no labels"),
-            (t.layer_lr_decay != 1.0, "training.layer_lr_decay", "set it to 1"),
-            (t.unfreeze_every_steps > 0, "training.unfreeze_every_steps", "set it to 0"),
-            (t.l2_to_init > 0, "training.l2_to_init", "set it to 0"),
-        ):
-            if on:
+        data = self.to_dict()
+        for name, (value, why) in HEAD_FIXED.items():
+            if not same(get_path(data, name), value):
+                fix = f"set it to {shown(value)}" + (f": {why}" if why else "")
                 raise ConfigError(
                     f"{name} is a language-model fine-tuning option that method.method = 'head' (a "
                     f"classification head on label ids) does not support; {fix}, or use method "
@@ -181,7 +177,7 @@ class RunConfig:
             section, key = parts
             if key not in data[section]:
                 raise unknown_key_error(section, key, list(data[section]))
-            data[section][key] = _parse_scalar(value)
+            data[section][key] = parse_scalar(value)
         return RunConfig.from_dict(data)
 
     def replace(self, **sections: Any) -> RunConfig:
@@ -200,7 +196,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _parse_scalar(value: Any) -> Any:
+def parse_scalar(value: Any) -> Any:
     """`--set key=value` gives strings; read them as YAML scalars so 'true', '8' and '[a, b]' mean what they say."""
     if not isinstance(value, str):
         return value

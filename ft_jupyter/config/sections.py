@@ -326,6 +326,21 @@ class TrainingConfig(_Section):
         low=0.0,
         high=100.0,
     )
+    ewc_lambda: float = opt(
+        0.0,
+        "Elastic weight consolidation: strength λ of a penalty λ·Σ F·(θ−θ₀)², where F (the diagonal "
+        "Fisher information, scaled to mean 1) says how much each weight matters to general text "
+        "(data.mix_dataset), measured before training. Same scale as l2_to_init, but the pull falls "
+        "on the weights general text needs (0 = off).",
+        low=0.0,
+        high=1000.0,
+    )
+    ewc_texts: int = opt(
+        32,
+        "How many general-text rows (from data.mix_dataset) estimate the Fisher information for ewc_lambda.",
+        low=1,
+        high=10000,
+    )
     early_stopping_patience: int = opt(
         0,
         "Stop when eval loss has not improved for this many evaluations in a row (0 = never); needs eval_steps.",

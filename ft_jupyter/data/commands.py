@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ft_jupyter.config import ConfigError
+from ft_jupyter.config import ConfigError, ModelConfig
 from ft_jupyter.data.formats import FORMATS, RowError, messages_to_alpaca
 from ft_jupyter.data.load import LoadedData, columns_mapping, load_data
 from ft_jupyter.data.problems import DataError, Problem, problems_table
@@ -34,6 +34,16 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_MAX_ROW_CHARS,
         help="rows longer than this many characters are rejected",
+    )
+
+
+def _add_model_options(p: argparse.ArgumentParser, what: str, default: str | None = None) -> None:
+    p.add_argument("--model", default=default, help=what)
+    p.add_argument("--revision", help="with --model: the hub revision (branch, tag or commit), as model.revision")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="with --model: run Python code shipped with the model repo, as model.trust_remote_code",
     )
 
 
@@ -100,19 +110,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _print_lengths(args: argparse.Namespace, data: LoadedData) -> None:
     from ft_jupyter.data.lengths import length_stats
 
-    tokenizer, template = _tokenizer(args.model)
+    tokenizer, template = _tokenizer(args)
     stats = length_stats(tokenizer, {"all": data.rows}, template)
     print(f"\nToken lengths with {args.model}'s tokenizer and chat template:")
     print(stats.to_text(args.max_seq_len))
 
 
-def _tokenizer(model: str):
-    from transformers import AutoTokenizer
-
+def _tokenizer(args: argparse.Namespace):
+    """The tokenizer training would use for --model (with --revision and --trust-remote-code), and its training
+    chat template."""
     from ft_jupyter.data.templates import training_template
-    from ft_jupyter.models.catalogue import resolve
+    from ft_jupyter.models.loading import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve(model))
+    model = ModelConfig(name=args.model, revision=args.revision, trust_remote_code=args.trust_remote_code)
+    tokenizer = load_tokenizer(model)
     return tokenizer, training_template(tokenizer).template
 
 
@@ -173,7 +184,7 @@ def cmd_mask(args: argparse.Namespace) -> int:
     data = _load(args, strict=not args.lenient)
     if not 0 <= args.row < len(data.rows):
         raise ConfigError(f"--row {args.row} is out of range; the data has {len(data.rows)} usable rows (0-based).")
-    tokenizer, template = _tokenizer(args.model)
+    tokenizer, template = _tokenizer(args)
     row = data.rows[args.row]
     print(f"{row.where} with {args.model}'s training chat template:\n")
     view = masking_view(tokenizer, row.messages, template=template, max_length=args.max_seq_len)
@@ -190,7 +201,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lenient", action="store_true", help="usable if any row is (bad rows would be skipped)")
     p.add_argument("--limit", type=int, default=50, help="problems listed at most (default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--model", help="also print token-length statistics with this model's tokenizer")
+    _add_model_options(p, "also print token-length statistics with this model's tokenizer")
     p.add_argument("--max-seq-len", type=int, help="with --model: how many rows this length would truncate")
     p.set_defaults(func=cmd_check)
 
@@ -202,7 +213,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = commands.add_parser("lengths", help="token-length statistics and a recommended max_seq_len")
     _add_source_options(p)
-    p.add_argument("--model", default="smollm2-135m-instruct", help="whose tokenizer counts the tokens")
+    _add_model_options(p, "whose tokenizer counts the tokens", default="smollm2-135m-instruct")
     p.add_argument("--max-seq-len", type=int, help="how many rows this length would truncate")
     p.add_argument("--lenient", action="store_true", help="skip bad rows instead of stopping")
     p.set_defaults(func=cmd_lengths)
@@ -210,7 +221,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = commands.add_parser("mask", help="which tokens of a row carry loss (catches 'all labels are -100')")
     _add_source_options(p)
     p.add_argument("--row", type=int, default=0, help="usable row index, 0-based (default 0)")
-    p.add_argument("--model", default="smollm2-135m-instruct", help="whose tokenizer and chat template")
+    _add_model_options(p, "whose tokenizer and chat template", default="smollm2-135m-instruct")
     p.add_argument("--max-seq-len", type=int, help="show what truncation at this length cuts off")
     p.add_argument("--lenient", action="store_true", help="skip bad rows instead of stopping")
     p.set_defaults(func=cmd_mask)

@@ -19,18 +19,33 @@ def general_examples_needed(task_rows: int, fraction: float) -> int:
     return round(task_rows * fraction / (1.0 - fraction)) if fraction > 0 else 0
 
 
+def general_text_rows(config: DataConfig, off: str) -> list[str]:
+    """The non-empty `text` fields of data.mix_dataset; `off` names the setting that avoids needing them."""
+    rows = read_rows(config.mix_dataset)
+    texts = [row["text"] for row in rows if isinstance(row.get("text"), str) and row["text"].strip()]
+    if not texts:
+        raise ConfigError(
+            f"data.mix_dataset = {config.mix_dataset!r} has no rows with a non-empty 'text' field; point it "
+            f"at general text, or set {off}."
+        )
+    return texts
+
+
+def fisher_texts(config: DataConfig, count: int, seed: int) -> list[str]:
+    """The general-text rows that estimate the Fisher information for EWC: `count` of them, picked with the seed
+    (all of them when there are fewer). The forgetting check leaves them out, as it does mixed-in rows."""
+    texts = general_text_rows(config, "training.ewc_lambda: 0")
+    if count >= len(texts):
+        return texts
+    return random.Random(seed + 1).sample(texts, count)
+
+
 def mix_general_text(train: list[Example], config: DataConfig, seed: int) -> tuple[list[Example], int]:
     """The training examples with general-text rows mixed in (shuffled, seeded); also returns how many were added."""
     wanted = general_examples_needed(len(train), config.mix_fraction)
     if wanted == 0:
         return train, 0
-    rows = read_rows(config.mix_dataset)
-    texts = [row["text"] for row in rows if isinstance(row.get("text"), str) and row["text"].strip()]
-    if not texts:
-        raise ConfigError(
-            f"data.mix_dataset = {config.mix_dataset!r} has no rows with a non-empty 'text' field to "
-            "mix in; point it at general text, or set data.mix_fraction: 0."
-        )
+    texts = general_text_rows(config, "data.mix_fraction: 0")
     rng = random.Random(seed)
     # Reuse rows when the general set is smaller than asked for: repetition is better than silently mixing less.
     picked = rng.sample(texts, wanted) if wanted <= len(texts) else [rng.choice(texts) for _ in range(wanted)]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ft_jupyter.config import RunConfig
 from ft_jupyter.evaluate.runs import load_result, open_run
-from ft_jupyter.train.store import RunDir, RunStore
+from ft_jupyter.train.store import SAVED_END_STATES, RunDir, RunStore
 
 MET, UNMET, UNKNOWN, ASK = "met", "unmet", "unknown", "ask yourself"
 PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause"}
@@ -348,7 +348,7 @@ def _facts(run: RunDir, config: RunConfig) -> dict[str, Any]:
             if f.count and f.step not in DUPLICATE_STEPS and f.step not in config.data.drop
         ]
     )
-    ends = [e for e in run.read_events()[0] if e.get("type") in ("finished", "stopped")]
+    ends = [e for e in run.read_events()[0] if e.get("type") in SAVED_END_STATES]
     facts["device_hours"] = float(ends[-1].get("device_hours") or 0.0) if ends else None
     facts["cost"] = float(ends[-1].get("cost") or 0.0) if ends else None
     return facts

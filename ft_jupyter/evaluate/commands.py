@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.config.form import apply_edit, apply_edits, apply_option, choose_method
+from ft_jupyter.config.semantics import METHODS, OPTIONS
 from ft_jupyter.evaluate.throughput import GPU_CLASSES
 from ft_jupyter.models.sharding import STRATEGIES
 
@@ -19,14 +21,24 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
     sys.stdout.write((json.dumps(data, indent=1, default=str) if args.json else text) + "\n")
 
 
-def _estimate_config(args: argparse.Namespace) -> RunConfig:
+def _estimate_config(args: argparse.Namespace) -> tuple[RunConfig, tuple[str, ...]]:
+    """The config the estimate flags describe, edited as the panel and the sidebar edit it (`config.form`), and the
+    notes saying what each flag changed besides its own field."""
     config = RunConfig.load(args.config) if args.config else RunConfig()
-    overrides: dict[str, Any] = {"model.name": args.model}
+    options = ["alpha_follows_r"] if args.alpha_follows_r else []
+    steps = [apply_edit(config.to_dict(), "model.name", args.model, options=options)]
     if args.method:
-        overrides["method.method"] = args.method
-        overrides["quantization.mode"] = "4bit" if args.method == "qlora" else "none"
+        steps.append(choose_method(steps[-1].config, args.method, options=options))
     if args.lora_r:
-        overrides.update({"method.r": args.lora_r, "method.alpha": 2 * args.lora_r})
+        steps.append(apply_edit(steps[-1].config, "method.r", args.lora_r, options=options))
+    elif options:
+        steps.append(apply_option(steps[-1].config, "alpha_follows_r"))
+    steps.append(apply_edits(steps[-1].config, _plain_overrides(args), options=options))
+    return RunConfig.from_dict(steps[-1].config), tuple(note for step in steps for note in step.notes)
+
+
+def _plain_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
     if args.targets:
         targets = [t.strip() for t in args.targets.split(",") if t.strip()]
         if targets in (["all-linear"], ["attention"], ["attention-qv"]):
@@ -42,13 +54,15 @@ def _estimate_config(args: argparse.Namespace) -> RunConfig:
             overrides[key] = value
     if args.gradient_checkpointing:
         overrides["training.gradient_checkpointing"] = True
-    return config.with_overrides(overrides)
+    return overrides
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
     from ft_jupyter.models.estimate import estimate_run
 
-    config = _estimate_config(args)
+    config, notes = _estimate_config(args)
+    for note in notes:
+        sys.stderr.write(f"note: {note}\n")
     # Without a run config, "the bundled emails" would be an arbitrary choice of data: size by max_seq_len.
     est = estimate_run(
         config,
@@ -174,8 +188,18 @@ def register(sub) -> None:
     p = sub.add_parser("estimate", help="parameters, trainable parameters, memory and GPU fit, offline, no weights")
     p.add_argument("model", help="catalogue name, hub id (table or local cache), model folder or config.json")
     p.add_argument("--config", help="start from this run config YAML (its data sizes the sequence length)")
-    p.add_argument("--method", choices=("lora", "qlora", "full", "freeze", "head"))
-    p.add_argument("--lora-r", type=int, help="LoRA rank (alpha follows as 2×r)")
+    p.add_argument(
+        "--method",
+        choices=[choice.key for choice in METHODS],
+        help="method and the base's quantization together: " + "; ".join(f"{c.key}: {c.label}" for c in METHODS),
+    )
+    p.add_argument("--lora-r", type=int, help="LoRA rank (alpha stays as the config has it, unless --alpha-follows-r)")
+    p.add_argument(
+        OPTIONS["alpha_follows_r"].flag,
+        dest="alpha_follows_r",
+        action="store_true",
+        help=f"{OPTIONS['alpha_follows_r'].label}: {OPTIONS['alpha_follows_r'].help}",
+    )
     p.add_argument("--targets", help="comma-separated module names, or all-linear / attention / attention-qv")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-seq-len", type=int)

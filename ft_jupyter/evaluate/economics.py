@@ -16,6 +16,7 @@ from typing import Any
 
 from ft_jupyter.config import ConfigError
 from ft_jupyter.evaluate.runs import open_run
+from ft_jupyter.train.store import SAVED_END_STATES
 
 VOLUMES = (1_000, 10_000, 100_000, 1_000_000)
 
@@ -45,7 +46,7 @@ def training_cost(run: Any, *, runs_dir: str | Path = "runs", price_per_hour: fl
     """Device-hours and cost of a run from its events (the trainer records both when it finishes or stops)."""
     run_dir, _ = open_run(run, runs_dir)
     events, _ = run_dir.read_events()
-    ends = [e for e in events if e.get("type") in ("finished", "stopped")]
+    ends = [e for e in events if e.get("type") in SAVED_END_STATES]
     if not ends:
         raise ConfigError(
             f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); its cost "

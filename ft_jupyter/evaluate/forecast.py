@@ -335,12 +335,12 @@ def forecast_vs_actual(
 ) -> ForecastCheck:
     """Compare a finished run with `forecast` (made before it), or with one made now from its config: nominal
     for `gpu`, or `probe=True` to measure this machine. A stopped run is compared over the steps it trained."""
-    from ft_jupyter.train.store import RunDir, RunStore
+    from ft_jupyter.train.store import SAVED_END_STATES, RunDir, RunStore
 
     path = Path(str(run)).expanduser()
     run_dir = RunDir(path) if (path / "config.yaml").is_file() else RunStore(runs_dir).get(str(run))
     events, _ = run_dir.read_events()
-    end = next((e for e in reversed(events) if e["type"] in ("finished", "stopped")), None)
+    end = next((e for e in reversed(events) if e["type"] in SAVED_END_STATES), None)
     if end is None:
         raise ConfigError(
             f"Run {run_dir.run_id} has not finished (state: {run_dir.status().get('state')}); compare "

@@ -80,6 +80,10 @@ def mitigations(config: RunConfig) -> list[str]:
         out.append("method.method: lora trains small adapters and leaves the base weights untouched.")
         if t.l2_to_init == 0:
             out.append("training.l2_to_init: 0.01-0.1 pulls weights back toward where they started.")
+        if t.ewc_lambda == 0:
+            out.append(
+                "training.ewc_lambda: like l2_to_init, but the pull falls on the weights general text needs (EWC)."
+            )
         if t.layer_lr_decay == 1.0:
             out.append("training.layer_lr_decay: 0.9 lets lower, more general layers move less.")
     elif m.uses_lora:
@@ -88,7 +92,7 @@ def mitigations(config: RunConfig) -> list[str]:
 
 
 def general_texts(config: RunConfig, limit: int | None = None) -> list[str]:
-    """The bundled general-text rows, minus any the run mixed into its training data."""
+    """The bundled general-text rows, minus any the run mixed into its training data or used to weigh EWC."""
     from ft_jupyter.data.bundled import load_bundled
 
     texts = [row["text"] for row in load_bundled("general-text")]
@@ -100,6 +104,11 @@ def general_texts(config: RunConfig, limit: int | None = None) -> list[str]:
         mixed, _ = mix_general_text(train, config.data, seed=config.training.seed)
         seen = {e.answer for e in mixed}
         texts = [t for t in texts if t not in seen]
+    if config.training.ewc_lambda > 0:
+        from ft_jupyter.data.mixing import fisher_texts
+
+        used = set(fisher_texts(config.data, config.training.ewc_texts, config.training.seed))
+        texts = [t for t in texts if t not in used]
     return texts[:limit] if limit else texts
 
 

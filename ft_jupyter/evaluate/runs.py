@@ -95,15 +95,18 @@ def load_models(run_dir: RunDir, result: Any = None, *, generative: bool = True,
             )
         if artifact.name == "adapter":
             tuned, tokenizer = load_for_inference(
-                config.model.name, adapter=artifact, trust_remote_code=config.model.trust_remote_code
+                config.model.name,
+                adapter=artifact,
+                trust_remote_code=config.model.trust_remote_code,
+                revision=config.model.revision,
             )
         elif head:
             tuned, tokenizer = load_classifier_for_inference(artifact, trust_remote_code=config.model.trust_remote_code)
         else:
-            tuned, tokenizer = load_for_inference(str(artifact))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+            tuned, tokenizer = load_for_inference(str(artifact), trust_remote_code=config.model.trust_remote_code)
     separate = None
     if base and not _is_peft(tuned):
-        separate, _ = load_for_inference(config.model.name, trust_remote_code=config.model.trust_remote_code)
+        separate, _ = load_for_inference(
+            config.model.name, trust_remote_code=config.model.trust_remote_code, revision=config.model.revision
+        )
     return RunModels(tuned, tokenizer, separate)

@@ -120,17 +120,9 @@ def logits_at(model: Any, batch: Any) -> Any:
 
 def _fp32_base(config: Any) -> Any:
     """The run's base model in fp32, as published (never quantized), for evaluation."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    from ft_jupyter.models.loading import load_model
 
-    from ft_jupyter.models.catalogue import resolve
-
-    return AutoModelForCausalLM.from_pretrained(
-        resolve(config.model.name, revision=config.model.revision),
-        dtype=torch.float32,
-        revision=config.model.revision,
-        trust_remote_code=config.model.trust_remote_code,
-    ).eval()
+    return load_model(config.model, "fp32").eval()
 
 
 def refuse_classifier(run_dir: Any) -> None:
@@ -145,8 +137,7 @@ def refuse_classifier(run_dir: Any) -> None:
 
 def _load_tuned_fp32(run_dir: Any):
     """(tuned model in fp32, tokenizer, is_adapter): the adapter on an fp32 base, or a full/freeze run's weights."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ft_jupyter.models.loading import load_model, load_tokenizer
 
     config = run_dir.config()
     artifact = run_dir.artifact_path()
@@ -156,13 +147,9 @@ def _load_tuned_fp32(run_dir: Any):
             f"{run_dir.status().get('state')}); export a finished or stopped run."
         )
     refuse_classifier(run_dir)
-    remote = config.model.trust_remote_code
-    tokenizer = AutoTokenizer.from_pretrained(str(artifact), trust_remote_code=remote)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(config.model, artifact)  # the tokenizer the run trained with, saved beside it
     if artifact.name == "model":
-        model = AutoModelForCausalLM.from_pretrained(str(artifact), dtype=torch.float32, trust_remote_code=remote)
-        return model.eval(), tokenizer, False
+        return load_model(config.model, "fp32", source=artifact).eval(), tokenizer, False
     from peft import PeftModel
 
     return PeftModel.from_pretrained(_fp32_base(config), str(artifact)).eval(), tokenizer, True

@@ -24,9 +24,10 @@ def check_exportable(run_dir: Any) -> None:
 
     from ft_jupyter.export.folder import export_status
     from ft_jupyter.export.merge import refuse_classifier
+    from ft_jupyter.train.store import LIVE_STATES
 
     state = run_dir.status().get("state")
-    if state in ("queued", "running"):
+    if state in LIVE_STATES:
         raise ExportConflict(f"Run {run_dir.run_id} is {state}; export it once it has finished or been stopped.")
     if run_dir.artifact_path() is None:
         raise ExportConflict(

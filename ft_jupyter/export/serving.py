@@ -47,10 +47,9 @@ class AdapterServer:
     def from_runs(cls, runs: list[Any], *, runs_dir: str | Path = "runs") -> AdapterServer:
         import torch
         from peft import PeftModel
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from ft_jupyter.evaluate.runs import open_run
-        from ft_jupyter.models.catalogue import resolve
+        from ft_jupyter.models.loading import hardware_precision, load_model, load_tokenizer
 
         if not runs:
             raise ConfigError("AdapterServer needs at least one run with a LoRA adapter.")
@@ -73,20 +72,12 @@ class AdapterServer:
             adapters[d.run_id] = artifact
         config = dirs[0].config()
         cuda = torch.cuda.is_available()
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-        base = AutoModelForCausalLM.from_pretrained(
-            resolve(config.model.name, revision=config.model.revision),
-            dtype=dtype,
-            revision=config.model.revision,
-            trust_remote_code=config.model.trust_remote_code,
-        )
+        base = load_model(config.model, hardware_precision())  # the adapters' base, computing as this machine can
         names = list(adapters)
         model = PeftModel.from_pretrained(base, str(adapters[names[0]]), adapter_name=names[0])
         for name in names[1:]:
             model.load_adapter(str(adapters[name]), adapter_name=name)
-        tokenizer = AutoTokenizer.from_pretrained(str(adapters[names[0]]))
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer = load_tokenizer(config.model, adapters[names[0]])
         return cls(
             model.to("cuda" if cuda else "cpu").eval(),
             tokenizer,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ft_jupyter.models.cache import ModelNotFoundError
+from ft_jupyter.models.cache import ModelNotFoundError, cache_home
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,25 @@ def resolve(name: str, *, revision: str | None = None) -> str:
         )
     _check_hub_reachable(name, revision)
     return name
+
+
+def local_source(name: str) -> str | None:
+    """What `resolve(name)` gives when the model's files may be on this machine already, without preparing
+    anything slow (the bundled model converts once, ~20 s) or asking the hub; None when they cannot be. A hub id
+    comes back unchanged: load it with local_files_only=True, which fails at once when it is not cached."""
+    name = name.strip()
+    if name == "smollm2-135m-instruct":
+        from ft_jupyter.models.bundled import FOLDER_NAME
+
+        folder = cache_home() / "models" / FOLDER_NAME
+        return str(folder) if (folder / "config.json").is_file() else None
+    if name == "tiny-random":
+        return resolve(name)  # built locally in seconds
+    path = Path(name).expanduser()
+    if path.exists():
+        folder = path.parent if path.is_file() else path
+        return str(folder.resolve()) if (folder / "config.json").is_file() else None
+    return name if _HUB_ID.match(name) else None
 
 
 def _check_hub_reachable(repo_id: str, revision: str | None) -> None:

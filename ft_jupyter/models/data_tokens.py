@@ -33,17 +33,18 @@ _TOKENS_LOCK = threading.Lock()
 def data_tokens(config: RunConfig) -> DataTokens:
     """Token counts of every training and validation row as training renders them. Cached per data and model."""
     t = config.training
-    key = (config.model.name, config.model.trust_remote_code, config.data, t.seed, t.assistant_only_loss)
+    key = (config.model, config.data, t.seed, t.assistant_only_loss)
     with _TOKENS_LOCK:
         if key in _TOKENS:
             return _TOKENS[key]
     from ft_jupyter.data.mixing import mix_general_text
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.models.estimate import _approx_tokens, _local_tokenizer
+    from ft_jupyter.models.estimate import _approx_tokens
+    from ft_jupyter.models.loading import local_tokenizer
 
     data = prepare(config.data, seed=t.seed, progress=False)
     train, _ = mix_general_text(data.train, config.data, seed=t.seed)
-    tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code)
+    tokenizer = local_tokenizer(config.model)
     if tokenizer is not None and tokenizer.chat_template:
         from ft_jupyter.data.lengths import length_stats
 

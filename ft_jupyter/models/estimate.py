@@ -15,6 +15,7 @@ from typing import Any
 
 from ft_jupyter.config import RunConfig
 from ft_jupyter.models.architecture import Architecture, architecture, linear_module_names
+from ft_jupyter.models.loading import local_tokenizer
 from ft_jupyter.models.memory import GIB, MemoryBreakdown, memory_breakdown
 from ft_jupyter.models.params import ParamCount, count_parameters
 from ft_jupyter.models.sharding import ShardedMemory, check_strategy, shard_breakdown, shard_inputs
@@ -144,33 +145,6 @@ _ROWS: dict[tuple, RowTokens | None] = {}
 _ROWS_LOCK = threading.Lock()
 
 
-def _local_tokenizer(name: str, trust_remote_code: bool):
-    """The model's tokenizer when it is on this machine already (never downloads, never converts); else None."""
-    from pathlib import Path
-
-    from transformers import AutoTokenizer
-
-    from ft_jupyter.models.cache import cache_home
-
-    if name == "tiny-random":
-        from ft_jupyter.models.tiny import ensure_tiny_random
-
-        folder = ensure_tiny_random()
-    elif name == "smollm2-135m-instruct":
-        folder = cache_home() / "models" / name
-    else:
-        folder = Path(name).expanduser()
-        folder = folder.parent if folder.is_file() else folder
-    try:
-        if (folder / "config.json").is_file():
-            return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
-        if "/" in name and not folder.exists():
-            return AutoTokenizer.from_pretrained(name, local_files_only=True, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError):  # no tokenizer files here: size by max_seq_len instead
-        return None
-    return None
-
-
 def _count_tokens(tokenizer, train) -> RowTokens:
     texts = [tokenizer.apply_chat_template(list(e.messages), tokenize=False) for e in train]
     rows = tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -190,7 +164,7 @@ def _approx_tokens(messages) -> int:
 def row_tokens(config: RunConfig) -> RowTokens | None:
     """Token counts of the training rows with the model's chat template (approximated from characters when its
     tokenizer is not on this machine), or None when the data is not. Cached per data and model settings."""
-    key = (config.model.name, repr(config.data), config.training.seed)
+    key = (config.model, repr(config.data), config.training.seed)
     with _ROWS_LOCK:
         if key in _ROWS:
             return _ROWS[key]
@@ -202,7 +176,7 @@ def row_tokens(config: RunConfig) -> RowTokens | None:
         train, labels = data.train, len(data.labels) if data.labels else None
     except ConfigError:  # data not available here: size by max_seq_len
         train, labels = [], None
-    tokenizer = _local_tokenizer(config.model.name, config.model.trust_remote_code) if train else None
+    tokenizer = local_tokenizer(config.model) if train else None
     found = None
     if tokenizer is not None and tokenizer.chat_template:
         found = dataclasses.replace(_count_tokens(tokenizer, train), num_labels=labels)

@@ -1,37 +1,32 @@
-"""Load a model (and optionally a trained adapter) for generation and evaluation."""
+"""Load a model (and optionally a trained adapter) for generation and evaluation, through models.loading: the same
+tokenizer rules as training, and the weights in the precision this machine computes best in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-
-def _inference_dtype(dtype: str):
-    import torch
-
-    if dtype != "auto":
-        return getattr(torch, dtype)
-    if torch.cuda.is_available():
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+from ft_jupyter.config import ModelConfig
+from ft_jupyter.models.catalogue import resolve
+from ft_jupyter.models.loading import hardware_precision, load_model, load_tokenizer, torch_dtype, weights_dtype
 
 
 def load_for_inference(
-    name: str, *, adapter: str | Path | None = None, dtype: str = "auto", trust_remote_code: bool = False
+    name: str,
+    *,
+    adapter: str | Path | None = None,
+    dtype: str = "auto",
+    trust_remote_code: bool = False,
+    revision: str | None = None,
 ) -> tuple[Any, Any]:
-    """(model, tokenizer) for a catalogue name, hub id or folder; with `adapter`, the LoRA adapter is attached."""
+    """(model, tokenizer) for a catalogue name, hub id or folder; with `adapter`, the LoRA adapter is attached and
+    the tokenizer is the one saved with it. dtype: "auto" (bf16/fp16 on a GPU, fp32 on CPU) or a model.dtype."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ft_jupyter.models.catalogue import resolve
-
-    source = resolve(name)
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter or source), trust_remote_code=trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=_inference_dtype(dtype), trust_remote_code=trust_remote_code
-    )
+    model_config = ModelConfig(name=name, revision=revision, trust_remote_code=trust_remote_code, dtype=dtype)
+    source = resolve(name, revision=revision)
+    tokenizer = load_tokenizer(model_config, adapter or source)
+    model = load_model(model_config, weights_dtype(model_config, hardware_precision()), source=source)
     if adapter is not None:
         from peft import PeftModel
 
@@ -47,11 +42,14 @@ def load_classifier_for_inference(
 ) -> tuple[Any, Any]:
     """(model, tokenizer) of a classification-head run's saved model/ folder (method "head")."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    model_config = ModelConfig(name=str(folder), trust_remote_code=trust_remote_code, dtype=dtype)
+    tokenizer = load_tokenizer(model_config, folder)
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(folder), dtype=_inference_dtype(dtype), trust_remote_code=trust_remote_code
+        str(folder),
+        dtype=torch_dtype(weights_dtype(model_config, hardware_precision())),
+        trust_remote_code=trust_remote_code,
     )
     if torch.cuda.is_available():
         model = model.to("cuda")

@@ -10,6 +10,8 @@ activations are freed):
   gradients    one per trainable weight, in the trainable weights' dtype.
   optimizer    AdamW: two moments per weight in its dtype; 8-bit AdamW: two 1-byte moments + an fp32 constant per
                256 (tensors under 4,096 values stay 32-bit); Adafactor: row + column factors; SGD: nothing.
+  anchors      l2_to_init and EWC keep a copy of the trainable weights as they started; EWC also keeps their Fisher
+               information, one value per weight; both in the trainable weights' dtype.
   activations  what autograd keeps for the backward pass, per token and decoder block (see `layer_elements`), times
                batch × sequence length × blocks. With gradient checkpointing only each block's input is kept, plus
                one block recomputed during backward.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ft_jupyter.config import RunConfig
+from ft_jupyter.models import loading
 from ft_jupyter.models.architecture import COMPACT_HEAD_MODELS, Architecture
 from ft_jupyter.models.params import ParamCount, lora_targets
 
@@ -97,13 +100,11 @@ class MemoryBreakdown:
 
 
 def resolve_dtypes(config: RunConfig, device: str) -> tuple[str, str]:
-    """(compute precision, weights dtype) as the trainer would choose them on `device` (mirrors train.translate)."""
+    """(compute precision, weights dtype) as the trainer would choose them on `device`: the precision mirrors
+    train.translate.choose_precision on a bf16 GPU; the weights follow models.loading.weights_dtype itself."""
     asked = config.training.precision
     precision = asked if asked != "auto" else ("bf16" if device == "cuda" else "fp32")
-    weights = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(config.model.dtype, precision)
-    if config.model.dtype == "auto" and config.method.method in ("full", "freeze", "head") and precision == "fp16":
-        weights = "fp32"  # fp16 mixed precision keeps fp32 master weights
-    return precision, weights
+    return precision, loading.weights_dtype(config.model, precision, config.method.method)
 
 
 def _fmt(n: float) -> str:
@@ -383,6 +384,11 @@ def memory_breakdown(
         MemoryTerm("gradients", counts.trainable * train_b, f"{_fmt(counts.trainable)} trainable × {train_b} B")
     )
     terms.append(optimizer_term(t.optimizer, counts.tensors, train_b))
+    copies = (t.l2_to_init > 0 or t.ewc_lambda > 0) + (t.ewc_lambda > 0)
+    if copies:
+        what = "starting weights + Fisher" if copies == 2 else "starting weights"
+        n = counts.trainable
+        terms.append(MemoryTerm("anchors", copies * n * train_b, f"{what}: {copies} × {_fmt(n)} × {train_b} B"))
     labeled = t.batch_size * answer_tokens if answer_tokens and t.assistant_only_loss else None
     terms += activation_terms(arch, config, precision, t.batch_size, seq, labeled)
     if device == "cpu":

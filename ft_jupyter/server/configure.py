@@ -38,9 +38,13 @@ def config_from(payload: Any, where: str = "config") -> RunConfig:
 
 
 class SchemaHandler(FtHandler):
+    """The RunConfig schema with what the form needs besides (`x-ft-…`), model and dataset suggestions included."""
+
     @tornado.web.authenticated
     def get(self) -> None:
-        self.reply(run_config_schema())
+        from ft_jupyter.models.suggestions import form_suggestions
+
+        self.reply(run_config_schema(form_suggestions()))
 
 
 class CatalogueHandler(FtHandler):

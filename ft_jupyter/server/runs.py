@@ -19,9 +19,8 @@ from ft_jupyter.config import ConfigError
 from ft_jupyter.server.base import FtHandler, encode
 from ft_jupyter.server.paths import PathRefused, RunNotFound, browser_path, listed_runs, run_folder
 from ft_jupyter.server.traces import RunCache
-from ft_jupyter.train.store import RunDir
+from ft_jupyter.train.store import LIVE_STATES, UNKNOWN_STATE, RunDir
 
-LIVE_STATES = ("queued", "running")
 # config.yaml never changes after a run starts, so its summary is read once per (path, mtime).
 _SUMMARIES: dict[tuple[Path, float], dict[str, Any]] = {}
 # Events and status read once for every poller (see ft_jupyter.server.traces).
@@ -69,7 +68,7 @@ def _summary(run: RunDir, server_root: Path) -> dict[str, Any]:
         "id": run.run_id,
         **_config_summary(run),
         "owner": run.owner(status),
-        "state": status.get("state", "unknown"),
+        "state": status.get("state", UNKNOWN_STATE),
         "message": status.get("message", ""),
         "updated": status.get("updated"),
         "stale": bool(status.get("stale")),
@@ -174,7 +173,12 @@ class EventsHandler(RunsMixin):
                 "start at 0 and then pass the `next` offset of each reply.",
             ) from error
         self.reply(
-            {"events": events, "next": next_offset, "more": more, "state": CACHE.status(run).get("state", "unknown")}
+            {
+                "events": events,
+                "next": next_offset,
+                "more": more,
+                "state": CACHE.status(run).get("state", UNKNOWN_STATE),
+            }
         )
 
     def _offset(self) -> int:

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ft_jupyter.server.base import encode
-from ft_jupyter.train.store import RunDir
+from ft_jupyter.train.store import END_STATES, LIVE_STATES, UNKNOWN_STATE, RunDir
 
-END_TYPES = ("finished", "stopped", "failed")
 # A run's files must have been still this long before its summary is kept: two changes within one tick of the
 # file system's clock would otherwise share an mtime, and the second would go unseen.
 SETTLED_NS = 2_000_000_000
@@ -55,7 +54,7 @@ class Trace:
             self.eta_s = event.get("eta_s")
             self.cost = event.get("cost_so_far", self.cost)
             self._loss(event.get("step"), event.get("loss"))
-        elif kind in END_TYPES:
+        elif kind in END_STATES:
             self.end = kind
             self.eta_s = None
             self.cost = event.get("cost", self.cost)
@@ -104,7 +103,7 @@ class RunCache:
             return cached[1]
         data = build()
         found = (data, encode(data))
-        ended = data.get("state") not in ("queued", "running", "unknown")
+        ended = data.get("state") not in (*LIVE_STATES, UNKNOWN_STATE)
         if key is not None and ended and (data.get("export") or {}).get("state") != "running":
             self._summaries[run.path] = (key, found)
         return found
@@ -118,7 +117,7 @@ class RunCache:
         if trace is None or trace.inode != info.st_ino or info.st_size < trace.offset:
             trace = self._traces[run.path] = Trace(inode=info.st_ino)
         if info.st_size > trace.offset:
-            events, trace.offset = _read_lines(run.events_path, trace.offset)
+            events, trace.offset = run.read_intact_events(trace.offset)
             for event in events:
                 trace.add(event)
         return trace.to_json()
@@ -164,19 +163,3 @@ def _settled_signature(folder: Path) -> tuple | None:
     if time.time_ns() - newest < SETTLED_NS:
         return None
     return tuple(parts)
-
-
-def _read_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
-    """Complete, parseable event lines from `offset`; a line still being written waits for the next read, and a
-    line a crash cut in half is skipped rather than stopping the list."""
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        chunk = fh.read()
-    end = chunk.rfind(b"\n") + 1
-    events = []
-    for line in chunk[:end].splitlines():
-        try:
-            events.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-    return events, offset + end

@@ -128,10 +128,11 @@ def load_classifier(config: RunConfig, precision, labels: tuple[str, ...]) -> Lo
     from transformers import AutoModelForSequenceClassification
 
     from ft_jupyter.models.catalogue import resolve
-    from ft_jupyter.train.loading import count_parameters, load_tokenizer, weights_dtype
+    from ft_jupyter.models.loading import load_tokenizer, torch_dtype, weights_dtype
+    from ft_jupyter.train.loading import count_parameters
 
     source = resolve(config.model.name, revision=config.model.revision)
-    tokenizer = load_tokenizer(source, config)  # a pad token (the eos token when the model has none)
+    tokenizer = load_tokenizer(config.model, source)  # a pad token (the eos token when the model has none)
     with _without_load_report():
         model, info = AutoModelForSequenceClassification.from_pretrained(
             source,
@@ -140,7 +141,7 @@ def load_classifier(config: RunConfig, precision, labels: tuple[str, ...]) -> Lo
             label2id={label: i for i, label in enumerate(labels)},
             problem_type="single_label_classification",
             pad_token_id=tokenizer.pad_token_id,
-            dtype=weights_dtype(config, precision),
+            dtype=torch_dtype(weights_dtype(config.model, precision.name, config.method.method)),
             revision=config.model.revision,
             trust_remote_code=config.model.trust_remote_code,
             output_loading_info=True,

@@ -11,9 +11,9 @@ import json
 import time
 
 from ft_jupyter.config import ConfigError, RunConfig, preset
+from ft_jupyter.config.form import set_from_command_line
 from ft_jupyter.config.presets import PRESETS, config_from
-from ft_jupyter.config.run import parse_overrides
-from ft_jupyter.train.store import RunDir, RunStore, current_user
+from ft_jupyter.train.store import LIVE_STATES, RunDir, RunStore, current_user
 
 FAILED = 1
 
@@ -29,7 +29,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = RunConfig.load(args.config) if args.config else preset(args.preset)
     if args.set:
-        config = config.with_overrides(parse_overrides(args.set))
+        config = set_from_command_line(config, args.set)
     try:
         return _report(run_training(config, [ConsoleProgress()]))
     except ConfigError:
@@ -116,7 +116,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 def cmd_runs_stop(args: argparse.Namespace) -> int:
     run: RunDir = RunStore(args.runs_dir).get(args.run_id)
     state = run.status().get("state")
-    if state not in ("queued", "running"):
+    if state not in LIVE_STATES:
         print(f"Run {run.run_id} is {state}; nothing to stop.")
         return 0
     refusal = run.write_refusal(current_user())
@@ -133,7 +133,7 @@ def cmd_eject(args: argparse.Namespace) -> int:
 
     config = config_from(args.config)
     if args.set:
-        config = config.with_overrides(parse_overrides(args.set))
+        config = set_from_command_line(config, args.set)
     result = eject(config, args.output, overwrite=args.overwrite)
     print(f"Wrote a plain TRL project to {result.folder}:")
     for path in result.files:

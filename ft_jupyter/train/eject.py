@@ -57,6 +57,11 @@ def extras_not_included(config: RunConfig) -> list[str]:
             f"training.l2_to_init = {t.l2_to_init:g}: the kit added λ·‖θ−θ₀‖² to the loss, pulling weights "
             "back toward their starting values; here the loss is TRL's alone."
         )
+    if t.ewc_lambda > 0:
+        out.append(
+            f"training.ewc_lambda = {t.ewc_lambda:g}: the kit added λ·Σ F·(θ−θ₀)² to the loss (EWC, F the Fisher "
+            f"information of {t.ewc_texts} general-text rows); here the loss is TRL's alone."
+        )
     if t.early_stopping_patience:
         out.append(
             f"training.early_stopping_patience = {t.early_stopping_patience}: the kit stopped once the eval "
@@ -149,8 +154,8 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     """Build the kit's Hugging Face objects for `config` exactly as run_training does, and the plan to write them."""
     from ft_jupyter.data.preflight import preflight
     from ft_jupyter.models.catalogue import resolve
+    from ft_jupyter.models.loading import load_tokenizer
     from ft_jupyter.train.eject_script import LORA_SHOWN, SFT_AT_RUN_TIME, SFT_SHOWN, ScriptPlan, constructor_arguments
-    from ft_jupyter.train.loading import load_tokenizer
     from ft_jupyter.train.translate import (
         Precision,
         bnb_config,
@@ -167,7 +172,7 @@ def _script_plan(config: RunConfig, data, extras: list[str]):
     # every field that depends on them is written as a run-time expression instead of a value.
     stand_in = Precision("fp32", "cpu", "placeholder: train.py decides at run time")
     source = resolve(config.model.name, revision=config.model.revision)
-    tokenizer = load_tokenizer(source, config)
+    tokenizer = load_tokenizer(config.model, source)
     checked = preflight(data, tokenizer, config)
     # A template file only when the kit trains with a different template from the one the model ships with.
     template = checked.template if checked.template and checked.template != tokenizer.chat_template else None

@@ -25,12 +25,10 @@ from typing import Any
 import yaml
 
 from ft_jupyter.config import ConfigError, RunConfig
-from ft_jupyter.config.run import parse_overrides
+from ft_jupyter.config.form import set_from_command_line
 from ft_jupyter.train.launch_configs import accelerate_config, check_launch, decoder_layer_class, deepspeed_config
-from ft_jupyter.train.store import RunDir, RunStore
+from ft_jupyter.train.store import SAVED_END_STATES, RunDir, RunStore
 from ft_jupyter.train.translate import STRATEGY_ENV
-
-TERMINAL = ("finished", "stopped", "failed")
 
 
 def write_launch_files(
@@ -176,7 +174,7 @@ def finalise(run: RunDir, returncode: int) -> None:
         else ""
     )
     root = root_cause(log)
-    if returncode == 0 and not errors and state in ("finished", "stopped"):
+    if returncode == 0 and not errors and state in SAVED_END_STATES:
         return
     culprit = root[0] if root and root[0] in errors else min((r for r in errors if r != 0), default=None)
     if culprit is not None:
@@ -251,7 +249,7 @@ def cmd_launch(args) -> int:
 
     config = RunConfig.load(args.config) if args.config.endswith((".yaml", ".yml")) else preset(args.config)
     if args.set:
-        config = config.with_overrides(parse_overrides(args.set))
+        config = set_from_command_line(config, args.set)
     handle = start_launch(config, processes=args.processes, strategy=args.strategy, offload=args.offload)
     print(
         f"launched {args.processes} processes ({args.strategy}) into {handle.run_dir.path}; command in "
@@ -260,7 +258,7 @@ def cmd_launch(args) -> int:
     )
     status = follow(handle)
     print(f"{status.get('state')}: {status.get('message', '')}")
-    return 0 if status.get("state") in ("finished", "stopped") else 1
+    return 0 if status.get("state") in SAVED_END_STATES else 1
 
 
 def register(sub) -> None:

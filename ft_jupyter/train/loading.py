@@ -8,6 +8,7 @@ from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.models.catalogue import resolve
+from ft_jupyter.models.loading import load_model, load_tokenizer, weights_dtype
 from ft_jupyter.train.translate import Precision, bnb_config, peft_config
 
 
@@ -33,45 +34,18 @@ def count_parameters(model) -> tuple[int, int]:
     return total, trainable
 
 
-def load_tokenizer(source: str, config: RunConfig):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(
-        source, revision=config.model.revision, trust_remote_code=config.model.trust_remote_code
-    )
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def weights_dtype(config: RunConfig, precision: Precision):
-    import torch
-
-    if config.model.dtype != "auto":
-        return getattr(torch, config.model.dtype)
-    if config.method.method in ("full", "freeze", "head") and precision.name == "fp16":
-        # fp16 mixed precision keeps fp32 master weights; fp16 weights would break gradient unscaling.
-        return torch.float32
-    return precision.torch_dtype
-
-
 def load_base_model(config: RunConfig, precision: Precision, source: str):
     import torch
-    from transformers import AutoModelForCausalLM
 
     quant = bnb_config(config, precision)
-    kwargs: dict[str, Any] = {
-        "dtype": weights_dtype(config, precision),
-        "revision": config.model.revision,
-        "trust_remote_code": config.model.trust_remote_code,
-    }
+    device_map = None
     if quant is not None:
-        kwargs["quantization_config"] = quant
         # In a multi-process launch each process owns the GPU of its LOCAL_RANK; accelerate has not switched the
         # current device yet when the model loads, so current_device() would put every rank on cuda:0.
         gpu = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())) if precision.device == "cuda" else None
-        kwargs["device_map"] = {"": gpu if gpu is not None else "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+        device_map = {"": gpu if gpu is not None else "cpu"}
+    dtype = weights_dtype(config.model, precision.name, config.method.method)
+    model = load_model(config.model, dtype, source=source, quantization=quant, device_map=device_map)
     if config.quantization.mode == "4bit" and precision.device == "cpu":
         _disable_cpu_inference_repack(model)
     return model
@@ -142,7 +116,7 @@ def apply_method(model, config: RunConfig):
 
 def load_for_training(config: RunConfig, precision: Precision) -> LoadedModel:
     source = resolve(config.model.name, revision=config.model.revision)
-    tokenizer = load_tokenizer(source, config)
+    tokenizer = load_tokenizer(config.model, source)
     model = apply_method(load_base_model(config, precision, source), config)
     total, trainable = count_parameters(model)
     return LoadedModel(model, tokenizer, source, total, trainable)

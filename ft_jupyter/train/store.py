@@ -3,7 +3,7 @@
 runs/<run-id>/
   config.yaml      the RunConfig, exactly
   events.jsonl     one event per line, appended by the training process only
-  status.json      {"state": queued|running|stopped|finished|failed, "message": ..., "owner": ..., ...}
+  status.json      {"state": one of STATES below, "message": ..., "owner": ..., ...}
   STOP             written by anyone who wants the run to stop; the trainer stops at the next step
   checkpoints/     resumable trainer checkpoints (checkpoint-<step>/)
   adapter/ | model/   the result
@@ -31,7 +31,13 @@ from typing import Any
 
 from ft_jupyter.config import ConfigError, RunConfig
 
+# A run's states, as status.json holds them: the one definition every reader uses (the sidebar's copy,
+# labextension/src/runstates.ts, is generated from these by ft_jupyter.server.runstates).
 STATES = ("queued", "running", "stopped", "finished", "failed")
+LIVE_STATES = ("queued", "running")  # the run may still change: it can be stopped, not yet exported or ranked
+END_STATES = ("finished", "stopped", "failed")  # also the types of the event that ends a run (train.events)
+SAVED_END_STATES = ("finished", "stopped")  # ended with its result saved and its cost known
+UNKNOWN_STATE = "unknown"  # what status() says of a run folder without status.json
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -68,7 +74,7 @@ class RunDir:
         try:
             return json.loads((self.path / "status.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"state": "unknown", "message": "status.json is missing"}
+            return {"state": UNKNOWN_STATE, "message": "status.json is missing"}
 
     def status(self) -> dict[str, Any]:
         """status.json, except that a "running" run whose process is gone reads as stopped (with `stale: true`)."""
@@ -136,6 +142,25 @@ class RunDir:
     def read_event_page(self, offset: int = 0, max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int, bool]:
         """Like `read_events`, but at most `max_bytes` of whole lines (one longer line is sent whole); the third
         value says whether the page was full, i.e. whether to ask again from the returned offset at once."""
+        lines, end, full = self._complete_lines(offset, max_bytes)
+        return [json.loads(line) for line in lines], end, full
+
+    def read_intact_events(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Like `read_events`, but a line that does not parse (one a crash cut short, which the next run's first
+        event then continues) is skipped instead of raising: for readers that show what they can, never for
+        replaying a run."""
+        lines, end, _ = self._complete_lines(offset, None)
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+                continue
+        return events, end
+
+    def _complete_lines(self, offset: int, max_bytes: int | None) -> tuple[list[bytes], int, bool]:
+        """The non-blank whole lines from byte `offset` (at most `max_bytes` of them, but at least one), the offset
+        after them, and whether `max_bytes` cut the read short."""
         try:
             with open(self.events_path, "rb") as fh:
                 fh.seek(offset)
@@ -146,8 +171,7 @@ class RunDir:
         except FileNotFoundError:
             return [], offset, False
         end = chunk.rfind(b"\n") + 1  # a partially written last line waits for the next read
-        events = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
-        return events, offset + end, full
+        return [line for line in chunk[:end].splitlines() if line.strip()], offset + end, full
 
     def request_stop(self, reason: str = "stop requested") -> None:
         self.stop_path.write_text(reason, encoding="utf-8")

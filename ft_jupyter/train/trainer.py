@@ -4,7 +4,8 @@
   assistant-only loss most positions are prompt, and on CPU TRL's fused head scores every position (it compacts on
   Triton devices only) and also computes entropy and top-1 accuracy for its logs. Same loss, same gradients, less work.
 - Discriminative (layer-wise decayed) learning rates: one optimizer group per depth (see `layers.py`).
-- An L2 penalty toward the initial weights, λ·‖θ−θ₀‖², added to the loss (so it shows in the loss curve).
+- An L2 penalty toward the initial weights, λ·‖θ−θ₀‖², added to the loss (so it shows in the loss curve), and its
+  Fisher-weighted form, EWC (`ewc.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from trl import SFTTrainer
 from ft_jupyter.config import RunConfig
 from ft_jupyter.models.architecture import COMPACT_HEAD_MODELS
 from ft_jupyter.train.events import Event
+from ft_jupyter.train.ewc import ewc_penalty, fisher_diagonal
 from ft_jupyter.train.layers import GradualUnfreezing, layerwise_param_groups
 
 
@@ -58,16 +60,27 @@ def install_compact_head(model) -> bool:
 
 class FtTrainer(SFTTrainer):
     def __init__(
-        self, *args, layer_lr_decay: float = 1.0, l2_to_init: float = 0.0, compact_head: bool = True, **kwargs
+        self,
+        *args,
+        layer_lr_decay: float = 1.0,
+        l2_to_init: float = 0.0,
+        ewc_lambda: float = 0.0,
+        ewc_fisher: dict[str, torch.Tensor] | None = None,
+        compact_head: bool = True,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        if ewc_lambda > 0 and not ewc_fisher:
+            raise ValueError("ewc_lambda > 0 needs ewc_fisher: the Fisher information from train/ewc.py.")
         self.layer_lr_decay = layer_lr_decay
         self.l2_to_init = l2_to_init
+        self.ewc_lambda = ewc_lambda
+        self._fisher = ewc_fisher or {}
         self.compact_head = compact_head and install_compact_head(self.model)
         # θ₀ is taken before train() loads any checkpoint, so a resumed run is pulled toward the same start.
         self._initial = (
             {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
-            if l2_to_init > 0
+            if l2_to_init > 0 or ewc_lambda > 0
             else {}
         )
 
@@ -96,16 +109,19 @@ class FtTrainer(SFTTrainer):
         else:
             loss = super().compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
         if self._initial and model.training:
-            loss = loss + self._l2_penalty() / self.current_gradient_accumulation_steps
+            loss = loss + self._pull_penalty() / self.current_gradient_accumulation_steps
         return loss
 
-    def _l2_penalty(self) -> torch.Tensor:
-        terms = [
-            (p - self._initial[n]).pow(2).sum()
-            for n, p in self.model.named_parameters()
-            if p.requires_grad and n in self._initial
-        ]
-        return self.l2_to_init * torch.stack(terms).sum() if terms else torch.zeros(())
+    def _pull_penalty(self) -> torch.Tensor:
+        """λ·‖θ−θ₀‖² and/or λ_ewc·Σ F·(θ−θ₀)², whichever are on."""
+        penalty = torch.zeros(())
+        if self.l2_to_init > 0:
+            for n, p in self.model.named_parameters():
+                if p.requires_grad and n in self._initial:
+                    penalty = penalty + self.l2_to_init * (p - self._initial[n]).pow(2).sum()
+        if self.ewc_lambda > 0:
+            penalty = penalty + self.ewc_lambda * ewc_penalty(self.model, self._initial, self._fisher)
+        return penalty
 
 
 def _has_labels(row) -> bool:
@@ -132,6 +148,12 @@ def build_trainer(
     from transformers import PrinterCallback
 
     t = config.training
+    fisher = None
+    if t.ewc_lambda > 0:  # weighed on the model as it starts, before any checkpoint is loaded
+        from ft_jupyter.data.mixing import fisher_texts
+
+        texts = fisher_texts(config.data, t.ewc_texts, t.seed)
+        fisher = fisher_diagonal(model, tokenizer, texts, t.max_seq_len)
     trainer = FtTrainer(
         model=model,
         args=args,
@@ -141,6 +163,8 @@ def build_trainer(
         callbacks=callbacks,
         layer_lr_decay=t.layer_lr_decay,
         l2_to_init=t.l2_to_init,
+        ewc_lambda=t.ewc_lambda,
+        ewc_fisher=fisher,
     )
     if args.packing:
         # Unpacked, TRL drops the rows whose answer max_length cut off entirely; packed it keeps them, each one filling

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ft_jupyter.config import ConfigError, RunConfig
+from ft_jupyter.models.loading import hardware_precision, torch_dtype
 
 STRATEGY_ENV = "FT_JUPYTER_STRATEGY"  # set by `ft-jupyter launch` in every process it starts
 
@@ -21,9 +22,7 @@ class Precision:
 
     @property
     def torch_dtype(self):
-        import torch
-
-        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[self.name]
+        return torch_dtype(self.name)
 
 
 def detect_device() -> str:
@@ -44,11 +43,13 @@ def choose_precision(config: RunConfig) -> Precision:
     asked = config.training.precision
     bf16_ok = device == "cuda" and torch.cuda.is_bf16_supported()
     if asked == "auto":
-        if device == "cuda" and bf16_ok:
-            return Precision("bf16", device, "this GPU supports bfloat16: float32's range, no loss scaling needed")
-        if device == "cuda":
-            return Precision("fp16", device, "this GPU lacks bfloat16, so float16 with automatic loss scaling")
-        return Precision("fp32", device, f"training on {device.upper()}: float32 is the fast and safe choice there")
+        name = hardware_precision()  # what inference picks too
+        reason = {
+            "bf16": "this GPU supports bfloat16: float32's range, no loss scaling needed",
+            "fp16": "this GPU lacks bfloat16, so float16 with automatic loss scaling",
+            "fp32": f"training on {device.upper()}: float32 is the fast and safe choice there",
+        }[name]
+        return Precision(name, device, reason)
     if asked == "bf16" and device == "cuda" and not bf16_ok:
         raise ConfigError(
             "training.precision = 'bf16' but this GPU does not support bfloat16 (pre-Ampere); use 'fp16' or 'auto'."

@@ -1,7 +1,9 @@
 """The configuration panel: edits a RunConfig with every setting's help and effect on screen, and hands it back.
 
 `panel.config` is always the last valid config. A value the config refuses shows its error above the tabs instead
-of raising, and the previews keep showing the last valid state until it is fixed.
+of raising, and the previews keep showing the last valid state until it is fixed. What an edit implies (QLoRA sets a
+4-bit base), which fields apply, and which come first are the config's (`config/form.py`); the panel only lays
+them out in tabs and shows what each edit changed besides.
 """
 
 from __future__ import annotations
@@ -15,82 +17,53 @@ import ipywidgets as widgets
 
 from ft_jupyter.config import ConfigError, MethodConfig, RunConfig, field_help
 from ft_jupyter.config.codegen import config_to_code
-from ft_jupyter.ui.controls import FieldControl, build_controls, labelled_row
+from ft_jupyter.config.form import (
+    Edit,
+    apply_edit,
+    apply_option,
+    choose_method,
+    method_choice,
+    method_key,
+    options_in_force,
+    relevance,
+    start_from,
+)
+from ft_jupyter.config.presets import PRESET_HELP, PRESETS
+from ft_jupyter.config.semantics import KEY_FIELDS, METHODS, OPTIONS
+from ft_jupyter.ui.controls import INPUT_WIDTH, FieldControl, build_controls, labelled_row
 from ft_jupyter.ui.data_view import DataView
 from ft_jupyter.ui.preflight import PreflightStrip
 from ft_jupyter.ui.previews import LearningRatePreview, LengthPreview
 from ft_jupyter.ui.services import PanelServices
 from ft_jupyter.ui.targets import TargetPicker, checked_for
 
-# The method menu covers method.method and quantization.mode together: "8-bit" is LoRA on an 8-bit base.
-METHODS = {
-    "lora": ("LoRA", "lora", "none"),
-    "qlora": ("QLoRA (4-bit base)", "qlora", "4bit"),
-    "lora-8bit": ("LoRA on an 8-bit base", "lora", "8bit"),
-    "full": ("Full fine-tuning", "full", "none"),
-    "freeze": ("Freeze: train the top blocks / head", "freeze", "none"),
-    "head": ("Classification head on the frozen backbone (label data)", "head", "none"),
-}
-_SPECIAL = {"method.method", "quantization.mode", "method.target_preset", "method.target_modules"}
 _TOP = ("name", "runs_dir")
-# Where a field is shown ("@..." are the panel's own widgets); any field not listed here (a new one) appears
-# under its tab's "more settings".
-LAYOUT = {
-    "Model": [
-        "model.name",
-        "@method",
-        "quantization.quant_type",
-        "quantization.double_quant",
-        "quantization.compute_dtype",
-        "model.dtype",
-    ],
-    "LoRA": [
-        "method.r",
-        "method.alpha",
-        "@alpha_rule",
-        "method.dropout",
-        "@targets",
-        "method.bias",
-        "method.use_rslora",
-        "method.use_dora",
-        "method.freeze_train_blocks",
-        "method.freeze_train_head",
-    ],
-    "Training": [
-        "training.learning_rate",
-        "training.epochs",
-        "training.max_steps",
-        "training.batch_size",
-        "training.grad_accum",
-        "@effective_batch",
-        "training.scheduler",
-        "training.warmup_ratio",
-        "training.decay_ratio",
-        "training.max_seq_len",
-        "@previews",
-    ],
-    "Data": [
-        "data.dataset",
-        "data.format",
-        "data.max_rows",
-        "data.validation_fraction",
-        "data.test_fraction",
-        "data.instruction",
-        "data.system_prompt",
-        "@data_view",
-    ],
+# Tabs hold sections: in each, the config's key fields in its order, the rest under "more settings". The panel's own
+# widgets ("@...") stand in for fields, or follow one, or close a tab.
+TABS = {"Model": ("model", "quantization"), "LoRA": ("method",), "Training": ("training",), "Data": ("data",)}
+STANDS_FOR = {
+    "method.method": "@method",  # the method menu: method.method and quantization.mode together
+    "quantization.mode": "@method",
+    "method.target_preset": "@targets",
+    "method.target_modules": "@targets",
 }
-_TAB_OF_SECTION = {"model": "Model", "quantization": "Model", "method": "LoRA", "training": "Training", "data": "Data"}
+FOLLOWS = {"training.grad_accum": "@effective_batch", **{o.field: f"@option:{n}" for n, o in OPTIONS.items()}}
+CLOSES = {"Training": "@previews", "Data": "@data_view"}
+_SPECIAL = set(STANDS_FOR)
 
 
-def method_key(config: RunConfig) -> str:
-    for key, (_, method, mode) in METHODS.items():
-        if (config.method.method, config.quantization.mode) == (method, mode):
-            return key
-    raise ConfigError(
-        f"method {config.method.method!r} with quantization {config.quantization.mode!r} has no "
-        "entry in the panel's method menu."
-    )
+def tab_keys(tab: str) -> list[str]:
+    """The key fields and own widgets of a tab, in order."""
+    keys: list[str] = []
+    for path in KEY_FIELDS:
+        if path.split(".")[0] not in TABS[tab]:
+            continue
+        keys.append(STANDS_FOR.get(path, path))
+        if path in FOLLOWS:
+            keys.append(FOLLOWS[path])
+    if tab in CLOSES:
+        keys.append(CLOSES[tab])
+    return list(dict.fromkeys(keys))
 
 
 class ConfigPanel:
@@ -104,15 +77,18 @@ class ConfigPanel:
         self._listeners: list[Callable[[RunConfig], None]] = []
         helps = field_help()
         self.controls: dict[str, FieldControl] = build_controls(_SPECIAL, self.services.suggestions())
-        self.top = {key: widgets.Text(continuous_update=False, layout={"width": "260px"}) for key in _TOP}
+        self.controls["model.name"].widget.layout.width = "420px"  # hub ids are long: meta-llama/Llama-3.2-1B-…
+        self.top = {key: widgets.Text(continuous_update=False, layout={"width": INPUT_WIDTH}) for key in _TOP}
         self.method = widgets.Dropdown(
-            options=[(label, key) for key, (label, _, _) in METHODS.items()], layout={"width": "260px"}
+            options=[(choice.label, choice.key) for choice in METHODS], layout={"width": INPUT_WIDTH}
         )
-        self.alpha_rule = widgets.Checkbox(
-            description="keep alpha = 2 × r",
-            indent=False,
-            tooltip="A common starting point, not a rule: untick to set alpha freely.",
+        self.start = widgets.Dropdown(
+            options=[("(choose a preset)", ""), *((name, name) for name in PRESETS)], layout={"width": INPUT_WIDTH}
         )
+        self.options = {
+            name: widgets.Checkbox(description=option.label, indent=False, tooltip=option.help)
+            for name, option in OPTIONS.items()
+        }
         self.effective_batch = widgets.HTML()
         self.targets = TargetPicker(self.services.module_names, self._changed)
         self.lr_preview = LearningRatePreview(self.services.total_steps)
@@ -121,27 +97,24 @@ class ConfigPanel:
         self.data_view = DataView(self.services)
         self.error_box = widgets.HTML()
         self.error_box.add_class("jp-ft-config-error")
+        self.notes = widgets.HTML()
+        self.notes.add_class("jp-ft-config-notes")
         self.code = widgets.Textarea(layout={"width": "100%", "height": "260px", "display": "none"})
         self.code.add_class("jp-ft-config-code")
         self._code_kind = ""
         self.widget = self._layout(helps)
         for control in self.controls.values():
             control.observe(self._changed)
-        for w in (*self.top.values(), self.method, self.alpha_rule):
+        for w in (*self.top.values(), self.method, *self.options.values()):
             w.observe(self._changed, names="value")
+        self.start.observe(self._start_from, names="value")
         self.set_config(self.config)
 
     # ---- layout -------------------------------------------------------------------------------------------------
-    def _layout(self, helps: dict[str, dict[str, str]]) -> widgets.VBox:
+    def _own_widgets(self, helps: dict[str, dict[str, str]]) -> dict[str, widgets.Widget]:
         own = {
             "@method": labelled_row(
                 "method", self.method, helps["method"]["method"] + " " + helps["quantization"]["mode"], "method.method"
-            ),
-            "@alpha_rule": labelled_row(
-                "",
-                self.alpha_rule,
-                "alpha/r scales the update; alpha = 2×r keeps that scale at 2 whatever the rank.",
-                "alpha-rule",
             ),
             "@targets": labelled_row(
                 "target modules", self.targets.widget, helps["method"]["target_preset"], "method.target_modules"
@@ -150,13 +123,19 @@ class ConfigPanel:
             "@previews": widgets.HBox([self.lr_preview.widget, self.lengths.widget]),
             "@data_view": self.data_view.widget,
         }
-        placed = {key for keys in LAYOUT.values() for key in keys}
+        for name, box in self.options.items():
+            own[f"@option:{name}"] = labelled_row("", box, OPTIONS[name].help, name.replace("_", "-"))
+        return own
+
+    def _layout(self, helps: dict[str, dict[str, str]]) -> widgets.VBox:
+        own = self._own_widgets(helps)
+        placed: set[str] = set()
         pages = []
-        for tab, keys in LAYOUT.items():
-            rows = [own[k] if k in own else self.controls[k].row for k in keys if k in own or k in self.controls]
-            more = [
-                c.row for k, c in self.controls.items() if k not in placed and _TAB_OF_SECTION[k.split(".")[0]] == tab
-            ]
+        for tab, sections in TABS.items():
+            keys = [k for k in tab_keys(tab) if k not in placed and (k in own or k in self.controls)]
+            placed.update(keys)
+            rows = [own[k] if k in own else self.controls[k].row for k in keys]
+            more = [c.row for k, c in self.controls.items() if k not in KEY_FIELDS and k.split(".")[0] in sections]
             if more:
                 accordion = widgets.Accordion(children=[widgets.VBox(more)], titles=("more settings",))
                 accordion.selected_index = None
@@ -164,7 +143,19 @@ class ConfigPanel:
             pages.append(widgets.VBox(rows))
         run_rows = [labelled_row(key, self.top[key], helps[""][key], key) for key in _TOP]
         pages.append(widgets.VBox(run_rows))
-        tabs = widgets.Tab(children=pages, titles=(*LAYOUT, "Run"))
+        tabs = widgets.Tab(children=pages, titles=(*TABS, "Run"))
+        start = labelled_row(
+            "start from",
+            self.start,
+            "Replace every setting with a preset's (the runs folder stays); "
+            + "; ".join(f"{name}: {PRESET_HELP[name]}" for name in PRESETS),
+            "start-from",
+        )
+        box = widgets.VBox([start, self.preflight.widget, self.error_box, self.notes, tabs, self._actions(), self.code])
+        box.add_class("jp-ft-config-panel")
+        return box
+
+    def _actions(self) -> widgets.HBox:
         show_code = widgets.Button(description="Show as code", icon="code")
         show_yaml = widgets.Button(description="Show as YAML", icon="file-text")
         eject = widgets.Button(
@@ -176,11 +167,7 @@ class ConfigPanel:
         show_code.on_click(lambda _: self.toggle_code("python"))
         show_yaml.on_click(lambda _: self.toggle_code("yaml"))
         eject.on_click(lambda _: self.eject())
-        box = widgets.VBox(
-            [self.preflight.widget, self.error_box, tabs, widgets.HBox([show_code, eject, show_yaml]), self.code]
-        )
-        box.add_class("jp-ft-config-panel")
-        return box
+        return widgets.HBox([show_code, eject, show_yaml])
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -188,38 +175,60 @@ class ConfigPanel:
     # ---- config -> widgets --------------------------------------------------------------------------------------
     def set_config(self, config: RunConfig) -> None:
         """Show `config` in every control (e.g. a preset or a loaded YAML file)."""
+        data = config.to_dict()
         self._syncing = True
         try:
-            data = config.to_dict()
-            for key, control in self.controls.items():
-                section, name = key.split(".")
-                control.value = data[section][name]
-            for key in _TOP:
-                self.top[key].value = data[key]
-            self.method.value = method_key(config)
-            self.alpha_rule.value = config.method.alpha == 2 * config.method.r
+            self._show(data)
             self._load_targets(config.model.name, config.method)
+            in_force = options_in_force(data)
+            for name, box in self.options.items():
+                box.value = name in in_force
         finally:
             self._syncing = False
         self._changed()
+
+    def _show(self, data: dict[str, Any]) -> None:
+        """Every control but the target picker (its values never change by an edit elsewhere)."""
+        for key, control in self.controls.items():
+            section, name = key.split(".")
+            control.value = data[section][name]
+        for key in _TOP:
+            self.top[key].value = data[key]
+        self.method.value = method_key(data)
 
     def _load_targets(self, model: str, method: MethodConfig) -> None:
         """Show the model's modules, ticked as `method` says (all-linear stays all-linear on a new model)."""
         self.targets.load_model(model)
         self.targets.select(checked_for(method, self.targets.available), notify=False)
 
+    def _start_from(self, change: dict) -> None:
+        if self._syncing or not change["new"]:
+            return
+        edit = start_from(self._collect(), change["new"])
+        self._syncing = True
+        try:
+            self.start.value = ""  # a menu of actions: the notes say which preset was taken
+        finally:
+            self._syncing = False
+        self.set_config(RunConfig.from_dict(edit.config))
+        self._show_notes(edit)
+
     # ---- widgets -> config --------------------------------------------------------------------------------------
     def _changed(self, change: dict | None = None) -> None:
         if self._syncing:
             return
+        edit = self._edit(change, self._collect())
         self._syncing = True
         try:
-            self._apply_rules(change)
+            if edit.changes:
+                self._show(edit.config)
+            self._follow_model(change)
         finally:
             self._syncing = False
-        self._update_visibility()
+        self._show_notes(edit)
+        self._update_visibility(edit.config)
         try:
-            config = RunConfig.from_dict(self._collect())
+            config = RunConfig.from_dict(edit.config)
         except ConfigError as exc:
             self.error = str(exc)
             self.error_box.value = (
@@ -234,14 +243,29 @@ class ConfigPanel:
         for listener in self._listeners:
             listener(config)
 
-    def _apply_rules(self, change: dict | None) -> None:
-        r, alpha = self.controls["method.r"], self.controls["method.alpha"]
-        alpha.widget.disabled = self.alpha_rule.value
-        if self.alpha_rule.value:
-            alpha.value = 2 * r.value
+    def _edit(self, change: dict | None, data: dict[str, Any]) -> Edit:
+        """The edit a widget's change makes, with what the config says it implies."""
+        owner = change.get("owner") if change else None
+        on = [name for name, box in self.options.items() if box.value]
+        if owner is self.method:
+            return choose_method(data, self.method.value, options=on)
+        for name, box in self.options.items():
+            if owner is box:
+                return apply_option(data, name) if box.value else Edit(data)
+        for key, control in self.controls.items():
+            if owner is control.widget:
+                section, name = key.split(".")
+                return apply_edit(data, key, data[section][name], options=on)
+        return Edit(data)
+
+    def _follow_model(self, change: dict | None) -> None:
         model = self.controls["model.name"]
         if change is not None and change.get("owner") is model.widget:
             self._load_targets(model.value, self.config.method)
+
+    def _show_notes(self, edit: Edit) -> None:
+        items = "".join(f"<li>{html.escape(note)}</li>" for note in edit.notes)
+        self.notes.value = f"<ul style='color:#546e7a;margin:2px 0'>{items}</ul>" if items else ""
 
     def _collect(self) -> dict[str, Any]:
         data = self.config.to_dict()
@@ -250,24 +274,21 @@ class ConfigPanel:
             data[section][name] = control.value
         for key in _TOP:
             data[key] = self.top[key].value
-        _, method, mode = METHODS[self.method.value]
-        data["method"]["method"], data["quantization"]["mode"] = method, mode
+        choice = method_choice(self.method.value)
+        data["method"]["method"], data["quantization"]["mode"] = choice.method, choice.quantization
         preset, modules = self.targets.config_values()
         data["method"]["target_preset"], data["method"]["target_modules"] = preset, list(modules)
         return data
 
-    def _update_visibility(self) -> None:
-        key = self.method.value
-        uses_lora = key in ("lora", "qlora", "lora-8bit")
-        for name in ("quant_type", "double_quant", "compute_dtype"):
-            self.controls[f"quantization.{name}"].show(key == "qlora")
-        for name in ("r", "alpha", "dropout", "bias", "use_rslora", "use_dora"):
-            self.controls[f"method.{name}"].show(uses_lora)
-        self.alpha_rule.layout.display = None if uses_lora else "none"
-        self.targets.widget.layout.display = None if uses_lora else "none"
-        self.controls["method.freeze_train_blocks"].show(key in ("freeze", "head"))
-        self.controls["method.freeze_train_head"].show(key == "freeze")
-        self.controls["training.decay_ratio"].show(self.controls["training.scheduler"].value == "wsd")
+    def _update_visibility(self, data: dict[str, Any]) -> None:
+        """Show only the fields that do something with this config; an option's field follows its rule."""
+        for key, control in self.controls.items():
+            control.show(relevance(data, key) is None)
+        self.targets.widget.layout.display = None if relevance(data, "method.target_preset") is None else "none"
+        for name, box in self.options.items():
+            field = OPTIONS[name].field
+            box.layout.display = None if relevance(data, field) is None else "none"
+            self.controls[field].widget.disabled = box.value
 
     # ---- what follows from a valid config ----------------------------------------------------------------------
     def _refresh(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-TERMINAL = ("finished", "stopped", "failed")
+from ft_jupyter.train.store import END_STATES
 
 
 def _num(value: Any) -> float:
@@ -72,7 +72,7 @@ class RunCurves:
             self.warnings.append(event)
         elif kind == "note":
             self.notes.append(event)
-        elif kind in TERMINAL:
+        elif kind in END_STATES:
             self.end = event
         return kind
 

@@ -30,10 +30,10 @@ class PanelServices:
         self._train_rows: dict[tuple[DataConfig, int], int] = {}
 
     def suggestions(self) -> dict[str, list[str]]:
-        from ft_jupyter.data.bundled import BUNDLED
-        from ft_jupyter.models.catalogue import CATALOGUE
+        """Names the free-text fields offer (the catalogue, the table of popular models, the bundled datasets)."""
+        from ft_jupyter.models.suggestions import suggested_values
 
-        return {"model.name": list(CATALOGUE), "data.dataset": list(BUNDLED)}
+        return suggested_values()
 
     def module_names(self, model: str) -> list[str]:
         if model not in self._modules:
@@ -67,12 +67,11 @@ class PanelServices:
         return total_steps(config, self._train_rows[key])
 
     def tokenizer(self, config: RunConfig):
-        key = (config.model.name, config.model.revision)
+        key = (config.model.name, config.model.revision, config.model.trust_remote_code)
         if key not in self._tokenizers:
-            from ft_jupyter.models.catalogue import resolve
-            from ft_jupyter.train.loading import load_tokenizer
+            from ft_jupyter.models.loading import load_tokenizer
 
-            self._tokenizers[key] = load_tokenizer(resolve(config.model.name, revision=config.model.revision), config)
+            self._tokenizers[key] = load_tokenizer(config.model)
         return self._tokenizers[key]
 
     def data_check(self, config: RunConfig) -> DataCheck:

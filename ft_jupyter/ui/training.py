@@ -14,8 +14,8 @@ from ft_jupyter.config import ConfigError, RunConfig
 from ft_jupyter.frontend import display_mode
 from ft_jupyter.train.background import start_training
 from ft_jupyter.train.events import event_from_json
-from ft_jupyter.train.store import RunDir
-from ft_jupyter.ui.series import TERMINAL, RunCurves
+from ft_jupyter.train.store import END_STATES, RunDir
+from ft_jupyter.ui.series import RunCurves
 
 
 def _normalise(event: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +169,7 @@ class RunFollower:
             self.view.replay([_normalise(e) for e in events])
         if self.view.curves.end is not None:
             return True
-        if status["state"] in TERMINAL:
+        if status["state"] in END_STATES:
             # Ended without a final event, e.g. the kernel died mid-run (status() then says so).
             self.view.mark_ended(status["state"], status.get("message", ""))
             return True

@@ -173,7 +173,7 @@ def _scored(run: RunDir, task: str | None):
     status = run.status()
     if status.get("state") != "finished":
         return f"{status.get('state', 'unknown')}, not finished"
-    events = _events(run)
+    events, _ = run.read_intact_events()  # a line cut by a crash: rank what can be read
     started = next((e for e in events if e.get("type") == "run_started"), {})
     finished = next((e for e in reversed(events) if e.get("type") == "finished"), {})
     comparison = _comparison(run)
@@ -224,19 +224,6 @@ def _scored(run: RunDir, task: str | None):
         cost=finished.get("cost"),
     )
     return (metric, fp, seed), meta, entry
-
-
-def _events(run: RunDir) -> list[dict[str, Any]]:
-    try:
-        return run.read_events()[0]
-    except ValueError:  # a line cut by a crash: rank what can be read
-        events = []
-        for line in run.events_path.read_text(encoding="utf-8").splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return events
 
 
 def _comparison(run: RunDir) -> dict[str, Any] | None:

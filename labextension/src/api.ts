@@ -76,27 +76,6 @@ export function copyLesson(file: string): Promise<ICopyResult> {
   });
 }
 
-/** A model known offline (`CATALOGUE`), from `GET /ft-jupyter/catalogue`. */
-export interface IOfflineModel {
-  name: string;
-  description: string;
-  parameters: string;
-  license: string;
-}
-
-/** A hub model whose shape is known, so estimates work offline. */
-export interface IModelShape {
-  name: string;
-  license: string;
-  params: number;
-  aliases: string[];
-}
-
-export interface ICatalogue {
-  offline: IOfflineModel[];
-  shapes: IModelShape[];
-}
-
 /** Reply of `POST /ft-jupyter/render`. */
 export interface IRendered {
   code: string;
@@ -108,12 +87,9 @@ function postJSON(body: unknown): RequestInit {
   return { method: 'POST', body: JSON.stringify(body) };
 }
 
+/** The RunConfig schema with the form's `x-ft-` keywords (couplings, method menu, presets, model suggestions). */
 export function fetchSchema(): Promise<IConfigSchema> {
   return requestAPI<IConfigSchema>('schema');
-}
-
-export function fetchCatalogue(): Promise<ICatalogue> {
-  return requestAPI<ICatalogue>('catalogue');
 }
 
 /** The estimate for `config`; split over several GPUs, its memory is per GPU. */

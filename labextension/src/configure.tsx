@@ -1,8 +1,18 @@
 import React, { useCallback, useEffect, useRef, useState } from 'react';
 
-import { estimate, fetchCatalogue, fetchSchema, render } from './api';
+import { estimate, fetchSchema, render } from './api';
 import { ConfigForm } from './fields';
-import { applyEdit, ConfigValues, defaultConfig, FieldValue, fieldsFromSchema, groupFields, ISection } from './form';
+import { ConfigValues, defaultConfig, fieldsFromSchema, groupFields, ISection } from './form';
+import {
+  applyEdit,
+  applyOption,
+  chooseMethod,
+  IEdit,
+  ISemantics,
+  optionsInForce,
+  semanticsFromSchema,
+  startFrom
+} from './semantics';
 import { IEstimate, ISplit, LatestDebouncer, ONE_GPU } from './preflight';
 import { Preflight, SplitControls } from './preflightview';
 
@@ -66,22 +76,22 @@ function Actions(props: {
 
 interface ISchemaState {
   sections: ISection[] | null;
+  semantics: ISemantics | null;
   defaults: ConfigValues | null;
-  modelNames: string[];
   error: string | null;
 }
 
-/** The form's sections and defaults from `GET schema`, and model names to suggest from `GET catalogue`. */
+/** The form's sections, defaults and semantics (couplings, menus, presets, model suggestions) from `GET schema`. */
 function useSchema(): ISchemaState {
-  const [state, setState] = useState<ISchemaState>({ sections: null, defaults: null, modelNames: [], error: null });
+  const [state, setState] = useState<ISchemaState>({ sections: null, semantics: null, defaults: null, error: null });
   useEffect(() => {
-    Promise.all([fetchSchema(), fetchCatalogue()])
-      .then(([schema, catalogue]) => {
+    fetchSchema()
+      .then(schema => {
         const fields = fieldsFromSchema(schema);
         setState({
-          sections: groupFields(fields),
+          sections: groupFields(fields, schema['x-ft-sections'] ?? []),
+          semantics: semanticsFromSchema(schema),
           defaults: defaultConfig(fields),
-          modelNames: [...catalogue.offline.map(m => m.name), ...catalogue.shapes.map(s => s.name)],
           error: null
         });
       })
@@ -145,6 +155,77 @@ function useFieldErrors(): [Record<string, string>, (path: string, error: string
 }
 
 /**
+ * The form with the config package's rules applied to every edit (couplings, the method menu, options, presets);
+ * `onEdit` gets each edit with what it changed besides the field edited.
+ */
+function ConfigEditor(props: {
+  sections: ISection[];
+  semantics: ISemantics;
+  config: ConfigValues;
+  onEdit: (edit: IEdit) => void;
+  onError: (path: string, error: string | null) => void;
+}): JSX.Element {
+  const { semantics, config, onEdit } = props;
+  // Options switched on: at first, and after a preset, those the config already follows (alpha = 2 × r); then only
+  // the person's ticks change them, so typing alpha = 2 × r by hand never locks the field.
+  const [options, setOptions] = useState<string[]>(() => optionsInForce(semantics, config));
+  const onOption = (name: string, on: boolean) => {
+    setOptions(on ? [...options, name] : options.filter(o => o !== name));
+    onEdit(on ? applyOption(semantics, config, name) : { config, changes: [], note: null });
+  };
+  const onStartFrom = (name: string) => {
+    const edit = startFrom(semantics, config, name);
+    setOptions(optionsInForce(semantics, edit.config));
+    onEdit(edit);
+  };
+  return (
+    <ConfigForm
+      sections={props.sections}
+      semantics={semantics}
+      config={config}
+      options={options}
+      onChange={(path, value) => onEdit(applyEdit(semantics, config, path, value, options))}
+      onError={props.onError}
+      onChooseMethod={key => onEdit(chooseMethod(semantics, config, key, options))}
+      onOption={onOption}
+      onStartFrom={onStartFrom}
+    />
+  );
+}
+
+/** The actions on the current config; each says how it went in the note. */
+function useActions(host: IConfigureHost, config: ConfigValues | null, setNote: (note: string) => void) {
+  const act = async (what: string, action: (config: ConfigValues) => Promise<string>) => {
+    if (config === null) {
+      setNote(`${what}: the config schema has not loaded yet.`);
+      return;
+    }
+    try {
+      setNote(await action(config));
+    } catch (e) {
+      setNote(`${what} failed: ${errorText(e)}`);
+    }
+  };
+  return {
+    insert: (train: boolean) =>
+      act('Insert into notebook', async current => {
+        const path = await host.insertIntoNotebook(async notebook => (await render(current, { notebook, train })).code);
+        return `Inserted into ${path}${train ? ': run the cell to start training.' : '.'}`;
+      }),
+    copy: () =>
+      act('Copy YAML', async current => {
+        host.copyText((await render(current)).yaml);
+        return 'YAML copied to the clipboard.';
+      }),
+    lesson: () =>
+      act('New notebook from lesson', async () => {
+        await host.newNotebookFromLesson();
+        return '';
+      })
+  };
+}
+
+/**
  * Configure: the form from the schema, the pre-flight estimate and the actions. Estimates are asked for only
  * while `active` (sidebar shown, section open): the first one imports transformers on the server.
  */
@@ -157,6 +238,7 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
   const [split, setSplit] = useState<ISplit>(ONE_GPU);
   const { answer, pending } = useEstimate(config, split, invalid, props.active);
   const [note, setNote] = useState<string | null>(null);
+  const actions = useActions(props.host, config, setNote);
 
   if (schema.error !== null) {
     return (
@@ -165,46 +247,21 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
       </div>
     );
   }
-  if (schema.sections === null || config === null) {
+  if (schema.sections === null || schema.semantics === null || config === null) {
     return <p className="jp-ft-Sidebar-empty">Loading the config schema…</p>;
   }
-  const onChange = (path: string, value: FieldValue) => {
-    const edit = applyEdit(config, path, value);
+  const show = (edit: IEdit) => {
     setEdited(edit.config);
     setNote(edit.note);
   };
-  const act = async (what: string, action: () => Promise<string>) => {
-    try {
-      setNote(await action());
-    } catch (e) {
-      setNote(`${what} failed: ${errorText(e)}`);
-    }
-  };
-  const insert = (train: boolean) =>
-    act('Insert into notebook', async () => {
-      const path = await props.host.insertIntoNotebook(
-        async notebook => (await render(config, { notebook, train })).code
-      );
-      return `Inserted into ${path}${train ? ': run the cell to start training.' : '.'}`;
-    });
-  const copy = () =>
-    act('Copy YAML', async () => {
-      props.host.copyText((await render(config)).yaml);
-      return 'YAML copied to the clipboard.';
-    });
-  const lesson = () =>
-    act('New notebook from lesson', async () => {
-      await props.host.newNotebookFromLesson();
-      return '';
-    });
 
   return (
     <div className="jp-ft-Configure">
-      <ConfigForm
+      <ConfigEditor
         sections={schema.sections}
+        semantics={schema.semantics}
         config={config}
-        modelNames={schema.modelNames}
-        onChange={onChange}
+        onEdit={show}
         onError={onError}
       />
       {/* Sticky: while scrolling through the form, the estimate stays in view and follows every change. */}
@@ -219,9 +276,9 @@ export function ConfigureSection(props: { host: IConfigureHost; active: boolean 
       </div>
       <Actions
         disabled={invalid}
-        onInsert={train => void insert(train)}
-        onLesson={() => void lesson()}
-        onCopy={() => void copy()}
+        onInsert={train => void actions.insert(train)}
+        onLesson={() => void actions.lesson()}
+        onCopy={() => void actions.copy()}
       />
       {note && (
         <div className="jp-ft-Note" role="status">

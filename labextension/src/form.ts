@@ -1,14 +1,30 @@
 /**
  * The Configure form's logic, apart from React so jest can test it: fields read
  * from the server's JSON Schema of RunConfig (help texts, choices and bounds all
- * come from the Python dataclasses), the config as a plain object, text parsing
- * with the schema's bounds, and the few couplings the form applies visibly.
+ * come from the Python dataclasses; groups, order, when a field applies and what
+ * it suggests from the schema's `x-ft-` keywords), the config as a plain object,
+ * and text parsing with the schema's bounds. What an edit implies is semantics.ts.
  */
 
 export type FieldValue = string | number | boolean | string[] | null;
 export type SectionValues = Record<string, FieldValue>;
 /** A RunConfig as JSON: top-level `name`, `runs_dir`, then one object per section. */
 export type ConfigValues = Record<string, FieldValue | SectionValues>;
+
+/** True of a config when the value at `path` is (`in`) or is not (`not_in`) one of the values. */
+export interface ICondition {
+  path: string;
+  in?: FieldValue[];
+  not_in?: FieldValue[];
+  /** What the form says while an applies-when condition does not hold. */
+  why?: string;
+}
+
+/** A value a free-text field offers (anything else may still be typed). */
+export interface ISuggestion {
+  value: string;
+  label: string;
+}
 
 export interface IPropertySchema {
   type: string | string[];
@@ -22,11 +38,54 @@ export interface IPropertySchema {
   minLength?: number;
   title?: string;
   properties?: Record<string, IPropertySchema>;
+  'x-ft-group'?: 'key' | 'advanced';
+  'x-ft-order'?: number;
+  'x-ft-applies-when'?: ICondition[];
+  'x-ft-suggestions'?: ISuggestion[];
+}
+
+/** What an edit of `on` implies: when every `when` holds, `set` takes `value` (or `times` × another field's). */
+export interface ICoupling {
+  on: string;
+  when: ICondition[];
+  set: string;
+  value?: FieldValue;
+  value_from?: { path: string; times: number };
+  note: string;
+  /** Applies only while the person has switched this option on. */
+  option?: string;
+}
+
+/** An entry of the method menu: several fields set together (method and quantization). */
+export interface IMethodChoice {
+  key: string;
+  label: string;
+  values: Record<string, FieldValue>;
+}
+
+/** A rule a person switches on (never applied silently), shown beside `field`. */
+export interface IOption {
+  label: string;
+  help: string;
+  field: string;
+  flag: string;
+}
+
+export interface IPreset {
+  name: string;
+  help: string;
+  /** Every field but runs_dir: where runs go is the person's, not the preset's. */
+  values: ConfigValues;
 }
 
 export interface IConfigSchema {
   title?: string;
   properties: Record<string, IPropertySchema>;
+  'x-ft-sections'?: string[];
+  'x-ft-couplings'?: ICoupling[];
+  'x-ft-methods'?: IMethodChoice[];
+  'x-ft-options'?: Record<string, IOption>;
+  'x-ft-presets'?: IPreset[];
 }
 
 export type FieldKind = 'choice' | 'boolean' | 'integer' | 'number' | 'text' | 'list';
@@ -47,6 +106,11 @@ export interface IField {
   defaultValue: FieldValue;
   /** Shown up front; the other fields of a section sit under "More settings". */
   key: boolean;
+  /** A key field's place in the form (over all sections). */
+  order: number;
+  /** Conditions that must all hold for the field to do anything. */
+  appliesWhen: ICondition[];
+  suggestions: ISuggestion[];
 }
 
 export interface ISection {
@@ -54,30 +118,6 @@ export interface ISection {
   key: IField[];
   more: IField[];
 }
-
-/** The settings a learner reaches for first, in the order the form shows them. */
-export const KEY_FIELDS = [
-  'model.name',
-  'method.method',
-  'method.r',
-  'method.alpha',
-  'method.dropout',
-  'method.target_preset',
-  'method.target_modules',
-  'quantization.mode',
-  'training.epochs',
-  'training.max_steps',
-  'training.learning_rate',
-  'training.batch_size',
-  'training.grad_accum',
-  'training.max_seq_len',
-  'training.gradient_checkpointing',
-  'data.dataset',
-  'name'
-];
-
-/** Sections in the order the form shows them; the top-level fields form "run". */
-export const SECTION_ORDER = ['model', 'method', 'quantization', 'training', 'data', 'run'];
 
 function typesOf(prop: IPropertySchema): string[] {
   return Array.isArray(prop.type) ? prop.type : [prop.type];
@@ -118,7 +158,10 @@ function fieldOf(section: string, name: string, prop: IPropertySchema): IField {
     max: prop.maximum ?? null,
     pattern: prop.pattern ?? null,
     defaultValue: prop.default ?? null,
-    key: KEY_FIELDS.includes(path)
+    key: prop['x-ft-group'] === 'key',
+    order: prop['x-ft-order'] ?? Number.MAX_SAFE_INTEGER,
+    appliesWhen: prop['x-ft-applies-when'] ?? [],
+    suggestions: prop['x-ft-suggestions'] ?? []
   };
 }
 
@@ -137,16 +180,16 @@ export function fieldsFromSchema(schema: IConfigSchema): IField[] {
   return fields;
 }
 
-/** Fields grouped by section in SECTION_ORDER; key fields in KEY_FIELDS order. */
-export function groupFields(fields: IField[]): ISection[] {
-  const names = [...SECTION_ORDER, ...fields.map(f => f.section).filter(s => !SECTION_ORDER.includes(s))];
+/** Fields grouped by section in the schema's `x-ft-sections` order (others after); key fields in their order. */
+export function groupFields(fields: IField[], sectionOrder: string[]): ISection[] {
+  const names = [...sectionOrder, ...fields.map(f => f.section)];
   const sections: ISection[] = [];
   for (const name of new Set(names)) {
     const own = fields.filter(f => f.section === name);
     if (own.length === 0) {
       continue;
     }
-    const key = own.filter(f => f.key).sort((a, b) => KEY_FIELDS.indexOf(a.path) - KEY_FIELDS.indexOf(b.path));
+    const key = own.filter(f => f.key).sort((a, b) => a.order - b.order);
     sections.push({ name, key, more: own.filter(f => !f.key) });
   }
   return sections;
@@ -249,72 +292,4 @@ export function formatValue(value: FieldValue): string {
     return '';
   }
   return Array.isArray(value) ? value.join(', ') : String(value);
-}
-
-const LORA_ONLY = new Set([
-  'method.r',
-  'method.alpha',
-  'method.dropout',
-  'method.target_preset',
-  'method.target_modules',
-  'method.bias',
-  'method.use_rslora',
-  'method.use_dora'
-]);
-
-/** Whether a field does anything with the rest of this config (others are shown greyed, with why). */
-export function relevance(config: ConfigValues, path: string): string | null {
-  const method = getValue(config, 'method.method');
-  if (LORA_ONLY.has(path) && method !== 'lora' && method !== 'qlora') {
-    return `used by LoRA and QLoRA only (method is ${String(method)})`;
-  }
-  if (path === 'method.target_modules' && getValue(config, 'method.target_preset') !== 'custom') {
-    return 'used when target_preset is custom';
-  }
-  if (path === 'method.freeze_train_blocks' && method !== 'freeze' && method !== 'head') {
-    return 'used by the freeze and head methods only';
-  }
-  if (path === 'method.freeze_train_head' && method !== 'freeze') {
-    return 'used by the freeze method only';
-  }
-  const quantOnly = ['quantization.quant_type', 'quantization.double_quant', 'quantization.compute_dtype'];
-  if (quantOnly.includes(path) && getValue(config, 'quantization.mode') !== '4bit') {
-    return 'used with 4-bit quantization only';
-  }
-  return null;
-}
-
-export interface IEdit {
-  config: ConfigValues;
-  /** Said to the learner whenever the form changed a second field for them. */
-  note: string | null;
-}
-
-/**
- * Set `path`, then keep method and quantization compatible the way the config
- * rules require (QLoRA is LoRA on a 4-bit base), saying what else changed.
- */
-export function applyEdit(config: ConfigValues, path: string, value: FieldValue): IEdit {
-  let next = setValue(config, path, value);
-  const mode = getValue(next, 'quantization.mode');
-  if (path === 'method.method' && value === 'qlora' && mode !== '4bit') {
-    next = setValue(next, 'quantization.mode', '4bit');
-    return { config: next, note: 'quantization.mode set to 4bit: QLoRA trains adapters on a 4-bit base.' };
-  }
-  if (path === 'method.method' && value !== 'qlora' && mode === '4bit') {
-    next = setValue(next, 'quantization.mode', 'none');
-    return {
-      config: next,
-      note: `quantization.mode set to none: ${String(value)} needs an unquantized base (use qlora for 4-bit).`
-    };
-  }
-  if (path === 'quantization.mode' && value === '4bit' && getValue(next, 'method.method') !== 'qlora') {
-    next = setValue(next, 'method.method', 'qlora');
-    return { config: next, note: 'method.method set to qlora: LoRA on a 4-bit base is QLoRA.' };
-  }
-  if (path === 'quantization.mode' && value !== '4bit' && getValue(next, 'method.method') === 'qlora') {
-    next = setValue(next, 'method.method', 'lora');
-    return { config: next, note: 'method.method set to lora: QLoRA needs a 4-bit base.' };
-  }
-  return { config: next, note: null };
 }

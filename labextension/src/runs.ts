@@ -4,9 +4,11 @@
  * that only works while the panel is shown.
  */
 
+import { ExportState, LIVE_STATES } from './runstates';
+
 /** A run's export (`ft-jupyter export` started from the sidebar or anywhere else). */
 export interface IExportSummary {
-  state: 'running' | 'finished' | 'failed';
+  state: ExportState;
   message: string;
   /** REPORT.md as the file browser names it, once written. */
   report: string | null;
@@ -82,8 +84,6 @@ export function mayChange(run: IRunSummary, list: Pick<IRunList, 'instructor'>):
 export function canExport(run: IRunSummary): boolean {
   return !LIVE_STATES.includes(run.state) && run.artifact !== null && run.export?.state !== 'running';
 }
-
-export const LIVE_STATES = ['queued', 'running'];
 
 /** At most `max` points, evenly spread, always keeping the first and the last. */
 export function downsample<T>(points: T[], max: number): T[] {

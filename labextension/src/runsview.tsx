@@ -9,13 +9,13 @@ import {
   IRunList,
   IRunSummary,
   IRunTrace,
-  LIVE_STATES,
   mayChange,
   Poller,
   progressText,
   RunScope,
   sparklinePoints
 } from './runs';
+import { LIVE_STATES } from './runstates';
 
 const SPARK_WIDTH = 120;
 const SPARK_HEIGHT = 28;

@@ -1,14 +1,11 @@
 import {
-  applyEdit,
   defaultConfig,
   fieldsFromSchema,
   formatValue,
   getValue,
   groupFields,
   IField,
-  KEY_FIELDS,
   parseInput,
-  relevance,
   setValue
 } from '../src/form';
 import { realSchema } from './schema';
@@ -26,10 +23,23 @@ function field(path: string): IField {
 }
 
 describe('fields from the RunConfig schema', () => {
-  it('has every key field, each with a help text', () => {
-    for (const path of KEY_FIELDS) {
-      expect(field(path).help.length).toBeGreaterThan(10);
+  it('has key fields in the schema’s order, each with a help text', () => {
+    const key = fields.filter(f => f.key);
+    expect(key.length).toBeGreaterThan(15);
+    for (const f of key) {
+      expect(f.help.length).toBeGreaterThan(10);
     }
+    expect(key.map(f => f.order)).toEqual([...new Set(key.map(f => f.order))]);
+    expect(field('method.use_dora')).toMatchObject({ key: false, order: Number.MAX_SAFE_INTEGER });
+  });
+
+  it('offers the catalogue and the popular models for model.name', () => {
+    const names = field('model.name').suggestions.map(s => s.value);
+    expect(names.slice(0, 2)).toEqual(['smollm2-135m-instruct', 'tiny-random']);
+    expect(names).toContain('Qwen/Qwen2.5-0.5B-Instruct');
+    expect(field('model.name').suggestions.every(s => s.label.includes('params'))).toBe(true);
+    expect(field('data.dataset').suggestions.map(s => s.value)).toContain('support-emails');
+    expect(field('method.r').suggestions).toEqual([]);
   });
 
   it('reads kinds, choices and bounds from the schema', () => {
@@ -46,11 +56,21 @@ describe('fields from the RunConfig schema', () => {
   });
 
   it('groups sections in form order with key fields first', () => {
-    const sections = groupFields(fields);
+    const sections = groupFields(fields, schema['x-ft-sections'] ?? []);
     expect(sections.map(s => s.name)).toEqual(['model', 'method', 'quantization', 'training', 'data', 'run']);
     const method = sections[1];
-    expect(method.key.map(f => f.name)).toEqual(['method', 'r', 'alpha', 'dropout', 'target_preset', 'target_modules']);
+    expect(method.key.map(f => f.name)).toEqual([
+      'method',
+      'r',
+      'alpha',
+      'dropout',
+      'target_preset',
+      'target_modules',
+      'freeze_train_blocks',
+      'freeze_train_head'
+    ]);
     expect(method.more.map(f => f.name)).toContain('use_dora');
+    expect(groupFields(fields, ['run']).map(s => s.name)[0]).toBe('run');
     expect(sections.flatMap(s => [...s.key, ...s.more])).toHaveLength(fields.length);
   });
 
@@ -106,28 +126,5 @@ describe('editing', () => {
     const edited = setValue(base, 'method.r', 64);
     expect(getValue(edited, 'method.r')).toBe(64);
     expect(getValue(base, 'method.r')).toBe(16);
-  });
-
-  it('pairs QLoRA with a 4-bit base, and says so', () => {
-    const qlora = applyEdit(base, 'method.method', 'qlora');
-    expect(getValue(qlora.config, 'quantization.mode')).toBe('4bit');
-    expect(qlora.note).toContain('4bit');
-    const back = applyEdit(qlora.config, 'method.method', 'full');
-    expect(getValue(back.config, 'quantization.mode')).toBe('none');
-    const viaMode = applyEdit(base, 'quantization.mode', '4bit');
-    expect(getValue(viaMode.config, 'method.method')).toBe('qlora');
-    expect(applyEdit(base, 'method.r', 8).note).toBeNull();
-  });
-
-  it('greys out what the current method does not use', () => {
-    expect(relevance(base, 'method.r')).toBeNull();
-    expect(relevance(setValue(base, 'method.method', 'full'), 'method.r')).toContain('LoRA');
-    expect(relevance(base, 'method.target_modules')).toContain('custom');
-    expect(relevance(setValue(base, 'method.target_preset', 'custom'), 'method.target_modules')).toBeNull();
-    expect(relevance(base, 'quantization.quant_type')).toContain('4-bit');
-    expect(relevance(base, 'method.freeze_train_blocks')).toContain('freeze');
-    const head = setValue(base, 'method.method', 'head');
-    expect(relevance(head, 'method.freeze_train_blocks')).toBeNull();
-    expect(relevance(head, 'method.freeze_train_head')).toContain('freeze method only');
   });
 });

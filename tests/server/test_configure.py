@@ -43,10 +43,23 @@ async def _error(jp_fetch, path: str, payload) -> tuple[int, str]:
 
 
 async def test_schema_is_generated_from_the_config(jp_fetch):
+    from ft_jupyter.models.suggestions import form_suggestions
+
     response = await jp_fetch("ft-jupyter", "schema")
     schema = json.loads(response.body)
-    assert schema == run_config_schema()
+    assert schema == run_config_schema(form_suggestions())
     jsonschema.Draft202012Validator(schema).validate(RunConfig().to_dict())
+
+
+async def test_schema_carries_the_form_rules_presets_and_model_suggestions(jp_fetch):
+    schema = json.loads((await jp_fetch("ft-jupyter", "schema")).body)
+    names = [s["value"] for s in schema["properties"]["model"]["properties"]["name"]["x-ft-suggestions"]]
+    assert names[:2] == ["smollm2-135m-instruct", "tiny-random"]  # the catalogue first: they work offline
+    assert {"Qwen/Qwen2.5-0.5B-Instruct", "meta-llama/Llama-3.2-1B-Instruct"} <= set(names)
+    datasets = schema["properties"]["data"]["properties"]["dataset"]["x-ft-suggestions"]
+    assert "support-emails" in [s["value"] for s in datasets]
+    assert {"cpu-quickstart", "qlora-t4"} <= {p["name"] for p in schema["x-ft-presets"]}
+    assert "lora-8bit" in [m["key"] for m in schema["x-ft-methods"]] and schema["x-ft-couplings"]
 
 
 async def test_catalogue_lists_offline_models_and_known_shapes(jp_fetch):

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from ft_jupyter.config import SECTIONS, RunConfig, field_help, preset
+from ft_jupyter.config.form import relevance
+from ft_jupyter.config.semantics import METHODS
 from ft_jupyter.ui.panel import ConfigPanel
 
 
@@ -57,29 +59,58 @@ def test_changing_controls_changes_the_config(panel):
 
 
 def test_alpha_follows_two_times_r_only_while_the_rule_is_ticked(panel):
-    assert panel.alpha_rule.value  # tiny-smoke has r 8, alpha 16
+    rule = panel.options["alpha_follows_r"]
+    assert rule.value  # tiny-smoke has r 8, alpha 16: the config already follows the rule
     set_value(panel, "method.r", 4)
     assert panel.config.method.alpha == 8
     assert panel.controls["method.alpha"].widget.disabled
-    panel.alpha_rule.value = False
+    assert "method.alpha set to 8" in panel.notes.value  # said, never silent
+    rule.value = False
     set_value(panel, "method.alpha", 5)
     set_value(panel, "method.r", 16)
     assert (panel.config.method.r, panel.config.method.alpha) == (16, 5)
+    assert panel.notes.value == ""
+    rule.value = True  # ticking it applies it at once
+    assert panel.config.method.alpha == 32
 
 
-def test_method_menu_sets_method_and_quantization_and_shows_only_what_applies(panel):
+@pytest.mark.parametrize("choice", METHODS, ids=lambda c: c.key)
+def test_method_menu_sets_method_and_quantization_and_shows_only_what_applies(panel, choice):
+    panel.method.value = choice.key
+    assert panel.error is None
+    assert (panel.config.method.method, panel.config.quantization.mode) == (choice.method, choice.quantization)
+    data = panel.config.to_dict()
+    for key, control in panel.controls.items():
+        assert (control.row.layout.display is None) == (relevance(data, key) is None), key
+    lora = choice.method in ("lora", "qlora")
+    assert (panel.targets.widget.layout.display is None) == lora
+    assert (panel.options["alpha_follows_r"].layout.display is None) == lora
     quant_rows = [panel.controls[f"quantization.{n}"].row for n in ("quant_type", "double_quant", "compute_dtype")]
-    assert all(row.layout.display == "none" for row in quant_rows)
-    panel.method.value = "qlora"
-    assert (panel.config.method.method, panel.config.quantization.mode) == ("qlora", "4bit")
-    assert all(row.layout.display is None for row in quant_rows)
-    panel.method.value = "lora-8bit"
-    assert (panel.config.method.method, panel.config.quantization.mode) == ("lora", "8bit")
-    assert all(row.layout.display == "none" for row in quant_rows)
-    panel.method.value = "freeze"
-    assert panel.controls["method.freeze_train_blocks"].row.layout.display is None
-    assert panel.controls["method.r"].row.layout.display == "none"
-    assert panel.targets.widget.layout.display == "none"
+    assert all((row.layout.display is None) == (choice.key == "qlora") for row in quant_rows)
+
+
+def test_choosing_head_resets_what_it_cannot_use_and_says_so(panel):
+    set_value(panel, "training.packing", True)
+    panel.method.value = "head"
+    assert panel.config.method.method == "head" and panel.config.training.packing is False
+    assert "training.packing set to false" in panel.notes.value
+    assert panel.controls["training.packing"].row.layout.display == "none"
+
+
+def test_start_from_a_preset_keeps_the_runs_folder(panel, base):
+    set_value(panel, "method.r", 64)
+    panel.start.value = "tiny-smoke"
+    assert panel.config == preset("tiny-smoke").replace(runs_dir=base.runs_dir)
+    assert panel.start.value == ""  # an action, not a state: the note says which preset was taken
+    assert "Started from preset 'tiny-smoke'" in html.unescape(panel.notes.value)
+
+
+def test_model_name_offers_the_catalogue_and_popular_models_and_takes_any_name(panel):
+    combo = panel.controls["model.name"].widget
+    assert type(combo).__name__ == "Combobox" and not combo.ensure_option
+    assert {"smollm2-135m-instruct", "tiny-random", "Qwen/Qwen2.5-0.5B-Instruct"} <= set(combo.options)
+    set_value(panel, "model.name", "someone/own-model")
+    assert panel.controls["model.name"].value == "someone/own-model"
 
 
 def test_invalid_input_shows_the_error_and_keeps_the_last_valid_config(panel):

@@ -26,6 +26,7 @@ def test_head_is_a_method_with_help_text_in_the_schema():
         ({"training": {"layer_lr_decay": 0.9}}, "training.layer_lr_decay", "set it to 1"),
         ({"training": {"unfreeze_every_steps": 5}}, "training.unfreeze_every_steps", "set it to 0"),
         ({"training": {"l2_to_init": 0.01}}, "training.l2_to_init", "set it to 0"),
+        ({"training": {"ewc_lambda": 0.01}}, "training.ewc_lambda", "set it to 0"),
         ({"method": {"freeze_train_head": False}}, "method.freeze_train_head", "Set freeze_train_head to true"),
     ],
 )

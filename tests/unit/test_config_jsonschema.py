@@ -88,3 +88,60 @@ def test_unknown_keys_and_bad_names_fail_like_the_config():
         full = {**RunConfig().to_dict(), **data}
         assert not VALIDATOR.is_valid(full), data
         assert _rejected_by_config(data), data
+
+
+# ---- what the form needs besides: the x-ft- keywords, exported from config/semantics.py ----------------------------
+def _properties():
+    for key in SECTIONS:
+        for name, prop in SCHEMA["properties"][key]["properties"].items():
+            yield f"{key}.{name}", prop
+    for name in ("name", "runs_dir"):
+        yield name, SCHEMA["properties"][name]
+
+
+def test_every_property_has_its_group_and_key_fields_their_order():
+    from ft_jupyter.config.semantics import KEY_FIELDS
+
+    props = dict(_properties())
+    assert {path for path, p in props.items() if p["x-ft-group"] == "key"} == set(KEY_FIELDS)
+    assert sorted(KEY_FIELDS, key=lambda path: props[path]["x-ft-order"]) == list(KEY_FIELDS)
+    assert all(p["x-ft-group"] in ("key", "advanced") for p in props.values())
+    assert SCHEMA["x-ft-sections"] == ["model", "method", "quantization", "training", "data", "run"]
+
+
+def test_applies_when_couplings_methods_options_and_presets_travel_as_data():
+    from ft_jupyter.config.form import preset_values
+    from ft_jupyter.config.semantics import APPLIES_WHEN, COUPLINGS, METHODS
+
+    props = dict(_properties())
+    assert {path for path, p in props.items() if "x-ft-applies-when" in p} == set(APPLIES_WHEN)
+    assert props["method.target_modules"]["x-ft-applies-when"][1] == {
+        "path": "method.target_preset",
+        "in": ["custom"],
+        "why": "used when target_preset is custom",
+    }
+    assert len(SCHEMA["x-ft-couplings"]) == len(COUPLINGS)
+    alpha = next(c for c in SCHEMA["x-ft-couplings"] if c.get("option") == "alpha_follows_r")
+    assert alpha["value_from"] == {"path": "method.r", "times": 2} and alpha["on"] == "method.r"
+    assert [m["key"] for m in SCHEMA["x-ft-methods"]] == [c.key for c in METHODS]
+    assert {
+        "key": "lora-8bit",
+        "label": "LoRA on an 8-bit base",
+        "values": {"method.method": "lora", "quantization.mode": "8bit"},
+    } in SCHEMA["x-ft-methods"]
+    assert SCHEMA["x-ft-options"]["alpha_follows_r"]["field"] == "method.alpha"
+    presets = {p["name"]: p for p in SCHEMA["x-ft-presets"]}
+    assert set(presets) == set(PRESETS) and all(p["help"] for p in presets.values())
+    assert (
+        presets["qlora-t4"]["values"] == preset_values("qlora-t4") and "runs_dir" not in presets["qlora-t4"]["values"]
+    )
+
+
+def test_suggestions_are_added_where_the_caller_gives_them():
+    given = {"model.name": [{"value": "tiny-random", "label": "for tests"}]}
+    schema = run_config_schema(given)
+    assert schema["properties"]["model"]["properties"]["name"]["x-ft-suggestions"] == given["model.name"]
+    assert "x-ft-suggestions" not in SCHEMA["properties"]["model"]["properties"]["name"]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    with pytest.raises(ValueError, match="model.nmae"):
+        run_config_schema({"model.nmae": []})

@@ -128,7 +128,7 @@ def test_padding_factor():
 def test_tokens_come_from_the_data_with_the_models_template():
     from ft_jupyter.data.lengths import length_stats
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.models.estimate import _local_tokenizer
+    from ft_jupyter.models.loading import local_tokenizer
 
     config = RunConfig(
         model=ModelConfig(name="tiny-random"),
@@ -138,7 +138,7 @@ def test_tokens_come_from_the_data_with_the_models_template():
     data = data_tokens(config)
     prepared = prepare(config.data, seed=config.training.seed)
     assert data.exact and len(data.train) == len(prepared.train) and len(data.validation) == len(prepared.validation)
-    stats = length_stats(_local_tokenizer("tiny-random", False), {"train": prepared.train}, None, progress=False)
+    stats = length_stats(local_tokenizer(config.model), {"train": prepared.train}, None, progress=False)
     assert list(data.train) == stats.lengths("train") and set(data.answer_starts) == {0}
     plan = plan_tokens(config, data)
     assert plan.tokens == sum(min(n, 96) for n in data.train)  # one epoch: every row once, cut at max_seq_len

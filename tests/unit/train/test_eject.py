@@ -118,8 +118,7 @@ def test_packing_is_written_only_when_on_and_an_epoch_counts_packed_sequences(fo
 
     from ft_jupyter.data.preflight import preflight
     from ft_jupyter.data.prepare import prepare
-    from ft_jupyter.models.catalogue import resolve
-    from ft_jupyter.train.loading import load_tokenizer
+    from ft_jupyter.models.loading import load_tokenizer
     from ft_jupyter.train.translate import packed_rows, total_steps
 
     assert "packing" not in (folder / "train.py").read_text()
@@ -140,7 +139,7 @@ def test_packing_is_written_only_when_on_and_an_epoch_counts_packed_sequences(fo
     assert (ours.packing, ours.packing_strategy, ours.eval_packing) == (True, "bfd", False)
     # One epoch of the rows packed as TRL will pack them in that script, not one epoch of separate rows.
     data = prepare(config.data, seed=config.training.seed)
-    lengths = preflight(data, load_tokenizer(resolve("tiny-random"), config), config).train_lengths
+    lengths = preflight(data, load_tokenizer(config.model), config).train_lengths
     assert len(lengths) == len(data.train)
     assert ours.max_steps == total_steps(config, packed_rows(lengths, 512)) < total_steps(config, len(data.train)) / 2
 

@@ -66,6 +66,27 @@ def test_events_are_read_incrementally_and_a_half_written_line_waits(run):
     assert [e["message"] for e in events] == ["second"]
 
 
+def test_a_line_cut_by_a_crash_is_skipped_by_the_intact_reader_whole_and_from_an_offset(run):
+    run.append_event(Note(step=1, code="a", message="first").to_json())
+    _, after_first = run.read_events(0)
+    with open(run.events_path, "a") as fh:
+        fh.write('{"type": "note", "step": 2, "co')  # the process died here; the resumed run appends after it
+    run.append_event(Note(step=3, code="c", message="third").to_json())
+    run.append_event(Note(step=4, code="d", message="fourth").to_json())
+    with pytest.raises(ValueError):
+        run.read_events(0)  # the strict reader, for replaying a run, refuses the damaged file
+    events, end = run.read_intact_events(0)
+    assert [e["message"] for e in events] == ["first", "fourth"]
+    assert end == run.events_path.stat().st_size
+    events, end_again = run.read_intact_events(after_first)
+    assert [e["message"] for e in events] == ["fourth"] and end_again == end
+    with open(run.events_path, "a") as fh:
+        fh.write('{"type": "note", "step": 5, "code": "e", "mess')  # a line still being written waits
+    assert run.read_intact_events(end) == ([], end)
+    assert [e["message"] for e in run.read_intact_events(0)[0]] == ["first", "fourth"]
+    assert RunDir(run.path / "no-such-run").read_intact_events(7) == ([], 7)
+
+
 def test_stop_requests_go_through_a_file_that_resume_clears(run):
     assert not run.stop_requested()
     run.request_stop("enough")
