@@ -5,6 +5,7 @@ can judge (retrieval, live monitoring), the item says so instead of guessing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,39 @@ class Checklist:
         printer.text(str(self))
 
 
+def _with_prompted_rung(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The saved comparison when it scored the prompted base model (a fine-tuned-only one answers nothing here)."""
+    return comparison if comparison and "prompted" in comparison.get("scores", {}) else None
+
+
+def _quantized_item(run: RunDir) -> Item:
+    """Met when a smaller copy scored within two test rows of the merged model (export/quantized.json)."""
+    question = "Does a quantized (lower-precision, smaller) copy still give good enough answers?"
+    path = run.export_path / "quantized.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    rows = (report or {}).get("rows", [])
+    if not rows or rows[0]["copy"] != "merged" or len(rows) < 2:
+        todo = f"ft-jupyter export {run.run_id} --quantized merged,8bit,4bit scores smaller copies on the test rows"
+        return Item("after", question, UNKNOWN, "no quantized copy scored against the merged model", todo)
+    merged, n = rows[0]["score"], report["n"]
+    detail = ", ".join(f"{r['copy']} {100 * (r['score'] - merged):+.1f} points" for r in rows[1:])
+    kept = [r for r in rows[1:] if r["score"] >= merged - 2 / n]
+    return Item(
+        "after",
+        question,
+        MET if kept else UNMET,
+        f"vs merged on {n} rows: {detail}",
+        "Keep the 16-bit model, or score the copies on more rows before deciding (2 rows of the test split "
+        "is the margin used here).",
+    )
+
+
 def _before(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
     comp = facts["comparison"]
     prompted = (
         f"base model with a prompt: {100 * comp['scores']['prompted'][comp['metric']]:.1f} % {comp['metric']}"
         if comp
-        else "no three-way comparison saved for this run"
+        else "no comparison with the prompted base model saved for this run"
     )
     todo_compare = f"ft-jupyter compare {run.run_id} (or ft_jupyter.evaluate.compare(run))"
     license_id = facts["license"]
@@ -235,15 +263,7 @@ def _after(run: RunDir, config: RunConfig, facts: dict[str, Any]) -> list[Item]:
                 f"ft-jupyter latency {run.run_id}",
             )
         )
-    items.append(
-        Item(
-            "after",
-            "Does a quantized (lower-precision, smaller) copy still give good enough answers?",
-            UNKNOWN,
-            "no quantized copy evaluated",
-            "Export a quantized copy and run the same comparison against it.",
-        )
-    )
+    items.append(_quantized_item(run))
     per_1k = latency["finetuned"].get("cost_per_1k") if latency else None
     items.append(
         Item(
@@ -318,7 +338,7 @@ def _facts(run: RunDir, config: RunConfig) -> dict[str, Any]:
     from ft_jupyter.models.estimate import row_tokens
 
     facts: dict[str, Any] = {
-        "comparison": load_result(run, "comparison"),
+        "comparison": _with_prompted_rung(load_result(run, "comparison")),
         "latency": load_result(run, "latency"),
         "previous_diff": _previous_diff(run, config),
     }

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-EXPORT_DIR = "export"
+from ft_jupyter.train.store import EXPORT_DIR
+
 EXPORT_STATES = ("running", "finished", "failed")
 
 

@@ -34,6 +34,7 @@ from ft_jupyter.config import ConfigError, RunConfig
 # A run's states, as status.json holds them: the one definition every reader uses (the sidebar's copy,
 # labextension/src/runstates.ts, is generated from these by ft_jupyter.server.runstates).
 STATES = ("queued", "running", "stopped", "finished", "failed")
+EXPORT_DIR = "export"  # the run folder's export sub-folder
 LIVE_STATES = ("queued", "running")  # the run may still change: it can be stopped, not yet exported or ranked
 END_STATES = ("finished", "stopped", "failed")  # also the types of the event that ends a run (train.events)
 SAVED_END_STATES = ("finished", "stopped")  # ended with its result saved and its cost known
@@ -66,6 +67,11 @@ class RunDir:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    @property
+    def export_path(self) -> Path:
+        """Where `ft_jupyter.export` writes this run's merged model, GGUF files and reports (may not exist yet)."""
+        return self.path / EXPORT_DIR
 
     def config(self) -> RunConfig:
         return RunConfig.load(self.path / "config.yaml")
