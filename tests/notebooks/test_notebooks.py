@@ -17,14 +17,18 @@ LESSONS = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_numbered_lesson_is_run_here():
-    assert LESSONS[:6] == [
+    assert LESSONS[:9] == [
         "00_quickstart.ipynb",
         "01_should_you_fine_tune.ipynb",
         "02_data_decides.ipynb",
         "03_inside_lora_and_qlora.ipynb",
         "04_training_dynamics.ipynb",
         "05_full_freeze_or_lora.ipynb",
+        "06_forgetting.ipynb",
+        "07_evaluate_and_budget.ipynb",
+        "08_ship_it.ipynb",
     ]
+    assert [name[:2] for name in LESSONS] == [f"{n:02d}" for n in range(len(LESSONS))]  # one sequence, no gaps
 
 
 @pytest.mark.parametrize("name", LESSONS)
