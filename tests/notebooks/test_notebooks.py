@@ -17,7 +17,7 @@ LESSONS = sorted(path.name for path in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_numbered_lesson_is_run_here():
-    assert LESSONS[:9] == [
+    assert LESSONS[:10] == [
         "00_quickstart.ipynb",
         "01_should_you_fine_tune.ipynb",
         "02_data_decides.ipynb",
@@ -27,6 +27,7 @@ def test_every_numbered_lesson_is_run_here():
         "06_forgetting.ipynb",
         "07_evaluate_and_budget.ipynb",
         "08_ship_it.ipynb",
+        "09_scale_out.ipynb",
     ]
     assert [name[:2] for name in LESSONS] == [f"{n:02d}" for n in range(len(LESSONS))]  # one sequence, no gaps
 
