@@ -84,7 +84,8 @@ def plan_tokens(config: RunConfig, data: DataTokens, gpus: int = 1) -> TokenPlan
             f"No training row keeps any answer within training.max_seq_len = {t.max_seq_len} (or the "
             "training split is empty), so nothing would train; raise max_seq_len or check the data."
         )
-    steps = total_steps(config, len(data.train))  # the kit counts steps before the trainer drops answerless rows
+    # The kit counts steps before the trainer drops answerless rows; with epochs, each process takes its share.
+    steps = total_steps(config, len(data.train), gpus)
     per_rank = math.ceil(len(lengths) / gpus)  # each epoch, the distributed sampler gives each rank this many
     steps_per_epoch = math.ceil(math.ceil(per_rank / t.batch_size) / t.grad_accum)
     epochs, rest = divmod(steps, steps_per_epoch)
@@ -239,8 +240,8 @@ def forecast_run(
         notes.append(
             "nominal: from an assumed MFU, not a measurement; measure with the probe on the target machine when you can"
         )
-    if gpus > 1:
-        notes.append(f"the step count is the one-GPU count, so {gpus} GPUs draw {gpus}× the rows per step")
+    if gpus > 1 and config.training.max_steps > 0:
+        notes.append(f"max_steps counts optimizer steps, so {gpus} GPUs draw {gpus}× the rows per step")
     train, evals = (plan.padded_tokens, plan.eval_padded_tokens) if speed.padded else (plan.tokens, plan.eval_tokens)
     train_s = train / speed.tokens_per_second
     eval_s = plan.evaluations * evals / speed.eval_tokens_per_second

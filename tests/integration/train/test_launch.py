@@ -4,6 +4,7 @@ is a graceful stop, a killed rank marks the run failed with its cause, and the F
 real model under torch's FSDP2."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -94,6 +95,26 @@ def test_two_processes_train_like_one_at_the_same_global_batch(ddp, single):
     launch = ddp.run_dir.path / "launch"
     assert {p.name for p in launch.iterdir()} >= {"accelerate.yaml", "command.txt", "launch.log"}
     assert "ft_jupyter.train.worker" in (launch / "command.txt").read_text()
+
+
+def test_an_epoch_on_two_processes_is_each_ones_half_of_the_rows(tmp_path):
+    from ft_jupyter.data.prepare import prepare
+    from ft_jupyter.train.launch import start_launch
+
+    config = _config(tmp_path, "epoch").with_overrides({"training.max_steps": -1, "training.epochs": 1})
+    rows = len(prepare(config.data, seed=config.training.seed).train)
+    handle = start_launch(config, processes=2, strategy="ddp")
+    handle.wait(600)
+    events = _steps(handle.run_dir)
+    assert handle.run_dir.status()["state"] == "finished"
+    # Each process reads ceil(rows / 2) rows an epoch, 4 a step; one process would need twice the steps.
+    expected = math.ceil(math.ceil(rows / 2) / 4)
+    started = next(e for e in events if e["type"] == "run_started")
+    assert (
+        started["max_steps"] == expected
+        and started["num_devices"] == 2
+        and [e["step"] for e in events if e["type"] == "step"][-1] == expected
+    )
 
 
 @pytest.mark.parametrize("strategy", ["zero2", "zero3"])

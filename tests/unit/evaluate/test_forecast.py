@@ -92,15 +92,29 @@ def test_cost_is_hours_times_the_configured_price(even_data):
     assert "× $1.25/h" in text and "tokens/s per device" in text and "989 TFLOPS" in text
 
 
-def test_several_gpus_draw_more_rows_per_step_and_scale_with_stated_efficiency(even_data):
+def test_several_gpus_share_the_epochs_and_scale_with_stated_efficiency(even_data):
     one = forecast_run(_config(), gpu="A100-80GB")
     four = forecast_run(_config(), gpu="A100-80GB", gpus=4)
-    # The step count is the one-GPU count, so each step draws 4 × 8 rows: 4× the tokens.
-    assert (four.plan.steps, four.plan.rows, four.plan.tokens) == (16, 512, 51_200)
-    assert four.train_s == pytest.approx(4 * one.train_s, rel=1e-12)
+    # 2 epochs on 4 processes: each takes 16 of the 64 rows per epoch, 2 steps of 8, so 4 steps and the same tokens.
+    assert (four.plan.steps, four.plan.rows, four.plan.tokens) == (4, 128, 12_800)
+    assert four.train_s == pytest.approx(one.train_s, rel=1e-12)
     assert four.wall_s == pytest.approx((four.train_s + four.eval_s) / (4 * SCALING_EFFICIENCY), rel=1e-12)
     assert four.gpu_hours == pytest.approx(four.wall_s * 4 / 3600, rel=1e-12)
-    assert "4 × A100-80GB" in four.headline()
+    assert "4 × A100-80GB" in four.headline() and not any("max_steps" in n for n in four.notes)
+
+
+def test_max_steps_on_several_gpus_draws_more_rows_per_step_and_says_so(even_data):
+    four = forecast_run(_config(max_steps=16), gpu="A100-80GB", gpus=4)
+    assert (four.plan.steps, four.plan.rows, four.plan.tokens) == (16, 512, 51_200)
+    assert any("4 GPUs draw 4× the rows per step" in n for n in four.notes)
+
+
+@pytest.mark.parametrize(("rows", "processes", "steps"), [(64, 1, 16), (64, 4, 4), (65, 4, 6), (3, 4, 2)])
+def test_an_epoch_is_split_across_processes_like_the_distributed_sampler(rows, processes, steps):
+    from ft_jupyter.train.translate import total_steps
+
+    # 2 epochs at 8 rows per process per step; each process gets ceil(rows / processes) rows an epoch.
+    assert total_steps(_config(), rows, processes) == steps
 
 
 def test_rows_without_an_answer_inside_max_seq_len_are_dropped_as_the_trainer_does():
