@@ -85,7 +85,6 @@ def run_training(
         check_run_needs,
         choose_precision,
         fit_steps_to_packing,
-        launched_processes,
         sft_config,
         total_steps,
     )
@@ -121,7 +120,7 @@ def run_training(
         if checked.template:
             loaded.tokenizer.chat_template = checked.template
         # The one SFTConfig and the trainer, with our events, health checks and stop handling.
-        steps = total_steps(config, len(train_rows), launched_processes())
+        steps = total_steps(config, len(train_rows))
         check_run_needs(config, has_eval=bool(data.validation))
         args = sft_config(config, precision, run.checkpoints_dir, steps, has_eval=bool(data.validation))
         events, health = run_callbacks(config, run, emit, stop, meter, precision, args)

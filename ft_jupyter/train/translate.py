@@ -116,12 +116,14 @@ def peft_config(config: RunConfig):
     )
 
 
-def total_steps(config: RunConfig, train_rows: int, processes: int = 1) -> int:
+def total_steps(config: RunConfig, train_rows: int, processes: int | None = None) -> int:
     """Optimizer steps of the run: max_steps, or `epochs` over `train_rows` when each of `processes` data-parallel
-    processes takes batch_size × grad_accum of its share of the rows per step (the distributed sampler's split)."""
+    processes takes batch_size × grad_accum of its share of the rows per step (the distributed sampler's split).
+    `processes` defaults to this launch's (`launched_processes()`), so every kind of run counts the same way."""
     t = config.training
     if t.max_steps > 0:
         return t.max_steps
+    processes = launched_processes() if processes is None else processes
     per_process = math.ceil(train_rows / max(1, processes))
     per_epoch = math.ceil(math.ceil(per_process / t.batch_size) / t.grad_accum)
     return max(1, math.ceil(per_epoch * t.epochs))
@@ -190,7 +192,7 @@ def fit_steps_to_packing(config: RunConfig, args, packed: int) -> int:
     rather than in rows, and set the step-dependent arguments of the trainer's `args` to match; returns the steps."""
     if not config.training.packing or config.training.max_steps > 0:
         return args.max_steps
-    steps = total_steps(config, packed, launched_processes())
+    steps = total_steps(config, packed)
     plan = _step_plan(config, steps, has_eval=args.eval_strategy != "no")
     for name in ("max_steps", "lr_scheduler_kwargs", "eval_steps", "save_steps"):  # read by train(), not before
         setattr(args, name, plan[name])
